@@ -1,0 +1,28 @@
+/* The command functions of the CLI. Each takes (argc, argv) with argv[0] its own name,
+ * parses its flags with args_parse(), and returns the process exit code:
+ * 0 success, 1 failure, 2 usage error. One file per command group: src/cli/cmd_<group>.c. */
+#ifndef HF_CLI_COMMANDS_H
+#define HF_CLI_COMMANDS_H
+
+typedef int (*cli_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    cli_fn fn;
+} cli_command;
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    cli_fn fn;                /* for a group without subcommands, else NULL */
+    const cli_command *subs;  /* NULL-terminated, for a group with subcommands */
+} cli_group;
+
+/* Subcommand tables of the groups, one per cmd_<group>.c file. */
+extern const cli_command cli_config_cmds[];
+
+/* Defined in main.c: the whole command tree (for help and for `test`). */
+extern const cli_group cli_groups[];
+
+#endif

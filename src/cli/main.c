@@ -1,0 +1,73 @@
+/* halo-forge: entry point. Parses the global flags, finds the command group and the command,
+ * and hands over. Everything else lives in the modules; this file only routes. */
+#include "cli/commands.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The command tree: one line per group, in the order help shows them. */
+const cli_group cli_groups[] = {
+    {"config", "Configuration files", NULL, cli_config_cmds},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void print_main_help(void) {
+    printf("Usage: halo-forge [-q|--quiet] [-v|--verbose] <command> [<subcommand>] [flags]\n\n"
+           "RLVR training for code models: sample code, compile and run it in a sandbox, reward what\n"
+           "works, fine-tune on the best samples (RAFT), and benchmark the result.\n\nCommands:\n");
+    for (const cli_group *g = cli_groups; g->name; g++) {
+        if (g->fn) {
+            printf("  %-26s %s\n", g->name, g->summary);
+            continue;
+        }
+        for (const cli_command *c = g->subs; c->name; c++) {
+            char full[64];
+            snprintf(full, sizeof full, "%s %s", g->name, c->name);
+            printf("  %-26s %s\n", full, c->summary);
+        }
+    }
+    printf("\nGlobal flags:\n  -q, --quiet      print nothing but errors on the terminal (logs are still written)\n"
+           "  -v, --verbose    print debug detail\n  -h, --help       show this help\n"
+           "  --version        print the version\n\n"
+           "Run 'halo-forge <command> --help' for the flags of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    bool quiet = false, verbose = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = true;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_main_help(); return 0; }
+        else if (!strcmp(a, "--version")) { printf("halo-forge %s\n", HF_VERSION); return 0; }
+        else {
+            fprintf(stderr, "halo-forge: unknown global flag '%s'\nRun 'halo-forge --help' for usage.\n", a);
+            return 2;
+        }
+    }
+    log_set_terminal(quiet, verbose);
+    if (i >= argc) {
+        print_main_help();
+        return 2;
+    }
+    const char *gname = argv[i];
+    for (const cli_group *g = cli_groups; g->name; g++) {
+        if (strcmp(g->name, gname) != 0) continue;
+        if (g->fn) return g->fn(argc - i, argv + i);
+        if (i + 1 >= argc || !strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h")) {
+            printf("Usage: halo-forge %s <subcommand> [flags]\n\n%s\n\nSubcommands:\n", g->name, g->summary);
+            for (const cli_command *c = g->subs; c->name; c++) printf("  %-14s %s\n", c->name, c->summary);
+            printf("\nRun 'halo-forge %s <subcommand> --help' for its flags.\n", g->name);
+            return i + 1 >= argc ? 2 : 0;
+        }
+        for (const cli_command *c = g->subs; c->name; c++)
+            if (!strcmp(c->name, argv[i + 1])) return c->fn(argc - i - 1, argv + i + 1);
+        fprintf(stderr, "halo-forge %s: unknown subcommand '%s'\nRun 'halo-forge %s --help' for the list.\n", g->name,
+                argv[i + 1], g->name);
+        return 2;
+    }
+    fprintf(stderr, "halo-forge: unknown command '%s'\nRun 'halo-forge --help' for the list of commands.\n", gname);
+    return 2;
+}

@@ -1,0 +1,33 @@
+/* fs: small file-system helpers with explicit error reporting.
+ * Functions return 0 on success and -1 on failure with errno set, unless stated otherwise. */
+#ifndef HF_FS_H
+#define HF_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Reads a whole file into a NUL-terminated heap buffer (caller frees). *len gets the size
+ * without the NUL (may be NULL). Returns NULL with errno set on failure. */
+char *fs_read_file(const char *path, size_t *len);
+
+/* Writes data to path atomically: to "path.tmp.<pid>" then fsync + rename, so readers
+ * see either the old or the new file, never a partial one. */
+int fs_write_atomic(const char *path, const void *data, size_t len);
+
+/* mkdir -p (mode 0755). Existing directories are fine. */
+int fs_mkdirs(const char *path);
+
+/* rm -rf; a missing path is success. Does not follow symlinks. */
+int fs_remove_tree(const char *path);
+
+bool fs_exists(const char *path);
+bool fs_is_dir(const char *path);
+
+/* Joins a and b with one '/' into out (size cap); returns out, or NULL if it does not fit. */
+char *fs_join(char *out, size_t cap, const char *a, const char *b);
+
+/* Looks up an executable by name in $PATH (or checks it if it contains '/').
+ * Writes the full path into out and returns true when found. */
+bool fs_which(const char *name, char *out, size_t cap);
+
+#endif
