@@ -1,0 +1,68 @@
+/* model: a Hugging Face causal LM (Qwen2ForCausalLM, LlamaForCausalLM) loaded from a model folder,
+ * and its forward pass on the CPU with a paged-by-slot KV cache.
+ *
+ * Ownership: model_load() returns a model that owns its config, its weights (memory-mapped from the
+ * safetensors files where the dtype allows it) and its scratch buffers; model_free() releases all.
+ * A kv_cache is owned by its creator and must be freed before the model it was made for.
+ * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err. */
+#ifndef HF_MODEL_H
+#define HF_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_MAX_EOS 8
+
+typedef struct {
+    char arch[64];            /* "Qwen2ForCausalLM" or "LlamaForCausalLM" */
+    int vocab_size;           /* rows of the embedding (151936 for Qwen2.5) */
+    int hidden_size;
+    int intermediate_size;
+    int num_layers;
+    int num_heads;
+    int num_kv_heads;
+    int head_dim;             /* hidden_size / num_heads unless config says otherwise */
+    int max_position;         /* max_position_embeddings */
+    double rope_theta;
+    double rms_eps;
+    bool tie_embeddings;      /* lm_head shares embed_tokens */
+    bool attn_bias;           /* q/k/v biases (Qwen2: true, Llama: false) */
+    int bos_id;               /* -1 when none */
+    int eos_ids[MODEL_MAX_EOS]; /* from generation_config.json (and config.json), deduplicated */
+    int n_eos;
+} model_config;
+
+typedef struct model model;
+
+/* Loads config.json, generation_config.json and the weights (model.safetensors, or the shards listed
+ * in model.safetensors.index.json) from the folder dir. Refuses unknown architectures, tensors whose
+ * shapes do not match the config, missing tensors, and malformed files, with a message naming the file. */
+model *model_load(const char *dir, char *err, size_t errcap);
+void model_free(model *m);
+const model_config *model_get_config(const model *m);
+/* Number of parameters (counting a tied head once). */
+size_t model_num_params(const model *m);
+
+/* The KV cache: n_slots independent sequences, each up to max_len tokens. */
+typedef struct kv_cache kv_cache;
+kv_cache *kv_create(const model *m, int n_slots, int max_len);
+void kv_free(kv_cache *kv);
+int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot */
+int kv_max_len(const kv_cache *kv);
+void kv_clear(kv_cache *kv, int slot);               /* empties a slot for reuse */
+void kv_copy(kv_cache *kv, int dst_slot, int src_slot); /* dst becomes a copy of src (fork a prefix) */
+
+/* Feeds a batch of n entries through the model in one pass: entry i appends ntok[i] tokens
+ * (tokens[i][0..ntok[i]-1]) to slot slots[i], attending to what that slot already holds.
+ * Slots in one call must be distinct. If logits is not NULL, it receives n rows of vocab_size
+ * floats: the next-token logits after the last token of each entry. Returns 0, or -1 when a
+ * slot would exceed max_len (err says which). */
+int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *const *tokens, const int *ntok,
+                  float *logits, char *err, size_t errcap);
+
+/* Full-sequence forward without a cache (the reference path for tests and for scoring):
+ * logits receives ntok rows of vocab_size floats, one per position. */
+int model_forward_full(model *m, const int *tokens, int ntok, float *logits, char *err, size_t errcap);
+
+#endif
