@@ -12,7 +12,9 @@ PKGS="build-essential cmake pkg-config git
       libopenblas-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev libcurl4-openssl-dev libseccomp-dev
       gcc g++ clang"
 # Tests: unit-test library, verifier toolchains, the PyTorch reference, the Hugging Face tokenizers (npm).
-PKGS="$PKGS libcmocka-dev g++-mingw-w64-x86-64 golang-go python3 python3-torch python3-numpy nodejs npm"
+PKGS="$PKGS libcmocka-dev g++-mingw-w64-x86-64 golang-go python3 python3-torch python3-numpy"
+# Node.js and npm (for the tokenizer differential test): Debian's only when none is installed already.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi
 
 missing=""
 for p in $PKGS; do
