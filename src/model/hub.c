@@ -545,12 +545,14 @@ static int http_error(hub_session *s, const http_meta *m, const char *what, cons
         cJSON_Delete(j);
     }
     const char *id = s->repo_id, *ep = s->endpoint;
-    if (!strcmp(code, "GatedRepo") || (m->status == 403 && !s->token[0]))
+    if (!strcmp(code, "GatedRepo") || (m->status == 403 && !s->token[0])) {
+        char tok[PATH_MAX + 64] = "";
+        if (s->token[0]) snprintf(tok, sizeof tok, " (the token from %s was refused)", s->token_source);
         return fail(s,
                     "%s: %s is a gated model (HTTP %ld): accept its conditions at %s/%s while logged in, then set "
                     "HF_TOKEN to a token of that account%s%s",
-                    what, id, m->status, ep, id, s->token[0] ? " (the token from " : "",
-                    s->token[0] ? s->token_source : "");
+                    what, id, m->status, ep, id, tok, detail);
+    }
     if (m->status == 401 || m->status == 403) {
         if (s->token[0])
             return fail(s, "%s: %s refused the token from %s for %s (HTTP %ld %s): check that it is valid and "
@@ -818,7 +820,8 @@ static int fetch_blob(hub_session *s, const char *commit, const file_meta *f) {
         !path_join(lockdir, sizeof lockdir, 3, s->cache, ".locks", folder))
         return fail(s, "%s: cache path too long", f->name);
     snprintf(partial, sizeof partial, "%s.incomplete", blob);
-    snprintf(lock, sizeof lock, "%s/%s.lock", lockdir, f->etag);
+    if (snprintf(lock, sizeof lock, "%s/%s.lock", lockdir, f->etag) >= (int)sizeof lock)
+        return fail(s, "%s: cache path too long", f->name);
     if (fs_mkdirs(blobs) != 0 || fs_mkdirs(lockdir) != 0)
         return fail(s, "%s: cannot create the cache folders: %s", s->storage, strerror(errno));
 
@@ -1084,6 +1087,10 @@ static int resolve_cached(hub_session *s, const char *why, char *out, size_t cap
     int n = snapshot_missing(s, commit, missing, sizeof missing);
     char dir[PATH_MAX];
     if (snapshot_dir(s, commit, dir, sizeof dir) != 0) return -1;
+    if (n > 0 && !fs_is_dir(dir))
+        return fail(s, "%s, and the cache has no snapshot %s of %s@%s (download it with 'halo-forge model download %s' "
+                       "while online)",
+                    why, dir, s->repo_id, s->revision, s->repo_id);
     if (n > 0)
         return fail(s, "%s, and the cached snapshot %s of %s@%s lacks: %s (download it with 'halo-forge model "
                        "download %s' while online)",
@@ -1265,13 +1272,14 @@ static int resolve_online(hub_session *s, char *out, size_t cap) {
 
 /* ---------------------------------------------------------------- entry point */
 
+/* A path rather than a mistyped id: absolute, relative to . or ~, or with more than one '/'. */
 static bool looks_like_path(const char *m) {
     if (m[0] == '/' || m[0] == '.' || m[0] == '~') return true;
     const char *at = strchr(m, '@');
     size_t idlen = at ? (size_t)(at - m) : strlen(m);
     int slashes = 0;
     for (size_t i = 0; i < idlen; i++) slashes += m[i] == '/';
-    return slashes != 1;
+    return slashes > 1;
 }
 
 int hub_resolve(const char *model, char *dir_out, size_t cap, const hub_options *opt, char *err, size_t errcap) {
