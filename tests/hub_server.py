@@ -9,9 +9,11 @@ headers:
         X-Linked-Size; other files: 307 to the relative /api/resolve-cache/models/ORG/NAME/COMMIT/FILE, which
         answers with ETag (git blob sha1) and the content. X-Repo-Commit everywhere, X-Error-Code on errors.
   GET  http://127.0.0.1:CDNPORT/repos/<sha256>          -> the blob, with Range support.
-Test controls (not part of the Hub): GET /_test/set?token=T&gated=0|1&cut=BYTES&cuts=N&fail=N sets a required
-Bearer token (private repo, or gated repo when gated=1), cuts the next N file bodies after BYTES bytes, or
-answers 503 to the next N file GETs. /_test/reset clears them.
+Test controls (not part of the Hub): GET /_test/set?token=T&gated=0|1&cut=BYTES&cuts=N&stall=S&fail=N&cdn403=N&slow=S
+sets a required Bearer token (private repo, or gated repo when gated=1), cuts the next N file bodies after
+BYTES bytes, sends nothing for S seconds after the headers of the next large file (stall), answers 503 to the next N file GETs or 403
+(an expired signed address) to the next N CDN requests, or sends bodies in 16 KiB pieces S seconds apart.
+/_test/reset clears them.
 
 Usage: hub_server.py --root DIR --log FILE [--lifetime S] [--watch-stdin]   (prints "PORT CDNPORT" on stdout)
        hub_server.py --make-fixture DIR                                      (writes the tiny test repos)
@@ -79,6 +81,9 @@ class State:
         self.cut = 0
         self.cuts = 0
         self.fail = 0
+        self.stall = 0.0
+        self.slow = 0.0
+        self.cdn403 = 0
 
 
 STATE = State()
@@ -90,6 +95,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet: the request log file is what tests read
         pass
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a stall test): not an error
+            self.close_connection = True
 
     def record(self):
         auth = "yes" if self.headers.get("Authorization") else "no"
@@ -167,11 +178,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cut = STATE.cut if STATE.cuts > 0 and STATE.cut < len(body) else 0
             if cut:
                 STATE.cuts -= 1
+            stall = STATE.stall if len(body) > 65536 else 0
+            if stall:
+                STATE.stall = 0
+        if stall:  # silent with the connection open: the client must give up by itself
+            self.wfile.flush()
+            time.sleep(stall)
+            self.close_connection = True
+            return
         if cut:
             self.wfile.write(body[:cut])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+            return
+        if STATE.slow:
+            for i in range(0, len(body), 16384):
+                self.wfile.write(body[i:i + 16384])
+                self.wfile.flush()
+                time.sleep(STATE.slow)
             return
         self.wfile.write(body)
 
@@ -188,6 +213,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         parts = [urllib.parse.unquote(p) for p in url.path.split("/")[1:]]
         if self.cdn:
+            with STATE.lock:
+                expired = STATE.cdn403 > 0
+                if expired:
+                    STATE.cdn403 -= 1
+            if expired:
+                return self.send(403, {"Content-Type": "application/xml"},
+                                 b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
             if len(parts) >= 2 and parts[0] == "repos" and parts[-1] in self.server.blobs:
                 return self.serve_bytes(self.server.blobs[parts[-1]], {"Content-Type": "application/octet-stream"})
             return self.error(404, "", "no such object")
@@ -261,6 +293,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     STATE.cuts = int(q.get("cuts", ["1"])[0])
                 if "fail" in q:
                     STATE.fail = int(q["fail"][0])
+                if "stall" in q:
+                    STATE.stall = float(q["stall"][0])
+                if "slow" in q:
+                    STATE.slow = float(q["slow"][0])
+                if "cdn403" in q:
+                    STATE.cdn403 = int(q["cdn403"][0])
         self.send(200, {"Content-Type": "text/plain"}, b"ok\n")
 
 

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -366,6 +367,37 @@ static void test_cut_and_503_are_retried_in_one_run(void **state) {
     assert_int_equal(log_count("range=bytes=100000-"), 1);
 }
 
+static void test_stalled_transfer_times_out_and_is_retried(void **state) {
+    (void)state;
+    char dir[PATH_MAX], err[2048];
+    control("/_test/set?stall=20");
+    hub_options o = test_options();
+    o.stall_timeout_s = 1;
+    clear_log();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(hub_resolve(REPO, dir, sizeof dir, &o, err, sizeof err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 15); /* gave up on the silent server long before it woke up */
+    assert_cached_file(dir, "main", "model.safetensors");
+    assert_int_equal(log_count("cdn GET"), 2);
+}
+
+static void test_expired_cdn_address_is_refreshed(void **state) {
+    (void)state;
+    char dir[PATH_MAX], err[2048];
+    control("/_test/set?cdn403=1");
+    clear_log();
+    assert_int_equal(resolve(REPO, dir, err), 0);
+    assert_cached_file(dir, "main", "model.safetensors");
+    assert_int_equal(log_count("HEAD /" REPO "/resolve/"), 5 + 1); /* one more HEAD for a fresh address */
+    fresh_env(NULL);
+    control("/_test/set?cdn403=5");
+    assert_int_equal(resolve(REPO, dir, err), -1);
+    assert_non_null(strstr(err, "model.safetensors"));
+    assert_non_null(strstr(err, "403"));
+}
+
 static void test_offline(void **state) {
     (void)state;
     char dir[PATH_MAX], err[2048], dir2[PATH_MAX];
@@ -527,6 +559,8 @@ int main(void) {
         cmocka_unit_test_setup(test_download_makes_huggingface_hub_layout, fresh_env),
         cmocka_unit_test_setup(test_resume_after_cut, fresh_env),
         cmocka_unit_test_setup(test_cut_and_503_are_retried_in_one_run, fresh_env),
+        cmocka_unit_test_setup(test_stalled_transfer_times_out_and_is_retried, fresh_env),
+        cmocka_unit_test_setup(test_expired_cdn_address_is_refreshed, fresh_env),
         cmocka_unit_test_setup(test_offline, fresh_env),
         cmocka_unit_test_setup(test_unreachable_endpoint_falls_back_to_cache, fresh_env),
         cmocka_unit_test_setup(test_tokens, fresh_env),

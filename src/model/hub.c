@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
@@ -812,7 +813,9 @@ static int64_t file_size(const char *path) {
 }
 
 /* Downloads f into blobs/ETAG (resuming ETAG.incomplete) and links it into the snapshot. */
-static int fetch_blob(hub_session *s, const char *commit, const file_meta *f) {
+static int fetch_blob(hub_session *s, const char *commit, const file_meta *fin) {
+    file_meta fm = *fin, *f = &fm; /* the location may be refreshed below */
+    bool refreshed = false;
     char blobs[PATH_MAX], blob[PATH_MAX], partial[PATH_MAX + 16], lockdir[PATH_MAX], lock[PATH_MAX + 16];
     char folder[300];
     snprintf(folder, sizeof folder, "%s", strrchr(s->storage, '/') + 1);
@@ -900,6 +903,19 @@ static int fetch_blob(hub_session *s, const char *commit, const file_meta *f) {
             continue;
         }
         if (k.bad_status || (crc == CURLE_OK && m.status != 200 && m.status != 206)) {
+            char o1[1024], o2[1024];
+            url_origin(f->location, o1, sizeof o1);
+            url_origin(s->endpoint, o2, sizeof o2);
+            if ((m.status == 401 || m.status == 403) && strcmp(o1, o2) && !refreshed) {
+                /* a signed CDN address expires: ask the Hub for a fresh one, once */
+                refreshed = true;
+                if (http_head_file(s, commit, f) != 0) goto out;
+                if (strcmp(f->etag, fin->etag) != 0) {
+                    fail(s, "%s: changed on the server during the download; run again", f->name);
+                    goto out;
+                }
+                continue;
+            }
             if (status_transient(m.status) && attempt < s->opt.max_retries) {
                 char why[64];
                 snprintf(why, sizeof why, "HTTP %ld", m.status);
@@ -1138,6 +1154,12 @@ static int ensure_files(hub_session *s, const char *commit, char names[][520], i
         if (p > 0 && (fm[i].size < 0 || p <= fm[i].size)) already += p;
     }
     if (todo == 0) { rc = 0; goto out; }
+    struct statvfs vfs;
+    char blobs[PATH_MAX];
+    if (path_join(blobs, sizeof blobs, 2, s->storage, "blobs") && fs_mkdirs(blobs) == 0 && statvfs(blobs, &vfs) == 0 &&
+        (double)vfs.f_bavail * (double)vfs.f_frsize < (double)(total - already))
+        log_warn("%s has %.1f MB free, the download needs %.1f MB", s->cache,
+                 (double)vfs.f_bavail * (double)vfs.f_frsize / 1e6, (double)(total - already) / 1e6);
     s->show_progress = !s->opt.no_progress && log_stderr_is_tty();
     log_info("Downloading %d file%s of %s@%.12s (%.1f MB)", todo, todo == 1 ? "" : "s", s->repo_id, commit,
              (double)total / 1e6);
@@ -1243,6 +1265,9 @@ static int resolve_online(hub_session *s, char *out, size_t cap) {
         if (list_has(&have, optional[i])) strcpy(want[nw++], optional[i]);
         else mark_absent(s, commit, optional[i]);
     }
+    if (!adapter && !list_has(&have, "tokenizer.json"))
+        log_warn("%s: has no tokenizer.json (halo-forge's tokenizer reads only that format); give one with --tokenizer",
+                 what);
     bool sharded = false;
     if (!adapter) {
         if (list_has(&have, "model.safetensors")) strcpy(want[nw++], "model.safetensors");

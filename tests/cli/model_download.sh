@@ -50,6 +50,22 @@ expect_grep "refused the token from \\\$HF_TOKEN.*401" "$T/err" "401 message"
 HF_HOME="$T/hf2" HF_TOKEN=s3cret expect_rc 0 "right token" -- "$HF" model download tiny-org/tiny-model
 curl -s "$HF_ENDPOINT/_test/reset" >/dev/null
 
+# Two processes fetching the same model at once (slow server): one downloads, the other waits for it.
+curl -s "$HF_ENDPOINT/_test/set?slow=0.05" >/dev/null
+: > "$T/requests.log"
+HF_HOME="$T/hf3" "$HF" model download tiny-org/tiny-model > "$T/a.out" 2> "$T/a.err" &
+A=$!
+HF_HOME="$T/hf3" "$HF" model download tiny-org/tiny-model > "$T/b.out" 2> "$T/b.err"
+rb=$?
+wait $A
+ra=$?
+curl -s "$HF_ENDPOINT/_test/reset" >/dev/null
+if [ $ra -eq 0 ] && [ $rb -eq 0 ] && cmp -s "$T/a.out" "$T/b.out"; then passes=$((passes + 1)); else
+    echo "FAIL: concurrent downloads: exit $ra and $rb"; cat "$T/a.err" "$T/b.err"; fails=$((fails + 1)); fi
+n=$(grep -c "cdn GET" "$T/requests.log")
+if [ "$n" -eq 1 ]; then passes=$((passes + 1)); else echo "FAIL: concurrent downloads fetched the blob $n times"; fails=$((fails + 1)); fi
+if find "$T/hf3" -name '*.incomplete' | grep -q .; then echo "FAIL: partial files left"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
+
 expect_rc 2 "no id" -- "$HF" model download
 expect_rc 2 "bad flag" -- "$HF" model download tiny-org/tiny-model --retries -1
 expect_rc 0 "help" -- "$HF" model download --help
