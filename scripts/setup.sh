@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Build and run time.
 PKGS="build-essential cmake pkg-config git
-      libopenblas-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev libcurl4-openssl-dev libseccomp-dev
+      libopenblas-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev libcurl4-openssl-dev libssl-dev libseccomp-dev
       gcc g++ clang"
 # Tests: unit-test library, verifier toolchains, the PyTorch reference, the Hugging Face tokenizers (npm).
 PKGS="$PKGS libcmocka-dev curl g++-mingw-w64-x86-64 golang-go python3 python3-torch python3-numpy nodejs npm"

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,79 +38,30 @@
 
 /* ---------------------------------------------------------------- SHA-256 (to check LFS blobs) */
 
+/* OpenSSL's digest: it uses the CPU's SHA instructions (about 20x a portable C loop), so checking a
+ * download never becomes its bottleneck. */
 typedef struct {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t nbuf;
+    EVP_MD_CTX *md;
 } sha256_ctx;
 
-static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static void sha256_block(sha256_ctx *c, const uint8_t *p) {
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4], f = c->h[5], g = c->h[6],
-             h = c->h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
-        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
-        h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;
-    }
-    c->h[0] += a; c->h[1] += b; c->h[2] += cc; c->h[3] += d;
-    c->h[4] += e; c->h[5] += f; c->h[6] += g; c->h[7] += h;
+static int sha256_init(sha256_ctx *c) {
+    if (!c->md) c->md = EVP_MD_CTX_new();
+    return c->md && EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
 
-static void sha256_init(sha256_ctx *c) {
-    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(c->h, h0, sizeof h0);
-    c->len = 0;
-    c->nbuf = 0;
-}
-
-static void sha256_update(sha256_ctx *c, const void *data, size_t n) {
-    const uint8_t *p = data;
-    c->len += n;
-    if (c->nbuf) {
-        size_t take = 64 - c->nbuf < n ? 64 - c->nbuf : n;
-        memcpy(c->buf + c->nbuf, p, take);
-        c->nbuf += take; p += take; n -= take;
-        if (c->nbuf < 64) return;
-        sha256_block(c, c->buf);
-        c->nbuf = 0;
-    }
-    for (; n >= 64; p += 64, n -= 64) sha256_block(c, p);
-    memcpy(c->buf, p, n);
-    c->nbuf = n;
-}
+static void sha256_update(sha256_ctx *c, const void *data, size_t n) { EVP_DigestUpdate(c->md, data, n); }
 
 static void sha256_hex(sha256_ctx *c, char out[65]) {
-    uint64_t bits = c->len * 8;
-    uint8_t pad = 0x80, zero = 0;
-    sha256_update(c, &pad, 1);
-    while (c->nbuf != 56) sha256_update(c, &zero, 1);
-    uint8_t lenb[8];
-    for (int i = 0; i < 8; i++) lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha256_update(c, lenb, 8);
-    for (int i = 0; i < 8; i++) snprintf(out + 8 * i, 9, "%08x", c->h[i]);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    out[0] = '\0';
+    if (EVP_DigestFinal_ex(c->md, d, &n) != 1 || n != 32) return;
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void sha256_free(sha256_ctx *c) {
+    EVP_MD_CTX_free(c->md);
+    c->md = NULL;
 }
 
 /* ---------------------------------------------------------------- session and small helpers */
@@ -728,7 +680,7 @@ typedef struct {
 static int truncate_sink(sink *k) {
     if (ftruncate(k->fd, 0) != 0 || lseek(k->fd, 0, SEEK_SET) != 0) return -1;
     k->offset = 0;
-    sha256_init(&k->sha);
+    if (k->hashing && sha256_init(&k->sha) != 0) return -1;
     return 0;
 }
 
@@ -845,7 +797,10 @@ static int fetch_blob(hub_session *s, const char *commit, const file_meta *fin) 
     k.name = f->name;
     k.hashing = verify;
     k.errbody.limit = 1 << 16;
-    sha256_init(&k.sha);
+    if (verify && sha256_init(&k.sha) != 0) {
+        fail(s, "%s: cannot initialise SHA-256 (OpenSSL)", f->name);
+        goto out;
+    }
     int64_t have = file_size(blob);
     if (have >= 0 && (f->size < 0 || have == f->size)) { /* another process (or an earlier run) finished it */
         rc = link_snapshot(s, commit, f->name, f->etag);
@@ -881,6 +836,7 @@ static int fetch_blob(hub_session *s, const char *commit, const file_meta *fin) 
         struct curl_slist *h = setup_request(s, f->location, false, true, &m, errbuf);
         curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(s->curl, CURLOPT_MAXREDIRS, 10L);
+        curl_easy_setopt(s->curl, CURLOPT_BUFFERSIZE, 512L * 1024); /* fewer, larger writes */
         curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body_file);
         curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &k);
         char range[64];
@@ -975,6 +931,7 @@ static int fetch_blob(hub_session *s, const char *commit, const file_meta *fin) 
 out:
     if (fd >= 0) close(fd);
     free(k.errbody.data);
+    sha256_free(&k.sha);
     flock(lfd, LOCK_UN);
     close(lfd);
     return rc;
