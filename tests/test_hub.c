@@ -59,6 +59,7 @@ static void run_or_die(char *const argv[]) {
     }
 }
 
+static int stop_server(void **state);
 static int start_server(void **state) {
     (void)state;
     const char *src = getenv("HF_SOURCE_DIR");
@@ -94,12 +95,14 @@ static int start_server(void **state) {
     while ((pr = poll(&p, 1, 60000)) < 0 && errno == EINTR) {}
     if (pr != 1 || read(out[0], line, sizeof line - 1) <= 0) {
         fprintf(stderr, "the test Hub server did not start\n");
+        stop_server(NULL);
         return -1;
     }
     close(out[0]);
     int port = atoi(line);
     if (port <= 0) {
         fprintf(stderr, "the test Hub server printed '%s', not its port\n", line);
+        stop_server(NULL);
         return -1;
     }
     fmt(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
