@@ -7,12 +7,31 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Build and run time.
-PKGS="build-essential cmake pkg-config git
-      libopenblas-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev libcurl4-openssl-dev libseccomp-dev
-      gcc g++ clang"
-# Tests: unit-test library, verifier toolchains, the PyTorch reference, the Hugging Face tokenizers (npm).
-PKGS="$PKGS libcmocka-dev g++-mingw-w64-x86-64 golang-go python3 python3-torch python3-numpy"
+# One package per line, so additions merge cleanly.
+PKGS="
+build-essential
+cmake
+pkg-config
+git
+gcc
+g++
+clang
+libopenblas-dev
+libcjson-dev
+libyaml-dev
+libpcre2-dev
+libutf8proc-dev
+libcurl4-openssl-dev
+libssl-dev
+libseccomp-dev
+libcmocka-dev
+curl
+g++-mingw-w64-x86-64
+golang-go
+python3
+python3-torch
+python3-numpy
+"
 # Node.js and npm (for the tokenizer differential test): Debian's only when none is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi
 

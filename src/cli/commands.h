@@ -21,6 +21,10 @@ typedef struct {
 
 /* Subcommand tables of the groups, one per cmd_<group>.c file. */
 extern const cli_command cli_config_cmds[];
+extern const cli_command cli_model_cmds[];
+
+/* Single commands joined into a group's table. */
+int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */
 
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
