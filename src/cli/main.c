@@ -9,6 +9,7 @@
 /* The command tree: one line per group, in the order help shows them. */
 const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
+    {"info", "Show the hardware, BLAS, GPUs and verifier toolchains of this machine", cmd_info, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
