@@ -62,13 +62,14 @@ static void print_text(const sys_info *in) {
     else printf("threads unavailable\n");
     printf("            library: %s\n            config: %s\n", or_unavailable(b->library), or_unavailable(b->config));
 
-    printf("GPUs        %s\n", in->ngpus ? "" : "none found");
+    if (in->ngpus) printf("GPUs        %d found\n", in->ngpus);
+    else printf("GPUs        none found\n");
     for (int i = 0; i < in->ngpus; i++) {
         const sys_gpu *g = &in->gpus[i];
-        printf("  [%d] %s (%s, via %s, id %s", i, or_unavailable(g->name), g->vendor, g->source, or_unavailable(g->id));
+        printf("            [%d] %s (%s, via %s, id %s", i, or_unavailable(g->name), g->vendor, g->source, or_unavailable(g->id));
         if (g->arch[0]) printf(", %s", g->arch);
         if (g->driver[0]) printf(", driver %s", g->driver);
-        printf(")\n     ");
+        printf(")\n               ");
         if (g->mem_total_bytes >= 0) {
             print_gib("memory", g->mem_total_bytes, " ");
             if (g->mem_used_bytes >= 0) printf(" (%.1f GiB used)", (double)g->mem_used_bytes / (1 << 30));

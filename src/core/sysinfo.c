@@ -664,7 +664,9 @@ sys_gpus *sys_gpus_open(const sys_gpu_opts *opts) {
     sys_gpus *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     sys_gpu_opts o = opts ? *opts : (sys_gpu_opts){0};
-    nvml_open(g, o.nvml_library ? o.nvml_library : "libnvidia-ml.so.1");
+    const char *nvml = o.nvml_library;
+    if (!nvml) nvml = getenv("HF_NVML_LIBRARY");
+    nvml_open(g, nvml && nvml[0] ? nvml : "libnvidia-ml.so.1");
     amd_scan(g, o.drm_dir ? o.drm_dir : "/sys/class/drm");
     char rocm[512] = "";
     if (!o.rocm_smi) fs_which("rocm-smi", rocm, sizeof rocm);

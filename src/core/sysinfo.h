@@ -126,7 +126,7 @@ typedef struct {
 #define SYS_MAX_GPUS 16
 
 typedef struct {
-    const char *nvml_library; /* NULL: "libnvidia-ml.so.1" */
+    const char *nvml_library; /* NULL: $HF_NVML_LIBRARY if set, else "libnvidia-ml.so.1" */
     const char *drm_dir;      /* NULL: "/sys/class/drm" */
     const char *rocm_smi;     /* NULL: "rocm-smi" looked up on PATH; "" to skip it */
 } sys_gpu_opts;

@@ -59,6 +59,27 @@ printf 'json: true\n' > info.yaml
 expect_rc 0 "json from config" -- env PATH=/nonexistent "$HF" info --config info.yaml
 expect_grep '"tools"' "$T/out" "config json: true gives JSON"
 
+# GPUs through NVML: a stand-in library (tests/fixtures/sysinfo/fake_nvml.c) with two GPUs, the
+# second without a power reading.
+if command -v gcc >/dev/null && gcc -shared -fPIC -o libfake-nvml.so "$SRC/tests/fixtures/sysinfo/fake_nvml.c"; then
+    expect_rc 0 "info with NVML" -- env PATH=/nonexistent HF_NVML_LIBRARY="$T/libfake-nvml.so" "$HF" info
+    expect_grep "^GPUs +2 found" "$T/out" "two GPUs"
+    expect_grep "^ +\[0\] Fake GPU 0 \(nvidia, via nvml, id GPU-fake-0, driver 999.12\)" "$T/out" "GPU 0 named"
+    expect_grep "80.0 GiB memory \(1.0 GiB used\), 40% busy, 123.5 W, 55 C" "$T/out" "GPU 0 readings"
+    expect_grep "41% busy, power unavailable, 56 C" "$T/out" "GPU 1 power unavailable"
+    expect_grep "NVIDIA NVML: in use" "$T/out" "NVML in use"
+    expect_rc 0 "info --json with NVML" -- env PATH=/nonexistent HF_NVML_LIBRARY="$T/libfake-nvml.so" "$HF" info --json
+    cp "$T/out" nvml.json
+    check_json nvml.json <<'CHECKS'
+d['nvml'] == {'available': True, 'reason': None} ## NVML available
+[g['name'] for g in d['gpus']] == ['Fake GPU 0', 'Fake GPU 1'] ## GPU names
+d['gpus'][0]['power_w'] == 123.46 and d['gpus'][1]['power_w'] is None ## power, null when unsupported
+d['gpus'][0]['memory_total_bytes'] == 80 * 2**30 and d['gpus'][0]['gtt_total_bytes'] is None ## memory
+CHECKS
+    expect_rc 0 "NVML init failure" -- env PATH=/nonexistent FAKE_NVML_INIT_FAIL=1 HF_NVML_LIBRARY="$T/libfake-nvml.so" "$HF" info
+    expect_grep "NVIDIA NVML: unavailable \(nvmlInit failed: Driver Not Loaded\)" "$T/out" "init failure explained"
+fi
+
 expect_rc 2 "unknown flag" -- "$HF" info --bogus
 expect_grep "unknown flag '--bogus'" "$T/err" "names the bad flag"
 expect_rc 2 "stray argument" -- "$HF" info extra
