@@ -68,6 +68,14 @@ int log_open_file(const char *dir, const char *command) {
     return 0;
 }
 
+int log_open_command(const char *command_path) {
+    char name[128];
+    snprintf(name, sizeof name, "%s", command_path);
+    for (char *p = name; *p; p++)
+        if (*p == ' ' || *p == '-' || *p == '/') *p = '_';
+    return log_open_file("logs", name);
+}
+
 void log_close_file(void) {
     pthread_mutex_lock(&g_lock);
     if (g_file) fclose(g_file);

@@ -23,6 +23,9 @@ bool log_is_verbose(void);
  * closed. Returns 0, or -1 (with a warning) if the file cannot be made: the command then goes on
  * without a log file. Long-running commands (training, batch verification, benchmarks) call it. */
 int log_open_file(const char *dir, const char *command);
+/* What a long-running command calls right after parsing its flags: log_open_file("logs", NAME)
+ * with NAME its command path, spaces and dashes made '_' ("raft train" -> logs/raft_train_<ts>.log). */
+int log_open_command(const char *command_path);
 const char *log_file_path(void); /* NULL when no file is open */
 void log_close_file(void);
 
