@@ -348,6 +348,33 @@ static void test_energy_counters(void **state) {
     assert_true(fabs(j - 1.1) < 1e-9);
     sys_energy_close(e);
 
+    /* Two sockets are summed, in zone order; a counter that steps back without a known range
+     * loses that interval only. */
+    for (int z = 3; z >= 0; z--) {
+        char rel[128], text[64];
+        snprintf(rel, sizeof rel, "powercap2/intel-rapl:%d/name", z);
+        snprintf(text, sizeof text, "package-%d\n", z);
+        put(rel, text);
+        snprintf(rel, sizeof rel, "powercap2/intel-rapl:%d/energy_uj", z);
+        put(rel, "1000000\n");
+    }
+    tmp_path(pc, sizeof pc, "powercap2");
+    e = sys_energy_open(pc, hw, why, sizeof why);
+    assert_non_null(e);
+    assert_string_equal(sys_energy_source(e),
+                        "powercap:package-0,powercap:package-1,powercap:package-2,powercap:package-3");
+    put("powercap2/intel-rapl:0/energy_uj", "1250000\n");
+    put("powercap2/intel-rapl:3/energy_uj", "1500000\n");
+    assert_int_equal(sys_energy_read(e, &j), 0);
+    assert_true(fabs(j - 0.75) < 1e-9);
+    put("powercap2/intel-rapl:3/energy_uj", "10\n"); /* no max_energy_range_uj */
+    assert_int_equal(sys_energy_read(e, &j), -1);
+    assert_true(fabs(j - 0.75) < 1e-9);
+    put("powercap2/intel-rapl:3/energy_uj", "500010\n");
+    assert_int_equal(sys_energy_read(e, &j), 0);
+    assert_true(fabs(j - 1.25) < 1e-9);
+    sys_energy_close(e);
+
     put("hwmon/hwmon2/name", "amd_energy\n");
     put("hwmon/hwmon2/energy1_label", "Ecore000\n");
     put("hwmon/hwmon2/energy1_input", "1\n");

@@ -240,7 +240,11 @@ double sys_cpu_util(sys_cpu_sampler *s) {
     for (int i = 0; i < 8; i++) total += v[i];
     uint64_t busy = total - v[3] - v[4];
     double pct = NAN;
-    if (s->primed && total > s->total) pct = 100.0 * (double)(busy - s->busy) / (double)(total - s->total);
+    if (s->primed && total > s->total) {
+        /* iowait may step back (a kernel quirk), so the ratio is clamped. */
+        pct = 100.0 * (double)(busy - s->busy) / (double)(total - s->total);
+        pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+    }
     if (s->primed && total == s->total) pct = 0.0; /* no tick elapsed */
     s->busy = busy;
     s->total = total;
@@ -741,6 +745,8 @@ static void energy_add(sys_energy *e, const char *path, uint64_t range, const ch
     snprintf(e->source + l, sizeof e->source - l, "%s%s", l ? "," : "", label);
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 static int sorted_dir(const char *dir, const char *prefix, char ***out) {
     DIR *d = opendir(dir);
     if (!d) return -1;
@@ -753,7 +759,7 @@ static int sorted_dir(const char *dir, const char *prefix, char ***out) {
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, (int (*)(const void *, const void *))strcmp);
+    qsort(names, (size_t)n, sizeof *names, cmp_name);
     *out = names;
     return n;
 }
@@ -818,18 +824,24 @@ sys_energy *sys_energy_open(const char *powercap_dir, const char *hwmon_dir, cha
 }
 
 int sys_energy_read(sys_energy *e, double *joules) {
+    int rc = 0;
     for (int i = 0; i < e->n; i++) {
         uint64_t v;
-        if (counter_read(e->fd[i], &v) != 0) return -1;
-        uint64_t delta;
-        if (v >= e->last_uj[i]) delta = v - e->last_uj[i];
-        else if (e->range_uj[i] > e->last_uj[i]) delta = e->range_uj[i] - e->last_uj[i] + v; /* wrapped */
-        else return -1;
+        if (counter_read(e->fd[i], &v) != 0) {
+            rc = -1;
+            continue;
+        }
+        if (v >= e->last_uj[i]) {
+            e->total_j += (double)(v - e->last_uj[i]) * 1e-6;
+        } else if (e->range_uj[i] > e->last_uj[i]) {
+            e->total_j += (double)(e->range_uj[i] - e->last_uj[i] + v) * 1e-6; /* wrapped */
+        } else {
+            rc = -1; /* went back with no known range: this interval is lost, the next is counted */
+        }
         e->last_uj[i] = v;
-        e->total_j += (double)delta * 1e-6;
     }
     *joules = e->total_j;
-    return 0;
+    return rc;
 }
 
 const char *sys_energy_source(const sys_energy *e) { return e->source; }

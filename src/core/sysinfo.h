@@ -156,7 +156,9 @@ typedef struct sys_energy sys_energy;
  * NULL with the reason in why when no counter can be read (absent, or root-only). */
 sys_energy *sys_energy_open(const char *powercap_dir, const char *hwmon_dir, char *why, size_t whycap);
 /* Joules used by all packages since sys_energy_open, counter wrap-around handled (read at
- * least once per wrap period: minutes at full load). Returns 0, or -1 when a read failed. */
+ * least once per wrap period: minutes at full load). Returns 0, or -1 when a counter could not be
+ * read or went back without a known wrap range (that interval is not counted; *joules still gets
+ * the total so far, and later intervals are counted again). */
 int sys_energy_read(sys_energy *e, double *joules);
 /* "powercap:package-0" / "amd_energy:Esocket0" style description of what is summed. */
 const char *sys_energy_source(const sys_energy *e);
