@@ -302,8 +302,8 @@ static void test_amd_gpus_from_sysfs_and_rocm_smi(void **state) {
     sys_gpus_close(g);
 
     put("bin/rocm-smi",
-        "#!/bin/sh\necho 'WARNING: noise on stderr' >&2\n"
-        "echo '{\"card0\": {\"Card Series\": \"AMD Radeon 8060S\", \"GFX Version\": \"gfx1151\"}}'\n");
+        "#!/bin/sh\necho 'WARNING: noise on stderr' >&2\necho 'WARNING: low-power state'\n"
+        "echo '{\"card0\": {\"Card Series\": \"AMD Radeon 8060S\", \"GFX Version\": \"gfx1151\"}, \"system\": {}}'\n");
     char rocm[512];
     tmp_path(rocm, sizeof rocm, "bin/rocm-smi");
     chmod(rocm, 0755);

@@ -303,6 +303,7 @@ static int spawn_capture(char *const argv[], bool merge_stderr, child_out *c) {
         dup2(p[1], 1);
         if (merge_stderr) dup2(p[1], 2);
         else if (devnull >= 0) dup2(devnull, 2);
+        if (devnull > 2) close(devnull);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -614,7 +615,9 @@ static void amd_rocm_names(sys_gpus *g, const char *rocm_smi) {
     buf[0] = '\0';
     char *const argv[] = {(char *)rocm_smi, "--showproductname", "--json", NULL};
     if (spawn_capture(argv, false, &c) == 0) collect_children(&c, 1, 15.0); /* rocm-smi is slow to start */
-    cJSON *root = cJSON_Parse(buf);
+    /* Some versions print warnings on stdout before the JSON. */
+    const char *json = strchr(buf, '{');
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
     free(buf);
     if (!root) return;
     const cJSON *cards[SYS_MAX_GPUS];
