@@ -26,6 +26,9 @@ extern const cli_command cli_model_cmds[];
 /* Single commands joined into a group's table. */
 int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */
 
+/* Single commands (groups without subcommands). */
+int cmd_info(int argc, char **argv);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 

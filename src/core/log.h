@@ -17,10 +17,15 @@ void log_set_terminal(bool quiet, bool verbose);
 bool log_is_quiet(void);
 bool log_is_verbose(void);
 
-/* Opens logs/<command>_<timestamp>.log under dir (usually "logs") and prints
- * "Logging to: PATH". Returns 0, or -1 (with a warning) if the file cannot be made:
- * the command then goes on without a log file. */
+/* Opens <dir>/<command>_<YYYYmmdd_HHMMSS>.log (dir is usually "logs", relative to the current
+ * directory, as in the original) and prints "Logging to: PATH". A run started in the same second
+ * as another gets "_2", "_3"... appended instead of sharing the file. A file already open is
+ * closed. Returns 0, or -1 (with a warning) if the file cannot be made: the command then goes on
+ * without a log file. Long-running commands (training, batch verification, benchmarks) call it. */
 int log_open_file(const char *dir, const char *command);
+/* What a long-running command calls right after parsing its flags: log_open_file("logs", NAME)
+ * with NAME its command path, spaces and dashes made '_' ("raft train" -> logs/raft_train_<ts>.log). */
+int log_open_command(const char *command_path);
 const char *log_file_path(void); /* NULL when no file is open */
 void log_close_file(void);
 
@@ -35,5 +40,10 @@ void log_file_only(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* True when stderr is a terminal and not quiet: progress displays redraw in place. */
 bool log_stderr_is_tty(void);
+/* For progress: says a line without newline is being redrawn on the terminal, so the next
+ * message clears it first instead of being glued to it. */
+void log_set_status_line(bool on);
+/* Writes the wall-clock time "HH:MM:SS" used in log file lines. */
+void log_stamp(char *out, size_t cap);
 
 #endif

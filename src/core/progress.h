@@ -2,8 +2,10 @@
  *
  * On a terminal it redraws one line in place: "what  done/total  rate unit/s  ETA mm:ss".
  * When stderr is not a terminal (a pipe, CI, a log), it prints a plain line at most every
- * 10% or 30 s, so logs stay short and readable. Nothing is shown with --quiet; the log file
- * gets the start and end lines. Not thread-safe: update from one thread. */
+ * 10% or 30 s, so logs stay short and readable. The log file gets the same plain lines (with
+ * the time), plus the start and end lines, with or without --quiet; with --quiet the terminal
+ * shows nothing. A message logged while the terminal line is drawn clears it first.
+ * Not thread-safe: update from one thread. */
 #ifndef HF_PROGRESS_H
 #define HF_PROGRESS_H
 

@@ -1,0 +1,125 @@
+/* halo-forge info [--json]: what this machine offers halo-forge (CPU, memory, BLAS, GPUs,
+ * energy counters, verifier toolchains). The facts come from src/core/sysinfo. */
+#include "cli/commands.h"
+#include "core/args.h"
+#include "core/sysinfo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const arg_spec info_flags[] = {
+    {"json", 0, ARG_BOOL, NULL, "Print one JSON object (keys documented in docs/info.md)", NULL, NULL, 0, 0, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
+static const cmd_spec info_cmd = {
+    "info", "Show the CPU, SIMD features, memory, BLAS, GPUs, energy counters and the verifiers' toolchains.", NULL,
+    0, 0, info_flags,
+    "Values that cannot be read are shown as 'unavailable' (null in JSON), never guessed.",
+    NULL,
+};
+
+static const char *or_unavailable(const char *s) { return s && s[0] ? s : "unavailable"; }
+
+static void print_gib(const char *label, int64_t bytes, const char *sep) {
+    if (bytes >= 0) printf("%s%.1f GiB %s", sep, (double)bytes / (1024.0 * 1024 * 1024), label);
+    else printf("%s%s unavailable", sep, label);
+}
+
+static void print_count(int v, const char *label, const char *sep) {
+    if (v >= 0) printf("%s%d %s", sep, v, label);
+    else printf("%s%s unavailable", sep, label);
+}
+
+static void print_text(const sys_info *in) {
+    printf("halo-forge %s on %s %s\n\n", HF_VERSION, or_unavailable(in->kernel), in->machine);
+    const sys_cpu *c = &in->cpu;
+    printf("CPU         %s", or_unavailable(c->model));
+    if (c->vendor[0]) printf(" (%s family %d model %d stepping %d)", c->vendor, c->family, c->model_id, c->stepping);
+    printf("\nCores      ");
+    print_count(c->logical_cpus, "logical", " ");
+    print_count(c->usable_cpus, "usable", ", ");
+    print_count(c->physical_cores, "physical", ", ");
+    printf("\nSIMD       ");
+    int absent = 0;
+    for (int i = 0; i < SYS_NFEATURES; i++) {
+        if (c->feature[i]) printf(" %s", sys_feature_names[i]);
+        else absent++;
+    }
+    if (absent) {
+        printf("\n            absent:");
+        for (int i = 0; i < SYS_NFEATURES; i++)
+            if (!c->feature[i]) printf(" %s", sys_feature_names[i]);
+    }
+    printf("\nMemory     ");
+    print_gib("total", in->mem.total_bytes, " ");
+    print_gib("available", in->mem.available_bytes, ", ");
+    const sys_blas *b = &in->blas;
+    printf("\nBLAS        %s %s, core %s, ", b->name, or_unavailable(b->version), or_unavailable(b->core));
+    if (b->threads > 0) printf("%d threads\n", b->threads);
+    else printf("threads unavailable\n");
+    printf("            library: %s\n            config: %s\n", or_unavailable(b->library), or_unavailable(b->config));
+
+    if (in->ngpus) printf("GPUs        %d found\n", in->ngpus);
+    else printf("GPUs        none found\n");
+    for (int i = 0; i < in->ngpus; i++) {
+        const sys_gpu *g = &in->gpus[i];
+        printf("            [%d] %s (%s, via %s, id %s", i, or_unavailable(g->name), g->vendor, g->source, or_unavailable(g->id));
+        if (g->arch[0]) printf(", %s", g->arch);
+        if (g->driver[0]) printf(", driver %s", g->driver);
+        printf(")\n               ");
+        if (g->mem_total_bytes >= 0) {
+            print_gib("memory", g->mem_total_bytes, " ");
+            if (g->mem_used_bytes >= 0) printf(" (%.1f GiB used)", (double)g->mem_used_bytes / (1 << 30));
+        } else {
+            printf(" memory unavailable");
+        }
+        if (g->gtt_total_bytes >= 0) print_gib("GTT", g->gtt_total_bytes, ", ");
+        if (!isnan(g->util_pct)) printf(", %.0f%% busy", g->util_pct);
+        else printf(", utilization unavailable");
+        if (!isnan(g->power_w)) printf(", %.1f W", g->power_w);
+        else printf(", power unavailable");
+        if (!isnan(g->temp_c)) printf(", %.0f C", g->temp_c);
+        else printf(", temperature unavailable");
+        printf("\n");
+    }
+    printf("            NVIDIA NVML: %s%s%s\n", in->nvml_status[0] ? "unavailable (" : "in use",
+           in->nvml_status, in->nvml_status[0] ? ")" : "");
+    printf("            rocm-smi: %s\n", or_unavailable(in->rocm_smi));
+    if (in->energy_source[0]) printf("Energy      %s\n", in->energy_source);
+    else printf("Energy      unavailable (%s)\n", in->energy_status);
+
+    printf("\nToolchains (for the verifiers)\n");
+    for (int i = 0; i < SYS_NTOOLS; i++) {
+        const sys_tool *t = &in->tools[i];
+        if (!t->path[0]) printf("  %-24s unavailable (not on PATH)\n", t->name);
+        else printf("  %-24s %-44s %s\n", t->name, or_unavailable(t->version), t->path);
+    }
+}
+
+int cmd_info(int argc, char **argv) {
+    int rc;
+    args *a = args_parse(&info_cmd, argc, argv, &rc);
+    if (!a) return rc;
+    sys_info *in = malloc(sizeof *in);
+    if (!in) {
+        args_free(a);
+        fprintf(stderr, "halo-forge info: out of memory\n");
+        return 1;
+    }
+    sys_info_collect(in, NULL);
+    if (args_bool(a, "json")) {
+        cJSON *j = sys_info_json(in);
+        char *text = cJSON_Print(j);
+        printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+    } else {
+        print_text(in);
+    }
+    free(in);
+    args_free(a);
+    return 0;
+}
