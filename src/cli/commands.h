@@ -22,6 +22,9 @@ typedef struct {
 /* Subcommand tables of the groups, one per cmd_<group>.c file. */
 extern const cli_command cli_config_cmds[];
 
+/* Single commands (groups without subcommands). */
+int cmd_tokenize(int argc, char **argv);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 

@@ -9,6 +9,7 @@
 /* The command tree: one line per group, in the order help shows them. */
 const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
+    {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
