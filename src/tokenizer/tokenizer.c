@@ -298,11 +298,53 @@ static bool json_bool(const cJSON *o, const char *key, bool def) {
     return def;
 }
 
+/* Oniguruma (which HF uses) reads \s as Unicode White_Space; PCRE2 adds U+180E, which stopped
+ * being a space in Unicode 6.3. So \s and \S are spelled out as White_Space classes. */
+#define WHITE_SPACE "\\t-\\r\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+
+static char *onig_compatible(const char *pattern) {
+    size_t n = strlen(pattern);
+    buf b = {0};
+    bool in_class = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = pattern[i];
+        if (c == '\\' && i + 1 < n) {
+            char d = pattern[i + 1];
+            int rc;
+            if (d == 's') rc = in_class ? buf_add(&b, WHITE_SPACE, strlen(WHITE_SPACE))
+                                        : (buf_add(&b, "[", 1) || buf_add(&b, WHITE_SPACE, strlen(WHITE_SPACE)) || buf_add(&b, "]", 1));
+            else if (d == 'S' && !in_class)
+                rc = buf_add(&b, "[^", 2) || buf_add(&b, WHITE_SPACE, strlen(WHITE_SPACE)) || buf_add(&b, "]", 1);
+            else rc = buf_add(&b, pattern + i, 2);
+            if (rc) { free(b.p); return NULL; }
+            i++;
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            /* a ']' right after '[' or '[^' is a literal member */
+            size_t k = i + 1;
+            if (k < n && pattern[k] == '^') k++;
+            if (k < n && pattern[k] == ']') k++;
+            if (buf_add(&b, pattern + i, k - i)) { free(b.p); return NULL; }
+            i = k - 1;
+            continue;
+        }
+        if (c == ']' && in_class) in_class = false;
+        if (buf_add(&b, &c, 1)) { free(b.p); return NULL; }
+    }
+    if (!b.p && buf_add(&b, "", 0)) return NULL;
+    return b.p;
+}
+
 static pcre2_code *compile_regex(const char *pattern, bool literal, const char *path, char *err, size_t errcap) {
     int code;
     PCRE2_SIZE off;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
+    char *rewritten = literal ? strdup(pattern) : onig_compatible(pattern);
+    if (!rewritten) { set_err(err, errcap, "%s: out of memory", path); return NULL; }
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
+    free(rewritten);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
