@@ -340,7 +340,7 @@ static char *onig_compatible(const char *pattern) {
 static pcre2_code *compile_regex(const char *pattern, bool literal, const char *path, char *err, size_t errcap) {
     int code;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
     char *rewritten = literal ? strdup(pattern) : onig_compatible(pattern);
     if (!rewritten) { set_err(err, errcap, "%s: out of memory", path); return NULL; }
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
