@@ -199,10 +199,13 @@ static void test_malformed_files_give_clear_errors(void **state) {
     char err[256];
     assert_null(tok_load("/nonexistent/tokenizer.json", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/tokenizer.json"));
-    const char *e = load_error("bad.json", "{\"model\": {\"type\": \"BPE\",\n \"vocab\": {\"a\": 0,, }}}");
+    const char *e = load_error("bad.json", "{\"model\": {\"type\": \"BPE\", \"merges\": [],\n \"vocab\": {\"a\": 0,, }}}");
     assert_non_null(e);
-    assert_non_null(strstr(e, "bad.json:2"));
-    assert_non_null(strstr(e, "invalid JSON"));
+    assert_non_null(strstr(e, "bad.json:2: invalid JSON in model.vocab"));
+    e = load_error("bad2.json", "{\"model\":\n\n {\"type\": \"BPE\" \"x\"}}");
+    assert_non_null(strstr(e, "bad2.json:3: invalid JSON"));
+    e = load_error("bad3.json", "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [\"a\\\"]}}"); /* unclosed string */
+    assert_non_null(strstr(e, "bad3.json:1: invalid JSON"));
     e = load_error("wp.json", "{\"pre_tokenizer\":" BL ",\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}");
     assert_non_null(strstr(e, "unsupported tokenizer model type 'WordPiece'"));
     e = load_error("merge.json", "{\"pre_tokenizer\":" BL ",\"model\":{\"type\":\"BPE\",\"vocab\":" VOCAB

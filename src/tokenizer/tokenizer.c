@@ -515,7 +515,17 @@ void tok_free(tokenizer *t) {
 /* Max id allowed in a file: guards against absurd allocations from bad input. */
 #define MAX_ID (1 << 24)
 
-static int load_model(tokenizer *t, const cJSON *root, const char *path, char *err, size_t errcap) {
+/* "FILE:LINE: invalid JSON in WHAT near byte N", for syntax errors the lazy readers find. The
+ * line is counted on a fresh copy of the file: parsing rewrote strings in place. */
+static void json_error_at(const char *path, size_t off, const char *what, char *err, size_t errcap) {
+    size_t len, line = 1;
+    char *fresh = fs_read_file(path, &len);
+    for (size_t i = 0; fresh && i < off && i < len; i++) line += fresh[i] == '\n';
+    free(fresh);
+    set_err(err, errcap, "%s:%zu: invalid JSON in %s near byte %zu", path, line, what, off);
+}
+
+static int load_model(tokenizer *t, const cJSON *root, const char *base, const char *path, char *err, size_t errcap) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) { set_err(err, errcap, "%s: no \"model\" object", path); return -1; }
     const char *type = json_str(model, "type");
@@ -523,10 +533,15 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
         set_err(err, errcap, "%s: unsupported tokenizer model type '%s' (only byte-level BPE is supported)", path, type);
         return -1;
     }
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
-    if (!cJSON_IsObject(vocab)) { set_err(err, errcap, "%s: model.vocab is missing or not an object", path); return -1; }
-    if (!cJSON_IsArray(merges)) { set_err(err, errcap, "%s: model.merges is missing or not a list", path); return -1; }
+    tj_span vocab, merges;
+    if (!tok_json_span_of(cJSON_GetObjectItemCaseSensitive(model, "vocab"), &vocab) || tj_peek(&vocab) != '{') {
+        set_err(err, errcap, "%s: model.vocab is missing or not an object", path);
+        return -1;
+    }
+    if (!tok_json_span_of(cJSON_GetObjectItemCaseSensitive(model, "merges"), &merges) || tj_peek(&merges) != '[') {
+        set_err(err, errcap, "%s: model.merges is missing or not a list", path);
+        return -1;
+    }
     const char *pre = json_str(model, "continuing_subword_prefix"), *suf = json_str(model, "end_of_word_suffix");
     if ((pre && *pre) || (suf && *suf)) {
         set_err(err, errcap, "%s: BPE with continuing_subword_prefix/end_of_word_suffix is not supported", path);
@@ -539,21 +554,37 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     }
     t->ignore_merges = json_bool(model, "ignore_merges", false);
 
-    /* Ids: vocabulary and added tokens. */
+    /* The vocabulary: "token": id pairs, read into a list first (strings are unescaped in place). */
     int max_id = -1;
-    size_t n_vocab = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= MAX_ID || e->valuedouble != (int)e->valuedouble) {
-            set_err(err, errcap, "%s: model.vocab entry '%s' has a bad id", path, e->string);
+    size_t n_vocab = 0, vcap = 0;
+    struct entry { const char *s; int id; } *ventries = NULL;
+    bool first = true;
+    tj_open(&vocab, '{');
+    for (;;) {
+        int more = tj_more(&vocab, '}', &first);
+        if (more == 0) break;
+        char *key = more > 0 ? tj_string(&vocab) : NULL;
+        long id = -1;
+        if (!key || tj_colon(&vocab) || tj_index(&vocab, MAX_ID, &id)) {
+            if (key) set_err(err, errcap, "%s: model.vocab entry '%.60s' has a bad id", path, key);
+            else json_error_at(path, (size_t)(vocab.p - base), "model.vocab", err, errcap);
+            free(ventries);
             return -1;
         }
-        if (e->valueint > max_id) max_id = e->valueint;
-        n_vocab++;
+        if (n_vocab == vcap) {
+            vcap = vcap ? vcap * 2 : 1024;
+            void *q = realloc(ventries, vcap * sizeof *ventries);
+            if (!q) { free(ventries); set_err(err, errcap, "%s: out of memory", path); return -1; }
+            ventries = q;
+        }
+        ventries[n_vocab++] = (struct entry){key, (int)id};
+        if (id > max_id) max_id = (int)id;
     }
+    const cJSON *e;
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {
         set_err(err, errcap, "%s: added_tokens is not a list", path);
+        free(ventries);
         return -1;
     }
     int n_added = cJSON_GetArraySize(added);
@@ -562,6 +593,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
         const char *content = json_str(e, "content");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= MAX_ID || !content) {
             set_err(err, errcap, "%s: an added_tokens entry lacks a valid id or content", path);
+            free(ventries);
             return -1;
         }
         if (id->valueint > max_id) max_id = id->valueint;
@@ -573,19 +605,27 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     t->str_len = calloc(nid + 1, sizeof *t->str_len);
     t->str_mask = pow2_at_least((n_vocab + (size_t)n_added) * 2) - 1;
     t->str_table = calloc((size_t)t->str_mask + 1, sizeof *t->str_table);
-    size_t n_merges = (size_t)cJSON_GetArraySize(merges);
-    t->pair_mask = pow2_at_least(n_merges * 2 + 1) - 1;
+    /* Table size from the commas: a ["a","b"] merge has two, an "a b" merge at least one (so
+     * doubled), which keeps the table at most half full. */
+    size_t commas = 0;
+    for (const char *q = merges.p; q < merges.end; q++) commas += *q == ',';
+    tj_span peek = merges;
+    tj_open(&peek, '[');
+    t->pair_mask = pow2_at_least((tj_peek(&peek) == '"' ? 2 * commas : commas) + 4) - 1;
     t->pair_key = calloc((size_t)t->pair_mask + 1, sizeof *t->pair_key);
     t->pair_rank = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_rank);
     t->pair_new = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_new);
     t->added = calloc((size_t)n_added + 1, sizeof *t->added);
     if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pair_key || !t->pair_rank || !t->pair_new || !t->added ||
         buf_reserve(&t->strs, n_vocab * 8)) {
+        free(ventries);
         set_err(err, errcap, "%s: out of memory", path);
         return -1;
     }
     for (size_t i = 0; i < nid; i++) t->str_off[i] = UINT32_MAX;
-    cJSON_ArrayForEach(e, vocab) if (set_id_string(t, e->valueint, e->string)) goto oom;
+    for (size_t i = 0; i < n_vocab; i++)
+        if (set_id_string(t, ventries[i].id, ventries[i].s)) { free(ventries); goto oom; }
+    free(ventries);
     for (int i = 0; i < t->n_ids; i++)
         if (t->flags[i] & ID_PRESENT) str_insert(t, i);
     for (int b = 0; b < 256; b++) {
@@ -597,43 +637,45 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     /* Merges: "a b" or ["a", "b"]; rank = position. */
     uint32_t rank = 0;
     buf joined = {0};
-    cJSON_ArrayForEach(e, merges) {
-        const char *a = NULL, *b = NULL;
-        char *split = NULL;
-        if (cJSON_IsString(e)) {
-            const char *sp = strchr(e->valuestring, ' ');
-            if (sp && !strchr(sp + 1, ' ') && sp != e->valuestring && sp[1]) {
-                split = strdup(e->valuestring);
-                if (!split) { free(joined.p); goto oom; }
-                split[sp - e->valuestring] = 0;
-                a = split;
-                b = split + (sp - e->valuestring) + 1;
+    first = true;
+    tj_open(&merges, '[');
+    for (;;) {
+        int more = tj_more(&merges, ']', &first);
+        if (more == 0) break;
+        char *a = NULL, *b = NULL;
+        char c = more > 0 ? tj_peek(&merges) : 0;
+        if (c == '"') {
+            a = tj_string(&merges);
+            char *sp = a ? strchr(a, ' ') : NULL;
+            if (sp && !strchr(sp + 1, ' ') && sp != a && sp[1]) {
+                *sp = 0; /* the text is ours to change */
+                b = sp + 1;
             }
-        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(e->child) &&
-                   cJSON_IsString(e->child->next)) {
-            a = e->child->valuestring;
-            b = e->child->next->valuestring;
+        } else if (c == '[') {
+            bool f2 = true;
+            tj_open(&merges, '[');
+            if (tj_more(&merges, ']', &f2) == 1 && (a = tj_string(&merges)) && tj_more(&merges, ']', &f2) == 1)
+                b = tj_string(&merges);
+            if (b && tj_more(&merges, ']', &f2) != 0) b = NULL;
         }
-        if (!a) {
-            char *txt = cJSON_PrintUnformatted(e);
-            set_err(err, errcap, "%s: merge %u is not \"a b\" or [\"a\", \"b\"]: %.80s", path, rank, txt ? txt : "?");
-            free(txt);
+        if (!a || !b) {
+            set_err(err, errcap, "%s: merge %u is not \"a b\" or [\"a\", \"b\"] (near \"%.40s\")", path, rank,
+                    merges.p < merges.end ? merges.p : "");
             free(joined.p);
             return -1;
         }
-        int ia = str_lookup(t, a, strlen(a)), ib = str_lookup(t, b, strlen(b));
+        size_t la = strlen(a), lb = strlen(b);
+        int ia = str_lookup(t, a, la), ib = str_lookup(t, b, lb);
         joined.n = 0;
-        if (buf_add(&joined, a, strlen(a)) || buf_add(&joined, b, strlen(b))) { free(split); free(joined.p); goto oom; }
+        if (buf_add(&joined, a, la) || buf_add(&joined, b, lb)) { free(joined.p); goto oom; }
         int inew = str_lookup(t, joined.p, joined.n);
         if (ia < 0 || ib < 0 || inew < 0) {
             set_err(err, errcap, "%s: merge %u ('%s' '%s'): '%s' is not in the vocabulary", path, rank, a, b,
                     ia < 0 ? a : ib < 0 ? b : joined.p);
-            free(split);
             free(joined.p);
             return -1;
         }
         pair_put(t, ia, ib, rank, inew);
-        free(split);
         rank++;
     }
     free(joined.p);
@@ -702,7 +744,7 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     }
     /* Line numbers for errors must be counted before parsing rewrites strings in place. */
     size_t off = 0;
-    tok_json *doc = tok_json_parse(text, len, &off);
+    tok_json *doc = tok_json_parse(text, len, true, &off);
     const cJSON *root = tok_json_root(doc);
     if (!root || !cJSON_IsObject(root)) {
         if (root) {
@@ -724,7 +766,7 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     bool byte_level = false;
     if (load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path, err, errcap) ||
         load_pretok(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path, &byte_level, err, errcap) ||
-        load_model(t, root, path, err, errcap))
+        load_model(t, root, text, path, err, errcap))
         goto fail;
     if (!byte_level) {
         set_err(err, errcap, "%s: not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer)", path);
