@@ -954,6 +954,29 @@ static void split_step(enc *e, int step, const char *s, size_t n) {
     const pretok_step *st = &e->t->steps[step];
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
     if (!md) { e->oom = true; return; }
+    if (st->behavior == SPLIT_ISOLATED) {
+        /* Every match and every gap is its own piece, inverted or not: pass them on as found. */
+        size_t at = 0, from = 0;
+        while (at <= n && !e->oom) {
+            int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, NULL);
+            if (rc < 0) break;
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            size_t ms = ov[0], me = ov[1];
+            if (from < ms) run_steps(e, step + 1, s + from, ms - from);
+            if (me > ms) run_steps(e, step + 1, s + ms, me - ms);
+            from = me;
+            if (me > ms) at = me;
+            else {
+                if (me >= n) break;
+                size_t adv = 1;
+                while (me + adv < n && ((unsigned char)s[me + adv] & 0xC0) == 0x80) adv++;
+                at = me + adv;
+            }
+        }
+        if (from < n && !e->oom) run_steps(e, step + 1, s + from, n - from);
+        pcre2_match_data_free(md);
+        return;
+    }
     part local[64], *parts = local;
     size_t np = 0, cap = 64;
     size_t pos = 0, prev = 0;
@@ -1141,11 +1164,30 @@ static void normalize_then_split(enc *e, const char *s, size_t n, bool allow_spe
         encode_normalized(e, s, n, allow_special);
         return;
     }
-    size_t len;
-    char *norm = normalize(t, s, n, &len);
-    if (!norm) { e->oom = true; return; }
-    encode_normalized(e, norm, len, allow_special);
-    free(norm);
+    /* Normalization forms never change ASCII, and a boundary just before an ASCII character that
+     * follows anything is stable: no composition has ASCII as its second character and ASCII has
+     * combining class 0. So only each non-ASCII run, with the character before it, is normalized. */
+    buf out = {0};
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] < 0x80) j++;
+        if (j == n) {
+            if (buf_add(&out, s + i, n - i)) { e->oom = true; break; }
+            break;
+        }
+        size_t start = j > i ? j - 1 : j; /* the ASCII character before the run may take its marks */
+        if (start > i && buf_add(&out, s + i, start - i)) { e->oom = true; break; }
+        size_t k = j;
+        while (k < n && (unsigned char)s[k] >= 0x80) k++;
+        size_t len;
+        char *norm = normalize(t, s + start, k - start, &len);
+        if (!norm || buf_add(&out, norm, len)) { free(norm); e->oom = true; break; }
+        free(norm);
+        i = k;
+    }
+    if (!e->oom) encode_normalized(e, out.p ? out.p : "", out.n, allow_special);
+    free(out.p);
 }
 
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_special, int **ids, size_t *n) {
