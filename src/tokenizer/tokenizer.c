@@ -182,7 +182,7 @@ typedef struct {
     int n;
 } added_set;
 
-#define CACHE_SLOTS 16384
+#define CACHE_SLOTS 65536
 #define CACHE_KEY 30
 #define CACHE_IDS 8
 typedef struct {
@@ -798,7 +798,7 @@ typedef struct {
     bool oom;
     /* BPE scratch, grown as needed */
     struct sym { int id, prev, next; } *sym;
-    struct merge { uint32_t rank; int pos, new_id; } *heap;
+    struct merge { uint32_t rank; int pos, new_id, left, right; } *heap;
     size_t sym_cap, heap_cap;
 } enc;
 
@@ -870,25 +870,26 @@ static void bpe_word(enc *e, const unsigned char *s, size_t n) {
     for (int i = 0; i + 1 < ns; i++) {
         uint32_t r;
         int nid;
-        if (pair_get(t, sym[i].id, sym[i + 1].id, &r, &nid)) heap_push(e, &hn, (struct merge){r, i, nid});
+        if (pair_get(t, sym[i].id, sym[i + 1].id, &r, &nid))
+            heap_push(e, &hn, (struct merge){r, i, nid, sym[i].id, sym[i + 1].id});
     }
     while (hn) {
         struct merge m = heap_pop(e, &hn);
         struct sym *a = &sym[m.pos];
         if (a->id < 0 || a->next < 0) continue;
         struct sym *b = &sym[a->next];
+        if (a->id != m.left || b->id != m.right) continue; /* stale: a side was merged since */
         uint32_t r;
         int nid;
-        if (!pair_get(t, a->id, b->id, &r, &nid) || nid != m.new_id || r != m.rank) continue; /* stale */
-        a->id = nid;
+        a->id = m.new_id;
         int after = b->next;
         b->id = -1;
         a->next = after;
         if (after >= 0) sym[after].prev = m.pos;
         if (a->prev >= 0 && pair_get(t, sym[a->prev].id, a->id, &r, &nid) && hn < e->heap_cap)
-            heap_push(e, &hn, (struct merge){r, a->prev, nid});
+            heap_push(e, &hn, (struct merge){r, a->prev, nid, sym[a->prev].id, a->id});
         if (after >= 0 && pair_get(t, a->id, sym[after].id, &r, &nid) && hn < e->heap_cap)
-            heap_push(e, &hn, (struct merge){r, m.pos, nid});
+            heap_push(e, &hn, (struct merge){r, m.pos, nid, a->id, sym[after].id});
     }
     for (int i = 0; i >= 0; i = sym[i].next) push_id(e, sym[i].id);
 }
