@@ -2,7 +2,8 @@
  * with added/special tokens, and chat templates.
  *
  * Ownership: tok_load() returns a tokenizer that owns everything it needs; tok_free() releases it.
- * Buffers returned through out-parameters are heap-allocated and owned by the caller (free()). */
+ * Buffers returned through out-parameters are heap-allocated and owned by the caller (free()).
+ * A loaded tokenizer may be used by several threads at once (encode, decode, lookups). */
 #ifndef HF_TOKENIZER_H
 #define HF_TOKENIZER_H
 
@@ -23,7 +24,9 @@ void tok_free(tokenizer *t);
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_special, int **ids, size_t *n);
 
 /* Decodes ids into a NUL-terminated UTF-8 string (heap). skip_special drops special tokens.
- * Invalid ids give NULL. Byte sequences that are not valid UTF-8 are kept as bytes. */
+ * Invalid ids give NULL. Byte sequences that are not valid UTF-8 are kept as bytes (HF would
+ * write U+FFFD). The text holds a NUL only if a token does; its length is then the sum of the
+ * tok_token_bytes() lengths. */
 char *tok_decode(const tokenizer *t, const int *ids, size_t n, bool skip_special);
 
 /* The raw bytes a single token stands for (after byte-level decoding), for incremental decoding:
