@@ -163,7 +163,8 @@ int cmd_tokenize(int argc, char **argv) {
         int *ids = NULL;
         size_t n = 0;
         if (tok_encode(t, src, len, special, &ids, &n)) {
-            fprintf(stderr, "error: %s: the text is not valid UTF-8\n", file ? file : "--text");
+            fprintf(stderr, "error: %s: cannot encode: the text is not valid UTF-8 (or memory ran out)\n",
+                    file ? file : "--text");
         } else {
             putchar('[');
             for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);

@@ -795,7 +795,7 @@ typedef struct {
     const tokenizer *t;
     int *ids;
     size_t n, cap;
-    bool oom;
+    bool oom; /* or any other failure: the encode returns -1 */
     /* BPE scratch, grown as needed */
     struct sym { int id, prev, next; } *sym;
     struct merge { uint32_t rank; int pos, new_id, left, right; } *heap;
@@ -960,7 +960,8 @@ static void split_step(enc *e, int step, const char *s, size_t n) {
         size_t at = 0, from = 0;
         while (at <= n && !e->oom) {
             int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, NULL);
-            if (rc < 0) break;
+            if (rc == PCRE2_ERROR_NOMATCH) break;
+            if (rc < 0) { e->oom = true; break; } /* a match or stack limit: fail rather than split wrongly */
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
             size_t ms = ov[0], me = ov[1];
             if (from < ms) run_steps(e, step + 1, s + from, ms - from);
@@ -994,7 +995,8 @@ static void split_step(enc *e, int step, const char *s, size_t n) {
     } while (0)
     while (pos <= n) {
         int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (rc < 0) break;
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) { e->oom = true; goto done; }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];
         if (prev != ms) ADD_PART(prev, ms, false);

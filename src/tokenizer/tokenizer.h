@@ -20,7 +20,8 @@ void tok_free(tokenizer *t);
 /* Encodes UTF-8 text into ids (*ids heap-allocated, *n its length). With allow_special, added
  * tokens written in the text (e.g. "<|im_end|>") become their ids; without it, only non-special
  * added tokens are matched and special ones are tokenized as plain text, as HF does with
- * split_special_tokens. Returns 0, or -1 on invalid UTF-8 or out of memory. */
+ * split_special_tokens. Returns 0, or -1 on invalid UTF-8, out of memory, or a pre-tokenizer regex
+ * that hits PCRE2's match limits (never a silently different split). */
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_special, int **ids, size_t *n);
 
 /* Decodes ids into a NUL-terminated UTF-8 string (heap). skip_special drops special tokens.
