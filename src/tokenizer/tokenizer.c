@@ -213,9 +213,11 @@ struct tokenizer {
     uint64_t *str_table;     /* string -> id, open addressing (see str_lookup) */
     uint32_t str_mask;
 
-    uint64_t *pair_key;      /* (a << 32 | b) + 1, 0 empty */
-    uint32_t *pair_rank;
-    int32_t *pair_new;
+    struct pair_slot {       /* one cache line fetch per probe */
+        uint64_t key;        /* (a << 32 | b) + 1, 0 empty */
+        uint32_t rank;
+        int32_t new_id;
+    } *pairs;
     uint32_t pair_mask;
     int byte_id[256];        /* id of the single-byte token, -1 when the vocabulary lacks it */
     bool ignore_merges;
@@ -273,9 +275,9 @@ static bool pair_get(const tokenizer *t, int a, int b, uint32_t *rank, int *new_
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     uint32_t i = (uint32_t)hash_pair((uint32_t)a, (uint32_t)b) & t->pair_mask;
     for (;;) {
-        uint64_t k = t->pair_key[i];
-        if (!k) return false;
-        if (k == key) { *rank = t->pair_rank[i]; *new_id = t->pair_new[i]; return true; }
+        const struct pair_slot *p = &t->pairs[i];
+        if (!p->key) return false;
+        if (p->key == key) { *rank = p->rank; *new_id = p->new_id; return true; }
         i = (i + 1) & t->pair_mask;
     }
 }
@@ -283,10 +285,9 @@ static bool pair_get(const tokenizer *t, int a, int b, uint32_t *rank, int *new_
 static void pair_put(tokenizer *t, int a, int b, uint32_t rank, int new_id) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     uint32_t i = (uint32_t)hash_pair((uint32_t)a, (uint32_t)b) & t->pair_mask;
-    while (t->pair_key[i] && t->pair_key[i] != key) i = (i + 1) & t->pair_mask;
-    t->pair_key[i] = key; /* a repeated merge takes its later rank, as in a Rust HashMap collect */
-    t->pair_rank[i] = rank;
-    t->pair_new[i] = new_id;
+    while (t->pairs[i].key && t->pairs[i].key != key) i = (i + 1) & t->pair_mask;
+    /* a repeated merge takes its later rank, as in a Rust HashMap collect */
+    t->pairs[i] = (struct pair_slot){key, rank, new_id};
 }
 
 /* ---------------- loading */
@@ -495,9 +496,7 @@ void tok_free(tokenizer *t) {
     free(t->bytes_off);
     free(t->bytes_len);
     free(t->str_table);
-    free(t->pair_key);
-    free(t->pair_rank);
-    free(t->pair_new);
+    free(t->pairs);
     for (int i = 0; i < t->n_steps; i++)
         if (t->steps[i].re) pcre2_code_free(t->steps[i].re);
     free(t->steps);
@@ -612,11 +611,9 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
     tj_span peek = merges;
     tj_open(&peek, '[');
     t->pair_mask = pow2_at_least((tj_peek(&peek) == '"' ? 2 * commas : commas) + 4) - 1;
-    t->pair_key = calloc((size_t)t->pair_mask + 1, sizeof *t->pair_key);
-    t->pair_rank = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_rank);
-    t->pair_new = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_new);
+    t->pairs = calloc((size_t)t->pair_mask + 1, sizeof *t->pairs);
     t->added = calloc((size_t)n_added + 1, sizeof *t->added);
-    if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pair_key || !t->pair_rank || !t->pair_new || !t->added ||
+    if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pairs || !t->added ||
         buf_reserve(&t->strs, n_vocab * 8)) {
         free(ventries);
         set_err(err, errcap, "%s: out of memory", path);
