@@ -2,7 +2,7 @@
  * It builds ordinary cJSON nodes, so cJSON's read functions (cJSON_GetObjectItemCaseSensitive,
  * cJSON_ArrayForEach, cJSON_IsString...) work on the result, but every node and string lives in
  * one arena: strings are unescaped in place in the caller's text buffer, nodes come in blocks.
- * About five times faster than cJSON_Parse, which mallocs each node and string.
+ * Much faster than cJSON_Parse, which mallocs each node and string.
  * Internal to the tokenizer module. */
 #ifndef HF_TOK_JSON_H
 #define HF_TOK_JSON_H
