@@ -11,6 +11,7 @@ const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
     {"model", "Models: download from the Hub", NULL, cli_model_cmds},
     {"info", "Show the hardware, BLAS, GPUs and verifier toolchains of this machine", cmd_info, NULL},
+    {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
