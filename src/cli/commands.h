@@ -22,6 +22,10 @@ typedef struct {
 /* Subcommand tables of the groups, one per cmd_<group>.c file. */
 extern const cli_command cli_config_cmds[];
 
+/* Single commands. */
+int cmd_verify(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 

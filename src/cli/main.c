@@ -9,6 +9,8 @@
 /* The command tree: one line per group, in the order help shows them. */
 const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
+    {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
+    {"test", "Check the installation (--level smoke: toolchains, verifiers, sandbox)", cmd_test, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
