@@ -325,8 +325,16 @@ int vf_compile(const vf_config *cfg, const char *code, vf_lang lang, vf_unit *u)
     u->compile_s = time_now() - t0;
     size_t keep = cfg->keep_output_bytes ? cfg->keep_output_bytes : 2000;
     /* go prints its diagnostics on stderr too; keep whichever has text */
-    const char *log = r.err_len ? r.err : r.out;
+    char *log = r.err_len ? r.err : r.out;
     size_t log_len = r.err_len ? r.err_len : r.out_len;
+    /* diagnostics name files relative to the sandbox directory, not our temporary path */
+    char prefix[320];
+    snprintf(prefix, sizeof prefix, "%s/", u->dir);
+    size_t pl = strlen(prefix);
+    for (char *p = strstr(log, prefix); p; p = strstr(p, prefix)) {
+        memmove(p, p + pl, strlen(p + pl) + 1);
+        log_len -= pl;
+    }
     u->log = clip(log, log_len, keep, NULL);
     if (r.outcome == SBX_TIMEOUT) {
         snprintf(msg, sizeof msg, "compiler timed out after %.0f s", job.lim.wall_s);
@@ -547,6 +555,7 @@ void vf_grade_compiled(const vf_config *cfg, const vf_sample *s, const vf_unit *
         return;
     }
     bool warn = u->warnings;
+    res->compile_warnings = warn;
     vf_status compiled = warn ? VF_COMPILED_WITH_WARNINGS : VF_COMPILED;
     if (cfg->kind == VF_MINGW) {
         /* a Windows PE: we only compile it */
@@ -663,9 +672,9 @@ static void strip_markers(char *s, const char *nonce) {
         if (start > s && start[-1] == '\n') start--;
         char *end = p + nl;
         while (*end && *end != '\n') end++;
+        if (*end == '\n') end++;
         memmove(start, end, strlen(end) + 1);
     }
-    (void)nl;
 }
 
 static void grade_python(const vf_config *cfg, const vf_sample *s, const char *code, vf_result *res) {
@@ -977,7 +986,7 @@ static double round3(double x) { return round(x * 1000.0) / 1000.0; }
 void vf_result_to_json(const vf_result *r, cJSON *obj) {
     static const char *keys[] = {"reward", "status", "success", "language", "compile_time", "run_time", "exit_code",
                                  "signal", "tests_passed", "tests_total", "actual_output", "stderr", "compile_log",
-                                 "error", "details", "compile_cached", "output_truncated"};
+                                 "error", "details", "compile_cached", "output_truncated", "compile_warnings"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) cJSON_DeleteItemFromObjectCaseSensitive(obj, keys[i]);
     cJSON_AddNumberToObject(obj, "reward", r->reward);
     cJSON_AddStringToObject(obj, "status", vf_status_name(r->status));
@@ -995,6 +1004,7 @@ void vf_result_to_json(const vf_result *r, cJSON *obj) {
     cJSON_AddBoolToObject(obj, "output_truncated", r->stdout_truncated);
     cJSON_AddStringToObject(obj, "stderr", r->stderr_text ? r->stderr_text : "");
     cJSON_AddStringToObject(obj, "compile_log", r->compile_log ? r->compile_log : "");
+    cJSON_AddBoolToObject(obj, "compile_warnings", r->compile_warnings);
     cJSON_AddStringToObject(obj, "error", r->error ? r->error : "");
     static const char *details[VF_STATUS_COUNT] = {
         "Correct output", "Runs, wrong output", "Runs without expected output", "Compiles clean",

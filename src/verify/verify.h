@@ -80,6 +80,7 @@ typedef struct {
     double compile_s, run_s;
     int exit_code, signal;  /* of the (last failing) run */
     int tests_passed, tests_total;
+    bool compile_warnings;  /* the compiler printed warnings */
     bool compile_cached;    /* an identical source was compiled once for this batch */
     char *stdout_text;      /* program output (truncated to keep_output_bytes), "" when not run */
     char *stderr_text;      /* program stderr, truncated */
@@ -122,8 +123,8 @@ int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf
 void vf_result_free(vf_result *r);
 
 /* Adds the result's fields to obj: reward, status, success, language, compile_time, run_time,
- * exit_code, signal, tests_passed/tests_total (when tests ran), actual_output, stderr, compile_log,
- * error, compile_cached. */
+ * exit_code, signal, tests_passed/tests_total (when tests ran), actual_output, output_truncated, stderr,
+ * compile_log, compile_warnings, error, details, compile_cached. */
 void vf_result_to_json(const vf_result *r, cJSON *obj);
 
 /* Resolves the compiler/interpreter a verifier uses for a language into out (absolute path).

@@ -6,9 +6,13 @@
 #include <string.h>
 #include <strings.h>
 
+/* Copies [a, b) without leading blank lines and trailing blanks; the indentation of the first line
+ * stays (a HumanEval completion continues a function body). */
 static char *dup_range(const char *a, const char *b) {
-    while (a < b && isspace((unsigned char)*a) && *a != '\n') a++;
-    while (a < b && (*a == '\n' || *a == '\r')) a++;
+    for (const char *p = a; p < b; p++) {
+        if (*p == '\n') a = p + 1;
+        else if (!isspace((unsigned char)*p)) break;
+    }
     while (b > a && isspace((unsigned char)b[-1])) b--;
     size_t n = (size_t)(b - a);
     char *s = malloc(n + 2);
