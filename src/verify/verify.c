@@ -606,7 +606,7 @@ void vf_grade_compiled(const vf_config *cfg, const vf_sample *s, const vf_unit *
     /* execution: every test case */
     int passed = 0, ran_ok = 0;
     vf_status first_fail = VF_CORRECT;
-    char fail_why[400] = "";
+    char fail_why[480] = "";
     double t0 = time_now();
     for (size_t i = 0; i < nt; i++) {
         sbx_result r;
@@ -626,7 +626,7 @@ void vf_grade_compiled(const vf_config *cfg, const vf_sample *s, const vf_unit *
         if ((!ok && first_fail == VF_CORRECT) || i + 1 == nt) {
             if (!ok && first_fail == VF_CORRECT) {
                 first_fail = st == VF_RAN ? VF_WRONG_OUTPUT : st;
-                if (st != VF_RAN) snprintf(fail_why, sizeof fail_why, "test %zu: %s", i + 1, why);
+                if (st != VF_RAN) snprintf(fail_why, sizeof fail_why, "test %zu: %.400s", i + 1, why);
                 else snprintf(fail_why, sizeof fail_why, "%s", why);
             }
             if (!ok || !res->stdout_text) fill_run(cfg, res, &r);
