@@ -669,8 +669,6 @@ static void probe(void) {
     job.argv = argv;
     sbx_limits_default(&job.lim);
     g_plan = plans[sizeof plans / sizeof plans[0] - 1];
-    const char *dbg = getenv("HF_SBX_DEBUG_NS");
-    if (dbg) { plans[0].ns_flags = atoi(dbg); plans[0].mounts = getenv("HF_SBX_DEBUG_MNT") != NULL; }
     for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
         if (plans[i].seccomp && !g_filter) continue;
         sbx_result r;
