@@ -92,5 +92,7 @@ const sbx_features *sbx_get_features(void);
 const char *sbx_describe(void);
 /* The range of uids jobs of any halo-forge process run as: [*first, *first + *count). */
 void sbx_uid_range(unsigned *first, unsigned *count);
+/* The uids this process's jobs run as (a block of 256 inside the range). */
+void sbx_uid_block(unsigned *first, unsigned *count);
 
 #endif

@@ -214,7 +214,8 @@ static void default_flags(const vf_config *cfg, vf_lang lang, char *out, size_t 
 /* Splits on spaces into argv slots (pointers into buf). Returns the count. */
 static int split_words(char *buf, const char **argv, int max) {
     int n = 0;
-    for (char *s = strtok(buf, " \t\n"); s && n < max; s = strtok(NULL, " \t\n")) argv[n++] = s;
+    char *save = NULL;
+    for (char *s = strtok_r(buf, " \t\n", &save); s && n < max; s = strtok_r(NULL, " \t\n", &save)) argv[n++] = s;
     return n;
 }
 

@@ -97,6 +97,32 @@ printf 'verifier:\n  run_timeout: 0.5\n  type: gcc\n' > v.yaml
 expect_rc 0 "config file" -- "$HF" verify --config v.yaml --run spin.c
 expect_grep '"status":[[:space:]]*"timeout"' "$T/out" "config run_timeout used"
 
+# without namespaces (HF_SANDBOX=minimal, what a machine that refuses them gets): still contained
+cat > bomb.c <<'C'
+#include <unistd.h>
+int main(void) { for (;;) fork(); }
+C
+cat > orphan.c <<'C'
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { if (fork() == 0) { sleep(60); return 0; } if (fork() == 0) { setsid(); if (fork() == 0) sleep(60); return 0; } puts("parent done"); return 0; }
+C
+expect_rc 0 "minimal sandbox: fork bomb" -- env HF_SANDBOX=minimal "$HF" verify --run --run-timeout 1 bomb.c
+expect_grep '"status":[[:space:]]*"timeout"' "$T/out" "minimal: fork bomb stopped"
+# run in the background to learn its pid: its jobs' uids are 1700000000 + (pid % 4096) * 256 + slot
+env HF_SANDBOX=minimal "$HF" verify --run --expected "parent done" orphan.c >"$T/out" 2>"$T/err" &
+hfpid=$!
+wait $hfpid && passes=$((passes + 1)) || { echo "FAIL: minimal sandbox: orphans: exit status"; fails=$((fails + 1)); }
+expect_grep '"status":[[:space:]]*"correct"' "$T/out" "minimal: did not wait for the orphans"
+lo=$((1700000000 + (hfpid % 4096) * 256))
+left=1
+for i in $(seq 40); do
+    left=$(ps -eo uid=,stat= | awk -v lo=$lo '$1 >= lo && $1 < lo + 256 && $2 !~ /Z/' | wc -l)
+    [ "$left" -eq 0 ] && break
+    sleep 0.1
+done
+if [ "$left" -eq 0 ]; then passes=$((passes + 1)); else echo "FAIL: $left sandbox processes left"; fails=$((fails + 1)); fi
+
 # test --level
 expect_rc 0 "smoke test" -- "$HF" test --level smoke
 expect_grep '^\[OK\] Verifier: valid program' "$T/out" "valid program check"
