@@ -28,7 +28,9 @@ typedef struct {
 } tally;
 
 static void report(tally *t, const char *mark, const char *name, double secs, const char *detail) {
-    printf("[%s] %-44s (%.2f s)%s%s\n", mark, name, secs, detail && *detail ? "  " : "", detail ? detail : "");
+    char tag[16];
+    snprintf(tag, sizeof tag, "[%s]", mark);
+    printf("%-6s %-44s (%.2f s)%s%s\n", tag, name, secs, detail && *detail ? "  " : "", detail ? detail : "");
     fflush(stdout);
     if (!strcmp(mark, "OK")) t->ok++;
     else if (!strcmp(mark, "FAIL")) t->fail++;

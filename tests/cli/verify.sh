@@ -125,9 +125,9 @@ if [ "$left" -eq 0 ]; then passes=$((passes + 1)); else echo "FAIL: $left sandbo
 
 # test --level
 expect_rc 0 "smoke test" -- "$HF" test --level smoke
-expect_grep '^\[OK\] Verifier: valid program' "$T/out" "valid program check"
-expect_grep '^\[OK\] Verifier: garbage' "$T/out" "garbage check"
-expect_grep '^\[OK\] Sandbox: runaway' "$T/out" "runaway check"
+expect_grep '^\[OK\] +Verifier: valid program' "$T/out" "valid program check"
+expect_grep '^\[OK\] +Verifier: garbage' "$T/out" "garbage check"
+expect_grep '^\[OK\] +Sandbox: runaway' "$T/out" "runaway check"
 expect_grep '\([0-9]+\.[0-9]+ s\)' "$T/out" "times printed"
 expect_grep 'Test Results: [0-9]+/[0-9]+ passed' "$T/out" "summary line"
 expect_rc 2 "standard needs a model" -- "$HF" test --level standard
