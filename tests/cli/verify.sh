@@ -117,7 +117,8 @@ expect_grep '"status":[[:space:]]*"correct"' "$T/out" "minimal: did not wait for
 lo=$((1700000000 + (hfpid % 4096) * 256))
 left=1
 for i in $(seq 40); do
-    left=$(ps -eo uid=,stat= | awk -v lo=$lo '$1 >= lo && $1 < lo + 256 && $2 !~ /Z/' | wc -l)
+    left=$(awk -v lo=$lo 'function count() { if (u != "" && u >= lo && u < lo + 256 && s != "Z") n++; u = ""; s = "" }
+        FNR == 1 { count() } /^State:/ { s = $2 } /^Uid:/ { u = $2 } END { count(); print n + 0 }' /proc/[0-9]*/status 2>/dev/null)
     [ "$left" -eq 0 ] && break
     sleep 0.1
 done
