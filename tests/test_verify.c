@@ -600,6 +600,13 @@ static void test_python_verifier(void **state) {
     assert_int_equal(vf_verify(&cfg, &s, &r, err, sizeof err), 0);
     expect(&r, VF_CORRECT, 1.0);
     vf_result_free(&r);
+    /* HumanEval without an entry_point: the first function is checked, never nothing */
+    s.prompt = NULL;
+    s.entry_point = NULL;
+    s.completion = "def add(a, b):\n    return a - b\n";
+    assert_int_equal(vf_verify(&cfg, &s, &r, err, sizeof err), 0);
+    expect(&r, VF_WRONG_OUTPUT, 0.7);
+    vf_result_free(&r);
     /* MBPP: asserts at top level */
     vf_sample m = {0};
     m.completion = "def is_even(n):\n    return n % 2 == 0\n";

@@ -33,7 +33,7 @@ static const arg_spec verify_flags[] = {
     {"command", 0, ARG_STR, NULL, "custom: command template with {file}, run without a shell", "verifier.command", NULL, 0, 0, "CMD"},
     {"success-regex", 0, ARG_STR, NULL, "custom: success when stdout matches (default: exit code 0)", "verifier.success_pattern", NULL, 0, 0, "RE"},
     {"extension", 0, ARG_STR, NULL, "custom: file extension of {file} (default from the language)", "verifier.file_extension", NULL, 0, 0, "EXT"},
-    {"keep-output", 0, ARG_INT, "2000", "Bytes of stdout/stderr/compiler log kept per result", NULL, NULL, 0, 1 << 24, "BYTES"},
+    {"keep-output", 0, ARG_INT, "2000", "Bytes of stdout/stderr/compiler log kept per result", NULL, NULL, 1, 1 << 24, "BYTES"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 

@@ -468,12 +468,13 @@ static bool mentions_oom(const char *err) {
 }
 
 /* How a finished run failed, or VF_RAN when it exited 0. */
-static vf_status classify(const sbx_result *r, long mem_mb, char *why, size_t cap) {
+static vf_status classify(const sbx_result *r, long mem_mb, double cpu_limit, char *why, size_t cap) {
     switch (r->outcome) {
     case SBX_TIMEOUT: snprintf(why, cap, "timed out after %.1f s (wall clock)", r->wall_s); return VF_TIMEOUT;
     case SBX_OUTPUT_LIMIT: snprintf(why, cap, "printed more than the output limit"); return VF_OUTPUT_LIMIT;
     case SBX_SIGNALED:
-        if (r->signal == SIGXCPU) {
+        /* SIGXCPU at the soft CPU limit, SIGKILL at the hard one when SIGXCPU was ignored */
+        if (r->signal == SIGXCPU || (r->signal == SIGKILL && cpu_limit > 0 && r->cpu_s >= cpu_limit)) {
             snprintf(why, cap, "CPU time limit exceeded (%.1f s)", r->cpu_s);
             return VF_TIMEOUT;
         }
@@ -589,7 +590,7 @@ void vf_grade_compiled(const vf_config *cfg, const vf_sample *s, const vf_unit *
         }
         res->run_s = time_now() - t0;
         fill_run(cfg, res, &r);
-        vf_status st = classify(&r, run_memory_mb(cfg, u->lang), why, sizeof why);
+        vf_status st = classify(&r, run_memory_mb(cfg, u->lang), cfg->run_timeout_s, why, sizeof why);
         if (st == VF_RAN && s->expected_output) {
             if (vf_output_matches(cfg->match, r.out, s->expected_output)) {
                 st = VF_CORRECT;
@@ -616,7 +617,7 @@ void vf_grade_compiled(const vf_config *cfg, const vf_sample *s, const vf_unit *
             finish(res, VF_SANDBOX_ERROR, warn);
             return;
         }
-        vf_status st = classify(&r, run_memory_mb(cfg, u->lang), why, sizeof why);
+        vf_status st = classify(&r, run_memory_mb(cfg, u->lang), cfg->run_timeout_s, why, sizeof why);
         bool ok = false;
         if (st == VF_RAN) {
             ran_ok++;
@@ -704,8 +705,24 @@ static void grade_python(const vf_config *cfg, const vf_sample *s, const char *c
     const char *src = full ? full : code;
     bool has_tests = s->test_code && s->test_code[0];
     char call[300] = "";
-    if (has_tests && s->entry_point && s->entry_point[0] && strstr(s->test_code, "def check"))
-        snprintf(call, sizeof call, "    g['check'](g[%s%s%s])\n", "'", s->entry_point, "'");
+    if (has_tests && strstr(s->test_code, "def check")) {
+        /* HumanEval: check(entry_point). Without an entry_point, the first top-level function of
+         * the code (never a check() that is defined and not called: that would pass anything). */
+        char ep[128] = "";
+        if (s->entry_point && s->entry_point[0]) snprintf(ep, sizeof ep, "%s", s->entry_point);
+        else {
+            const char *d = src;
+            while (d && strncmp(d, "def ", 4) != 0) {
+                d = strstr(d, "\ndef ");
+                if (d) d++;
+            }
+            if (d) snprintf(ep, sizeof ep, "%.*s", (int)strcspn(d + 4, "( :\n"), d + 4);
+        }
+        bool ident = ep[0] != '\0';
+        for (const char *q = ep; *q; q++)
+            if (!(isalnum((unsigned char)*q) || *q == '_')) ident = false;
+        snprintf(call, sizeof call, "    g['check'](g[%s%s%s])\n", "'", ident ? ep : "__hf_no_entry_point__", "'");
+    }
     char harness[4096];
     /* The candidate runs in its own namespace; the markers are written with os.write after the
      * last test, so an early exit, a closed stdout or a replaced sys.stdout never looks like success. */
@@ -777,7 +794,7 @@ static void grade_python(const vf_config *cfg, const vf_sample *s, const char *c
     strip_markers(r.out, nonce);
     r.out_len = strlen(r.out);
     fill_run(cfg, res, &r);
-    vf_status st = classify(&r, run_memory_mb(cfg, VF_LANG_PYTHON), why, sizeof why);
+    vf_status st = classify(&r, run_memory_mb(cfg, VF_LANG_PYTHON), cfg->run_timeout_s, why, sizeof why);
     if (syntax) {
         st = VF_COMPILE_ERROR;
         const char *e = r.err;
@@ -876,7 +893,7 @@ static void grade_custom(const vf_config *cfg, const char *code, vf_lang lang, v
         return;
     }
     fill_run(cfg, res, &r);
-    vf_status st = classify(&r, 0, why, sizeof why);
+    vf_status st = classify(&r, 0, cfg->compile_timeout_s, why, sizeof why);
     bool ok;
     if (cfg->custom_regex) {
         ok = st == VF_RAN || st == VF_RUNTIME_ERROR ? vf_output_matches(VF_MATCH_REGEX, r.out, cfg->custom_regex) : false;
