@@ -747,6 +747,33 @@ static void test_pool_keeps_order_and_compiles_once(void **state) {
     assert_nothing_left();
 }
 
+static void test_pool_fork_bomb_does_not_fail_its_neighbours(void **state) {
+    (void)state;
+    const char *bomb = "#include <unistd.h>\nint main(void){ for (;;) fork(); }\n";
+    const char *hello = "#include <stdio.h>\nint main(void){ puts(\"ok\"); return 0; }\n";
+    enum { N = 6 };
+    vf_sample s[N];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < N; i++) {
+        s[i].completion = i % 3 == 0 ? bomb : hello;
+        s[i].expected_output = "ok";
+    }
+    vf_config cfg;
+    vf_config_default(&cfg, VF_GCC);
+    cfg.run = true;
+    cfg.run_timeout_s = 1.0 * slack();
+    cfg.workers = 3;
+    vf_result r[N];
+    char err[128];
+    assert_int_equal(vf_verify_batch(&cfg, s, N, r, NULL, NULL, err, sizeof err), 0);
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0) assert_int_equal(r[i].status, VF_TIMEOUT);
+        else expect(&r[i], VF_CORRECT, 1.0);
+        vf_result_free(&r[i]);
+    }
+    assert_nothing_left();
+}
+
 static void test_result_json(void **state) {
     (void)state;
     vf_result r = run_c(HELLO_C, "hello", NULL, 5);
@@ -798,6 +825,7 @@ int main(void) {
         cmocka_unit_test(test_go_verifier),
         cmocka_unit_test(test_custom_verifier),
         cmocka_unit_test(test_pool_keeps_order_and_compiles_once),
+        cmocka_unit_test(test_pool_fork_bomb_does_not_fail_its_neighbours),
         cmocka_unit_test(test_result_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

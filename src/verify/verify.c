@@ -527,6 +527,7 @@ static void fill_run(const vf_config *cfg, vf_result *res, const sbx_result *r) 
     res->stderr_truncated = r->err_truncated;
     res->stdout_text = clip(r->out, r->out_len, keep, &res->stdout_truncated);
     res->stderr_text = clip(r->err, r->err_len, keep, &res->stderr_truncated);
+    res->run_cpu_s = r->cpu_s;
     res->exit_code = r->outcome == SBX_EXITED ? r->exit_code : -1;
     res->signal = r->outcome == SBX_SIGNALED ? r->signal : (r->outcome == SBX_EXITED ? 0 : SIGKILL);
 }

@@ -78,6 +78,7 @@ typedef struct {
     bool success;           /* correct, or the best this verifier can give (compile-only: compiled) */
     vf_lang language;
     double compile_s, run_s;
+    double run_cpu_s;       /* CPU time of the (last) run's main process */
     int exit_code, signal;  /* of the (last failing) run */
     int tests_passed, tests_total;
     bool compile_warnings;  /* the compiler printed warnings */
