@@ -255,6 +255,12 @@ static void test_ladder_runs(void **state) {
     expect(&r, VF_RUNTIME_ERROR, 0.5);
     assert_int_equal(r.exit_code, 3);
     vf_result_free(&r);
+    /* ordinary multithreading fits in the process limit */
+    r = run_c("#include <pthread.h>\n#include <stdio.h>\nstatic void *work(void *a) { return a; }\n"
+              "int main(void){ pthread_t t[8]; for (int i = 0; i < 8; i++) pthread_create(&t[i], 0, work, 0);\n"
+              "  for (int i = 0; i < 8; i++) pthread_join(t[i], 0); puts(\"joined\"); return 0; }", "joined", NULL, 5);
+    expect(&r, VF_CORRECT, 1.0);
+    vf_result_free(&r);
     /* crashing code that also had warnings stays at the warnings level */
     r = run_c("#include <stdlib.h>\nint main(void){ int unused; abort(); }", NULL, NULL, 5);
     expect(&r, VF_RUNTIME_ERROR, 0.3);

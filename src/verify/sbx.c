@@ -81,7 +81,7 @@ void sbx_limits_default(sbx_limits *lim) {
     lim->wall_s = 5.0;
     lim->cpu_s = 0;
     lim->mem_mb = 256;
-    lim->max_procs = 64;
+    lim->max_procs = 32;
     lim->max_file_mb = 16;
     lim->max_files = 64;
     lim->stdout_cap = 1 << 20;

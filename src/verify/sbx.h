@@ -73,7 +73,7 @@ typedef struct {
     bool seccomp;
 } sbx_features;
 
-/* Fills lim with the defaults for a program run (5 s, 256 MiB, 64 procs, 16 MiB files, 1 MiB stdout). */
+/* Fills lim with the defaults for a program run (5 s, 256 MiB, 32 procs, 16 MiB files, 1 MiB stdout). */
 void sbx_limits_default(sbx_limits *lim);
 
 /* Runs the job to completion. Returns 0 when the program was started and res describes how it ended
