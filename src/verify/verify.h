@@ -117,7 +117,9 @@ int vf_verify(const vf_config *cfg, const vf_sample *sample, vf_result *out, cha
 typedef void (*vf_progress_fn)(void *user, size_t done, size_t total);
 
 /* Verifies n samples with cfg->workers threads (0: one per core); out[i] is the result of
- * samples[i]. Identical sources are compiled once. Returns 0, or -1 for a bad configuration. */
+ * samples[i]. Identical sources are compiled once. Samples that timed out on the wall clock with
+ * little CPU used (starved by a neighbour, e.g. a fork bomb) are run again alone at the end.
+ * Returns 0, or -1 for a bad configuration. */
 int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf_result *out, vf_progress_fn fn,
                     void *user, char *err, size_t errcap);
 
