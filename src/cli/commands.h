@@ -32,6 +32,10 @@ int cmd_info(int argc, char **argv);
 /* Single commands (groups without subcommands). */
 int cmd_tokenize(int argc, char **argv);
 
+/* Single commands. */
+int cmd_verify(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 
