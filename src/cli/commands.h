@@ -29,6 +29,10 @@ int cli_model_download(int argc, char **argv); /* model download (cmd_model_down
 /* Single commands (groups without subcommands). */
 int cmd_info(int argc, char **argv);
 
+/* Single commands. */
+int cmd_verify(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 
