@@ -1,0 +1,39 @@
+/* score: pass@k of completions that were generated elsewhere (or earlier).
+ *
+ * Reads a samples JSONL file, one completion per line:
+ *   completion (or code)              the model's answer (the code is extracted from it)
+ *   prompt_id (or id, task_id)        which prompt it answers: looked up in the prompt set
+ *   prompt                            used when there is no id: matched against the set's texts
+ * A record whose prompt is not in the set is scored on its own fields (expected_output, stdin,
+ * tests, entry_point, category), grouped by its id (or prompt text). Bad lines are reported as
+ * "FILE:LINE: reason" and skipped. Every sample is verified (worker pool), then grouped per prompt
+ * for pass@k: a sample is correct when the verifier says success (correct output when the prompt
+ * has one). The report has the original `benchmark run` keys plus ours. */
+#ifndef HF_BENCH_SCORE_H
+#define HF_BENCH_SCORE_H
+
+#include <cjson/cJSON.h>
+
+#include "bench/prompts.h"
+#include "verify/verify.h"
+
+typedef struct {
+    const bench_prompt_set *prompts; /* borrowed; may be empty */
+    const vf_config *verifier;       /* borrowed */
+    const long *ks;                  /* k values (ascending) */
+    size_t nk;
+    const char *results_path;        /* NULL, or where each record goes with its result (JSONL) */
+    const char *model_path;          /* NULL, or what produced the samples (reported as model_path) */
+    bool progress;                   /* show a progress display */
+} bench_score_opts;
+
+/* Scores the samples in input. On success returns 0 and *report (caller frees):
+ *   {"total", "passed", "pass_rate", "pass_at_k": {"1": ..}, "by_category": {..},
+ *    "timing": {"generation_time": null, "verification_time", "total_time"}, "model_path", "timestamp",
+ *    "samples", "samples_per_prompt", "skipped_k", "compiled", "compile_rate", "samples_passed",
+ *    "sample_pass_rate", "avg_reward", "verifier", "status_counts", "bad_lines"}
+ * Returns -1 with "FILE: reason" in err when the input cannot be read, holds no usable sample,
+ * the verifier is misconfigured, or the results file cannot be written. */
+int bench_score(const char *input, const bench_score_opts *opts, cJSON **report, char *err, size_t errcap);
+
+#endif
