@@ -274,16 +274,18 @@ void hw_summarize(const hw_sample *s, long n, double cpu_joules, hw_summary *out
     series(s, n, offsetof(hw_sample, cpu_power_w), &cpu_avg_samples, &out->cpu_power_peak_w);
     series(s, n, offsetof(hw_sample, rss_gb), &out->rss_avg_gb, &out->rss_peak_gb);
 
-    /* GPU energy: trapezoids over intervals whose both ends have a reading. */
-    double gpu_j = 0;
+    /* GPU energy: trapezoids between consecutive readings; a sample without a reading is bridged
+     * (the power on both sides is known), never counted as 0 W. */
+    double gpu_j = 0, last_t = NAN, last_p = NAN;
     bool gpu_known = false;
-    for (long i = 1; i < n; i++) {
-        double a = s[i - 1].gpu_power_w, b = s[i].gpu_power_w, dt = s[i].timestamp - s[i - 1].timestamp;
-        if (isnan(a) || isnan(b) || dt <= 0) continue;
-        gpu_j += 0.5 * (a + b) * dt;
+    for (long i = 0; i < n; i++) {
+        double p = s[i].gpu_power_w;
+        if (isnan(p)) continue;
+        if (!isnan(last_p) && s[i].timestamp > last_t) gpu_j += 0.5 * (last_p + p) * (s[i].timestamp - last_t);
+        last_t = s[i].timestamp;
+        last_p = p;
         gpu_known = true;
     }
-    if (!gpu_known && n == 1 && !isnan(s[0].gpu_power_w)) gpu_known = true; /* one reading: no time, 0 Wh */
     out->gpu_energy_wh = gpu_known ? gpu_j / 3600.0 : NAN;
 
     /* CPU energy: the counter's own total is exact; otherwise integrate the sampled power. */

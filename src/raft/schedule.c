@@ -19,7 +19,7 @@ double raft_step_lr(double lr, long step, long total_steps, long warmup) {
     if (step < 0) step = 0;
     if (step < warmup) return lr * (double)(step + 1) / (double)(warmup + 1);
     if (total_steps <= warmup || step >= total_steps) return lr / (double)(total_steps > warmup ? total_steps - warmup : 1);
-    return lr * (double)(total_steps - step) / (double)(total_steps - warmup);
+    return lr * ((double)(total_steps - step) / (double)(total_steps - warmup));
 }
 
 long raft_cycle_steps(long samples, long batch_size, long grad_accum, long epochs) {
