@@ -122,7 +122,9 @@ static void on_progress(void *user, size_t done, size_t total) {
     progress_update(user, (int64_t)done);
 }
 
-static bool compiled(vf_status s) { return s != VF_COMPILE_ERROR && s != VF_SANDBOX_ERROR; }
+bool bench_sample_compiles(const vf_result *r) { return r->status != VF_COMPILE_ERROR && r->status != VF_SANDBOX_ERROR; }
+
+bool bench_sample_passes(const vf_result *r) { return r->status == VF_CORRECT || (r->success && r->status != VF_WRONG_OUTPUT); }
 
 int bench_score(const char *input, const bench_score_opts *o, cJSON **report, char *err, size_t errcap) {
     *report = NULL;
@@ -214,7 +216,7 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
     bool write_failed = o->results_path && !rf;
     for (size_t i = 0; i < L.n; i++) {
         const bench_prompt *p = prompt_of(&L, o->prompts, &L.recs[i]);
-        bool comp = compiled(res[i].status), pass = res[i].success;
+        bool comp = bench_sample_compiles(&res[i]), pass = bench_sample_passes(&res[i]);
         pk_tally_add(&t, p->id, p->category, pass);
         n_compiled += comp;
         n_passed += pass;

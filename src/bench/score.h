@@ -7,10 +7,11 @@
  * A record whose prompt is not in the set is scored on its own fields (expected_output, stdin,
  * tests, entry_point, category), grouped by its id (or prompt text). Bad lines are reported as
  * "FILE:LINE: reason" and skipped. Every sample is verified (worker pool), then grouped per prompt
- * for pass@k: a sample is correct when the verifier says success (correct output when the prompt
- * has one). The report has the original `benchmark run` keys plus ours. */
+ * for pass@k: a sample is correct as bench_sample_passes says (right output when there is one). The report has the original `benchmark run` keys plus ours. */
 #ifndef HF_BENCH_SCORE_H
 #define HF_BENCH_SCORE_H
+
+#include <stdbool.h>
 
 #include <cjson/cJSON.h>
 
@@ -26,6 +27,13 @@ typedef struct {
     const char *model_path;          /* NULL, or what produced the samples (reported as model_path) */
     bool progress;                   /* show a progress display */
 } bench_score_opts;
+
+/* A sample compiles unless the verifier says compile error (or could not run at all). */
+bool bench_sample_compiles(const vf_result *r);
+/* A sample is correct for pass@k when its output is right: status correct, or, when there is
+ * nothing to compare (compile-only, no expected output), the verifier's success. A wrong output
+ * never passes, even where the execution verifier calls half the tests a success. */
+bool bench_sample_passes(const vf_result *r);
 
 /* Scores the samples in input. On success returns 0 and *report (caller frees):
  *   {"total", "passed", "pass_rate", "pass_at_k": {"1": ..}, "by_category": {..},
