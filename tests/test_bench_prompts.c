@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "bench/prompts.h"
+#include "bench/score.h"
 #include "core/fs.h"
 #include "verify/verify.h"
 
@@ -83,6 +84,28 @@ static void test_reference_solutions_produce_expected_outputs(void **state) {
         assert_string_equal(r[i].language == VF_LANG_CPP ? "cpp" : "other", "cpp");
     }
     assert_int_equal(r[n].status, VF_WRONG_OUTPUT);
+
+    /* samples.jsonl records: the original's fields, with the real program output */
+    cJSON *ok = bench_sample_record(&set.items[0], code[0], 3, &r[0], 42);
+    const char *keys[] = {"prompt_id", "prompt", "expected_output", "code", "sample_idx", "compiles", "reward",
+                          "error", "passes", "actual_output"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) assert_non_null(cJSON_GetObjectItem(ok, keys[k]));
+    assert_string_equal(cJSON_GetObjectItem(ok, "actual_output")->valuestring, "Hello, World!\n");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ok, "passes")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(ok, "error")));
+    assert_int_equal(cJSON_GetObjectItem(ok, "sample_idx")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(ok, "generated_tokens")->valueint, 42);
+    cJSON *bad = bench_sample_record(&set.items[4], code[0], 0, &r[n], -1);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(bad, "compiles")));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(bad, "passes")));
+    assert_string_equal(cJSON_GetObjectItem(bad, "actual_output")->valuestring, "Hello, World!\n");
+    assert_string_equal(cJSON_GetObjectItem(bad, "prompt_id")->valuestring, "fibonacci");
+    assert_null(cJSON_GetObjectItem(bad, "generated_tokens"));
+    cJSON_Delete(ok);
+    cJSON_Delete(bad);
+    bench_scored sc = bench_scored_of(&set.items[4], &r[n]);
+    assert_true(sc.compiles && !sc.passes);
+    assert_string_equal(sc.category, "algorithms");
     for (size_t i = 0; i <= n; i++) vf_result_free(&r[i]);
     for (size_t i = 0; i < n; i++) free(code[i]);
     free(code);

@@ -117,6 +117,36 @@ static const bench_prompt *prompt_of(const loaded *L, const bench_prompt_set *se
     return r->prompt >= 0 ? &set->items[r->prompt] : &L->own.items[r->own];
 }
 
+cJSON *bench_sample_record(const bench_prompt *p, const char *completion, int sample_idx, const vf_result *r,
+                           long generated_tokens) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "prompt_id", p->id);
+    cJSON_AddStringToObject(o, "prompt", p->prompt);
+    if (p->expected_output) cJSON_AddStringToObject(o, "expected_output", p->expected_output);
+    else cJSON_AddNullToObject(o, "expected_output");
+    cJSON_AddStringToObject(o, "code", completion ? completion : "");
+    cJSON_AddNumberToObject(o, "sample_idx", sample_idx);
+    cJSON_AddBoolToObject(o, "compiles", bench_sample_compiles(r));
+    cJSON_AddNumberToObject(o, "reward", r->reward);
+    if (r->error && *r->error) cJSON_AddStringToObject(o, "error", r->error);
+    else cJSON_AddNullToObject(o, "error");
+    cJSON_AddBoolToObject(o, "passes", bench_sample_passes(r));
+    cJSON_AddStringToObject(o, "actual_output", r->stdout_text ? r->stdout_text : "");
+    cJSON_AddStringToObject(o, "category", p->category);
+    cJSON_AddStringToObject(o, "status", vf_status_name(r->status));
+    cJSON_AddStringToObject(o, "language", vf_lang_name(r->language));
+    cJSON_AddNumberToObject(o, "compile_time", round(r->compile_s * 1e3) / 1e3);
+    cJSON_AddNumberToObject(o, "run_time", round(r->run_s * 1e3) / 1e3);
+    if (generated_tokens >= 0) cJSON_AddNumberToObject(o, "generated_tokens", (double)generated_tokens);
+    return o;
+}
+
+bench_scored bench_scored_of(const bench_prompt *p, const vf_result *r) {
+    bench_scored s = {p->id, p->category, bench_sample_compiles(r), bench_sample_passes(r), r->reward};
+    return s;
+}
+
 static void on_progress(void *user, size_t done, size_t total) {
     (void)total;
     progress_update(user, (int64_t)done);

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "bench/prompts.h"
+#include "bench/summary.h"
 #include "verify/verify.h"
 
 typedef struct {
@@ -34,6 +35,17 @@ bool bench_sample_compiles(const vf_result *r);
  * nothing to compare (compile-only, no expected output), the verifier's success. A wrong output
  * never passes, even where the execution verifier calls half the tests a success. */
 bool bench_sample_passes(const vf_result *r);
+
+/* The record of one sample in the benchmark's samples.jsonl / kept.jsonl: the original's fields
+ * prompt_id, prompt, expected_output, code (the raw completion), sample_idx, compiles, reward, error,
+ * passes, actual_output (the program's real output, which the original always left empty), plus
+ * category, status, language, compile_time, run_time, and generated_tokens when >= 0.
+ * reward is the verifier's ladder reward (the original stored its compile-only 0.5 / 0.0); error is
+ * the verifier's one-line reason, null when the sample is correct. Caller frees. */
+cJSON *bench_sample_record(const bench_prompt *p, const char *completion, int sample_idx, const vf_result *r,
+                           long generated_tokens);
+/* The metrics' view of a verified sample (strings borrowed from p). */
+bench_scored bench_scored_of(const bench_prompt *p, const vf_result *r);
 
 /* Scores the samples in input. On success returns 0 and *report (caller frees):
  *   {"total", "passed", "pass_rate", "pass_at_k": {"1": ..}, "by_category": {..},

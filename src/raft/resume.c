@@ -89,3 +89,35 @@ int raft_resume_cycle(const char *out_dir, int cycle, long expected, raft_cycle_
     else st->stage = RAFT_STAGE_GENERATE;
     return 0;
 }
+
+long raft_resume_counts(const char *path, long valid_bytes, const char *const *ids, size_t n, long *counts, char *err,
+                        size_t errcap) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long pos = 0, counted = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] != '\n') break;
+        pos += len;
+        if (valid_bytes >= 0 && pos > valid_bytes) break;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "prompt_id");
+        if (cJSON_IsString(id)) {
+            for (size_t i = 0; i < n; i++)
+                if (!strcmp(ids[i], id->valuestring)) {
+                    counts[i]++;
+                    counted++;
+                    break;
+                }
+        }
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    return counted;
+}

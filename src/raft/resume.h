@@ -38,6 +38,13 @@ typedef struct {
 int raft_resume_cycle(const char *out_dir, int cycle, long expected_samples, raft_cycle_state *out, char *err,
                       size_t errcap);
 
+/* Samples already generated per prompt, for a cycle whose samples finish out of order (continuous
+ * batching): reads the complete lines of the samples file (up to valid_bytes; < 0: all), and adds 1
+ * to counts[i] for each line whose "prompt_id" is ids[i] (lines with other ids are ignored).
+ * counts must hold n zeros on entry. Returns the number of lines counted, or -1 with err. */
+long raft_resume_counts(const char *samples_path, long valid_bytes, const char *const *ids, size_t n, long *counts,
+                        char *err, size_t errcap);
+
 /* True when cycle c's final weights are complete. */
 bool raft_cycle_trained(const char *out_dir, int cycle);
 
