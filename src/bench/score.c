@@ -1,6 +1,7 @@
 /* score: verify samples JSONL and report pass@k (see score.h). */
 #include "bench/score.h"
 
+#include "bench/hwmon.h"
 #include "bench/passk.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -219,10 +220,31 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
     progress pr;
     memset(&pr, 0, sizeof pr);
     if (o->progress) progress_start(&pr, "verify", (int64_t)L.n, "samples");
+    hw_monitor *mon = NULL;
+    hw_summary hws;
+    bool have_hw = false;
+    if (o->monitor) {
+        hw_opts ho;
+        memset(&ho, 0, sizeof ho);
+        ho.interval_s = o->monitor_interval_s;
+        ho.csv_path = o->hardware_csv;
+        char merr[512];
+        mon = hw_monitor_start(&ho, merr, sizeof merr);
+        if (!mon) {
+            free(samples);
+            free(res);
+            snprintf(err, errcap, "%s", merr);
+            goto out;
+        }
+    }
     double tv = time_now();
     char verr[512];
     int vrc = vf_verify_batch(o->verifier, samples, L.n, res, o->progress ? on_progress : NULL, &pr, verr, sizeof verr);
     double verify_s = time_now() - tv;
+    if (mon) {
+        if (hw_monitor_stop(mon, &hws) != 0) log_warn("%s: some rows could not be written", o->hardware_csv);
+        have_hw = true;
+    }
     if (o->progress) progress_finish(&pr);
     free(samples);
     if (vrc != 0) {
@@ -310,6 +332,7 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
     for (int s = 0; s < VF_STATUS_COUNT; s++)
         if (status_counts[s]) cJSON_AddNumberToObject(sc, vf_status_name((vf_status)s), (double)status_counts[s]);
     cJSON_AddNumberToObject(rep, "bad_lines", (double)bad);
+    if (have_hw) cJSON_AddItemToObject(rep, "hardware", hw_summary_to_json(&hws));
     *report = rep;
     rc = 0;
 out:

@@ -27,6 +27,9 @@ typedef struct {
     const char *results_path;        /* NULL, or where each record goes with its result (JSONL) */
     const char *model_path;          /* NULL, or what produced the samples (reported as model_path) */
     bool progress;                   /* show a progress display */
+    bool monitor;                    /* sample the hardware while verifying (report key "hardware") */
+    const char *hardware_csv;        /* NULL, or the monitor's CSV (with monitor) */
+    double monitor_interval_s;       /* <= 0: 2 s */
 } bench_score_opts;
 
 /* A sample compiles unless the verifier says compile error (or could not run at all). */
@@ -51,7 +54,8 @@ bench_scored bench_scored_of(const bench_prompt *p, const vf_result *r);
  *   {"total", "passed", "pass_rate", "pass_at_k": {"1": ..}, "by_category": {..},
  *    "timing": {"generation_time": null, "verification_time", "total_time"}, "model_path", "timestamp",
  *    "samples", "samples_per_prompt", "skipped_k", "compiled", "compile_rate", "samples_passed",
- *    "sample_pass_rate", "avg_reward", "verifier", "status_counts", "bad_lines"}
+ *    "sample_pass_rate", "avg_reward", "verifier", "status_counts", "bad_lines", and with monitor
+ *    "hardware" (hwmon.h's summary of the verification)}
  * Returns -1 with "FILE: reason" in err when the input cannot be read, holds no usable sample,
  * the verifier is misconfigured, or the results file cannot be written. */
 int bench_score(const char *input, const bench_score_opts *opts, cJSON **report, char *err, size_t errcap);

@@ -24,6 +24,8 @@ static const arg_spec score_flags[] = {
     {"compile-only", 0, ARG_BOOL, NULL, "Compile verifiers: do not run the program (a sample passes when it compiles, as the original)", NULL, NULL, 0, 0, NULL},
     {"output", 'o', ARG_STR, NULL, "Also write the report JSON to this file", NULL, NULL, 0, 0, "FILE"},
     {"results", 'r', ARG_STR, NULL, "Write every sample with its verification result (JSONL)", NULL, NULL, 0, 0, "FILE"},
+    {"hardware-csv", 0, ARG_STR, NULL, "Write the hardware monitor's samples (CSV) taken while verifying", NULL, NULL, 0, 0, "FILE"},
+    {"monitor-interval", 0, ARG_FLOAT, "2", "Seconds between hardware samples", NULL, NULL, 0.01, 3600, "S"},
     {"model", 'm', ARG_STR, NULL, "Name of the model that generated the samples (reported as model_path)", NULL, NULL, 0, 0, "NAME"},
     {"workers", 'w', ARG_INT, "0", "Parallel verification workers (0: one per core)", "verifier.max_workers", NULL, 0, 256, "N"},
     {"timeout", 0, ARG_FLOAT, "30", "Compile time limit, seconds", "verifier.timeout", NULL, 0.1, 3600, "S"},
@@ -106,7 +108,8 @@ static int benchmark_score(int argc, char **argv) {
     log_open_command("benchmark score");
     log_info("benchmark score: %s against %zu prompts with the %s verifier%s (%s)", args_str(a, "input"), set.count,
              vf_kind_name(kind), cfg.run ? " (compile and run)" : " (compile only)", sbx_describe());
-    bench_score_opts o = {&set, &cfg, ks, (size_t)nk, args_str(a, "results"), args_str(a, "model"), true};
+    bench_score_opts o = {&set, &cfg, ks, (size_t)nk, args_str(a, "results"), args_str(a, "model"), true, true,
+                          args_str(a, "hardware-csv"), args_float(a, "monitor-interval")};
     if (bench_score(args_str(a, "input"), &o, &rep, err, sizeof err) != 0) {
         fprintf(stderr, "error: %s\n", err);
         goto done;

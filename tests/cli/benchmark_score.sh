@@ -50,6 +50,22 @@ assert recs[4]["compiles"] and not recs[4]["passes"] and recs[4]["actual_output"
 assert not recs[5]["compiles"] and recs[5]["reward"] == 0
 P
 
+# the hardware monitor runs while verifying
+expect_rc 0 "hardware monitor" -- "$HF" benchmark score -i samples.jsonl --k 1 --compile-only --hardware-csv hw.csv --monitor-interval 0.1 -w 2
+"$PY" - "$T/out" "$T/hw.csv" <<'P' && passes=$((passes + 1)) || { echo "FAIL: hardware monitor output"; fails=$((fails + 1)); }
+import csv, json, sys
+hw = json.load(open(sys.argv[1]))["hardware"]
+assert hw["samples_count"] >= 2 and hw["duration_sec"] >= 0
+assert set(hw["gpu"]) >= {"utilization_avg_pct", "memory_peak_gb", "power_avg_w", "energy_wh"}
+assert hw["system"]["memory_peak_gb"] > 0 and hw["system"]["rss_peak_gb"] > 0
+rows = list(csv.reader(open(sys.argv[2])))
+assert rows[0] == ["timestamp", "gpu_util_pct", "gpu_mem_used_gb", "gpu_mem_total_gb", "gpu_temp_c", "gpu_power_w",
+                   "sys_mem_used_gb", "sys_mem_total_gb", "cpu_util_pct", "cpu_power_w", "rss_gb"], rows[0]
+assert len(rows) - 1 == hw["samples_count"] and all(len(r) == 11 for r in rows)
+P
+expect_rc 1 "hardware csv cannot be written" -- "$HF" benchmark score -i samples.jsonl --hardware-csv /nonexistent/dir/hw.csv
+expect_grep "/nonexistent/dir/hw.csv" "$T/err" "names the CSV"
+
 # compile-only: the original's semantics (compiling is passing)
 expect_rc 0 "compile only" -- "$HF" benchmark score -i samples.jsonl --k 1 --compile-only -w 2
 "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["run"] is False and r["samples_passed"] == 4, r' "$T/out" \
