@@ -237,6 +237,11 @@ static void test_learning_rate_and_warmup(void **state) {
             prev = lr;
         }
     }
+    assert_true(raft_cycle_temperature(0.7, NAN, NAN, 3, 5) == 0.7);
+    assert_true(raft_cycle_temperature(0.7, 1.0, 0.5, 1, 5) == 1.0);
+    assert_true(fabs(raft_cycle_temperature(0.7, 1.0, 0.5, 3, 5) - 0.75) < 1e-12);
+    assert_true(raft_cycle_temperature(0.7, 1.0, 0.5, 5, 5) == 0.5);
+    assert_true(raft_cycle_temperature(0.7, 1.0, 0.5, 1, 1) == 1.0);
     assert_int_equal(raft_cycle_steps(21, 2, 16, 1), 1);
     assert_int_equal(raft_cycle_steps(64, 2, 16, 1), 2);
     assert_int_equal(raft_cycle_steps(65, 2, 16, 2), 6);
@@ -368,7 +373,10 @@ static void test_curriculum_stats_file_and_historical(void **state) {
     raft_curriculum_record(&cur, 0, 8, 2);
     raft_curriculum_record(&cur, 1, 8, 8);
     raft_curriculum_record(&cur, 0, 8, 0); /* a second cycle adds up */
-    raft_curriculum_record(&cur, 3, 8, 4);
+    raft_scored cyc[] = {{3, 1, true}, {3, 0, false}, {3, 1, true}, {3, 0.5, false}, {7, 1, true}};
+    raft_curriculum_record_samples(&cur, cyc, 4);
+    raft_curriculum_record_samples(&cur, cyc, 4);
+    raft_curriculum_record_samples(&cur, cyc + 4, 1); /* out of range: ignored */
     raft_curriculum_update(&cur, 1, 0.9);
     char path[512], err[256];
     snprintf(path, sizeof path, "%s/curriculum_stats.json", tmp);

@@ -196,6 +196,11 @@ void raft_curriculum_record(raft_curriculum *cur, size_t i, long attempts, long 
     cur->stats[i].successes += successes;
 }
 
+void raft_curriculum_record_samples(raft_curriculum *cur, const raft_scored *s, long n) {
+    for (long i = 0; i < n; i++)
+        if (s[i].prompt >= 0) raft_curriculum_record(cur, (size_t)s[i].prompt, 1, s[i].success ? 1 : 0);
+}
+
 bool raft_curriculum_update(raft_curriculum *cur, int cycle, double success_rate) {
     if (cycle <= cur->updated_cycle) return false;
     cur->updated_cycle = cycle;

@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "raft/filter.h"
+
 typedef enum {
     RAFT_CURRICULUM_NONE,
     RAFT_CURRICULUM_COMPLEXITY,
@@ -67,6 +69,10 @@ size_t raft_curriculum_select(const raft_curriculum *cur, int cycle, size_t *out
 
 /* Adds a cycle's results for prompt i: samples tried and how many succeeded. */
 void raft_curriculum_record(raft_curriculum *cur, size_t i, long attempts, long successes);
+/* Records a cycle's verified samples: for each, one attempt (and a success when it succeeded) for
+ * prompt s[i].prompt (an index into the curriculum's prompts; others are ignored). */
+void raft_curriculum_record_samples(raft_curriculum *cur, const raft_scored *s, long n);
+
 /* Ends cycle c with its overall success rate: adaptive moves its difficulty, once per cycle (a
  * repeated or earlier cycle is ignored and returns false). */
 bool raft_curriculum_update(raft_curriculum *cur, int cycle, double success_rate);

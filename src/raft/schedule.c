@@ -22,6 +22,13 @@ double raft_step_lr(double lr, long step, long total_steps, long warmup) {
     return lr * ((double)(total_steps - step) / (double)(total_steps - warmup));
 }
 
+double raft_cycle_temperature(double temperature, double t_start, double t_end, int cycle, int n_cycles) {
+    if (isnan(t_start) || isnan(t_end)) return temperature;
+    if (n_cycles <= 1 || cycle <= 1) return t_start;
+    if (cycle >= n_cycles) return t_end;
+    return t_start + (double)(cycle - 1) / (double)(n_cycles - 1) * (t_end - t_start);
+}
+
 long raft_cycle_steps(long samples, long batch_size, long grad_accum, long epochs) {
     if (samples <= 0) return 0;
     long per = (batch_size > 0 ? batch_size : 1) * (grad_accum > 0 ? grad_accum : 1);

@@ -27,6 +27,10 @@ long raft_cycle_warmup(long warmup_steps, long total_steps);
 /* Learning rate at optimizer step `step` (0-based) of a cycle; warmup as returned by
  * raft_cycle_warmup. Always > 0 for 0 <= step < total_steps when lr > 0. */
 double raft_step_lr(double lr, long step, long total_steps, long warmup);
+/* Sampling temperature of cycle c: `temperature` when t_start or t_end is NAN (no schedule), else
+ * linear from t_start at cycle 1 to t_end at cycle n_cycles (t_start when n_cycles <= 1). */
+double raft_cycle_temperature(double temperature, double t_start, double t_end, int cycle, int n_cycles);
+
 /* Optimizer steps of a cycle: ceil(samples / (batch x accumulation)) x epochs (0 when no samples). */
 long raft_cycle_steps(long samples, long batch_size, long grad_accum, long epochs);
 
