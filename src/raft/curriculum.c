@@ -128,26 +128,26 @@ void raft_curriculum_free(raft_curriculum *cur) {
     memset(cur, 0, sizeof *cur);
 }
 
-/* Sorting helpers: a stable order by a key, ties in file order. */
-static const raft_curriculum *sort_cur;
-static int by_complexity(const void *a, const void *b) {
+/* Stable orders by a key, ties in file order. */
+static int by_complexity(const void *a, const void *b, void *ctx) {
+    const raft_curriculum *cur = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double x = sort_cur->stats[i].complexity, y = sort_cur->stats[j].complexity;
+    double x = cur->stats[i].complexity, y = cur->stats[j].complexity;
     if (x != y) return x < y ? -1 : 1;
     return (i > j) - (i < j);
 }
 static double history_of(const raft_prompt_stat *s) { return isnan(s->history_rate) ? 0.5 : s->history_rate; }
-static int by_history(const void *a, const void *b) {
+static int by_history(const void *a, const void *b, void *ctx) {
+    const raft_curriculum *cur = ctx;
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double x = history_of(&sort_cur->stats[i]), y = history_of(&sort_cur->stats[j]);
+    double x = history_of(&cur->stats[i]), y = history_of(&cur->stats[j]);
     if (x != y) return x > y ? -1 : 1;
     return (i > j) - (i < j);
 }
 
-static void sorted(const raft_curriculum *cur, size_t *out, int (*cmp)(const void *, const void *)) {
+static void sorted(const raft_curriculum *cur, size_t *out, int (*cmp)(const void *, const void *, void *)) {
     for (size_t i = 0; i < cur->n; i++) out[i] = i;
-    sort_cur = cur;
-    qsort(out, cur->n, sizeof *out, cmp);
+    qsort_r(out, cur->n, sizeof *out, cmp, (void *)cur);
 }
 
 size_t raft_curriculum_select(const raft_curriculum *cur, int cycle, size_t *out) {

@@ -33,19 +33,17 @@ int raft_filter_mode_parse(const char *name, raft_filter_mode *out) {
     return 0;
 }
 
-/* Sort context for qsort: indices by reward descending, then index ascending (a stable order). */
-static const raft_scored *sort_base;
-static int by_reward_desc(const void *a, const void *b) {
+/* Indices by reward descending, then index ascending (a stable order). */
+static int by_reward_desc(const void *a, const void *b, void *ctx) {
+    const raft_scored *s = ctx;
     long i = *(const long *)a, j = *(const long *)b;
-    double ri = sort_base[i].reward, rj = sort_base[j].reward;
-    if (ri > rj) return -1;
-    if (ri < rj) return 1;
+    if (s[i].reward > s[j].reward) return -1;
+    if (s[i].reward < s[j].reward) return 1;
     return (i > j) - (i < j);
 }
 
 static void sort_indices(const raft_scored *s, long *idx, long n) {
-    sort_base = s; /* single-threaded use; the comparator needs the rewards */
-    qsort(idx, (size_t)n, sizeof *idx, by_reward_desc);
+    qsort_r(idx, (size_t)n, sizeof *idx, by_reward_desc, (void *)s);
 }
 
 static long keep_count(long above, double keep) {
