@@ -22,6 +22,7 @@ typedef struct {
 /* Subcommand tables of the groups, one per cmd_<group>.c file. */
 extern const cli_command cli_config_cmds[];
 extern const cli_command cli_model_cmds[];
+extern const cli_command cli_benchmark_cmds[];
 
 /* Single commands joined into a group's table. */
 int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */
