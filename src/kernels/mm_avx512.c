@@ -1,0 +1,318 @@
+/* AVX-512 kernels for bf16 weights: exact (widen to fp32, FMA) and fast (VDPBF16PS).
+ *
+ * Forward (NT, y = x·Wᵀ): a dot-product kernel on the unpacked [N,K] weights. A tile of up to 4 rows of x and
+ * 4 rows of W keeps 16 zmm accumulators, each holding 16 partial sums of one y[m,n] along k; the 16 sums are
+ * reduced together at the end of a K block (reduce4). W is read exactly as stored, so no packing is needed and
+ * M=1 streams each weight once. Blocking: K in blocks (the 4 W rows of a tile stay in L1), M in blocks (the x
+ * block stays in L2 while a thread walks its W rows).
+ *
+ * Backward (NN, dx = dy·W): an outer-product kernel: for each weight row n, 64 consecutive k of W[n,:] (4 zmm,
+ * widened) are multiplied by dy[m,n] broadcast, for up to 6 rows m; W rows are contiguous along k, so again no
+ * packing. N is blocked so the 64-column strip of W being reused stays in L1.
+ *
+ * Compiled with target attributes so that the rest of the program does not need -march flags; the dispatcher
+ * only calls these functions on CPUs that have the features. */
+#include "kernels/mm_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define T512BF __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define NT_MB 64        /* rows of x per M block */
+#define NT_KB_EXACT 1024 /* k per K block, exact (fp32 x: 64 rows x 4 KB = 256 KB of x per block) */
+#define NT_KB_FAST 2048  /* k per K block, fast (bf16 x: 64 rows x 4 KB) */
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* Sums of a, b, c, d (16 lanes each) as the 4 lanes of one __m128. */
+T512 INLINE __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 t2 = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 t3 = _mm256_add_ps(_mm512_castps512_ps256(t2), _mm512_extractf32x8_ps(t2, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(t3), _mm256_extractf128_ps(t3, 1));
+}
+
+T512 INLINE __m512 widen16(const uint16_t *p) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+T512 INLINE __m512 widen16_mask(const uint16_t *p, __mmask16 m) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Writes back an MR x NR tile of sums: the first K block adds bias and (when accumulating) the old y,
+ * later K blocks add to y. */
+INLINE void store_tile(const mm_nt_job *j, int m, int n, int mr, int nr, float out[4][4], int first) {
+    for (int i = 0; i < mr; i++) {
+        float *yr = j->y + (size_t)(m + i) * j->N + n;
+        for (int c = 0; c < nr; c++) {
+            float v = out[i][c];
+            if (first) {
+                if (j->bias) v += j->bias[n + c];
+                if (j->accumulate) v += yr[c];
+            } else {
+                v += yr[c];
+            }
+            yr[c] = v;
+        }
+    }
+}
+
+/* ---------------- exact forward ---------------- */
+
+T512 INLINE void tile_exact(const int MR, const int NR, const float *x, int ldx, const uint16_t *w, int ldw, int k0,
+                            int k1, float out[4][4]) {
+    __m512 acc[4][4];
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) acc[i][c] = zero;
+    int k = k0;
+    for (; k + 16 <= k1; k += 16) {
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) wv[c] = widen16(w + (size_t)c * ldw + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)i * ldx + k);
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[i][c] = _mm512_fmadd_ps(xv, wv[c], acc[i][c]);
+        }
+    }
+    if (k < k1) {
+        __mmask16 mask = (__mmask16)((1u << (k1 - k)) - 1u);
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) wv[c] = widen16_mask(w + (size_t)c * ldw + k, mask);
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(mask, x + (size_t)i * ldx + k);
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[i][c] = _mm512_fmadd_ps(xv, wv[c], acc[i][c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+        __m128 s = reduce4(acc[i][0], NR > 1 ? acc[i][1] : zero, NR > 2 ? acc[i][2] : zero, NR > 3 ? acc[i][3] : zero);
+        _mm_storeu_ps(out[i], s);
+    }
+}
+
+#define EXACT_CASE(MR, NR)                                                                                  \
+    case (MR) * 8 + (NR):                                                                                   \
+        tile_exact(MR, NR, x, K, w, K, k0, k1, out);                                                        \
+        break;
+
+T512 static void tile_exact_any(int mr, int nr, const float *x, int K, const uint16_t *w, int k0, int k1,
+                                float out[4][4]) {
+    switch (mr * 8 + nr) {
+        EXACT_CASE(1, 1) EXACT_CASE(1, 2) EXACT_CASE(1, 3) EXACT_CASE(1, 4)
+        EXACT_CASE(2, 1) EXACT_CASE(2, 2) EXACT_CASE(2, 3) EXACT_CASE(2, 4)
+        EXACT_CASE(3, 1) EXACT_CASE(3, 2) EXACT_CASE(3, 3) EXACT_CASE(3, 4)
+        EXACT_CASE(4, 1) EXACT_CASE(4, 2) EXACT_CASE(4, 3) EXACT_CASE(4, 4)
+    default:
+        break;
+    }
+}
+
+T512 void mm_nt_avx512(const mm_nt_job *j, int n0, int n1) {
+    const int M = j->M, K = j->K;
+    for (int kb = 0; kb < K; kb += NT_KB_EXACT) {
+        int ke = imin(K, kb + NT_KB_EXACT);
+        for (int mb = 0; mb < M; mb += NT_MB) {
+            int me = imin(M, mb + NT_MB);
+            for (int n = n0; n < n1; n += 4) {
+                int nr = imin(4, n1 - n);
+                for (int m = mb; m < me; m += 4) {
+                    int mr = imin(4, me - m);
+                    float out[4][4];
+                    tile_exact_any(mr, nr, j->x + (size_t)m * K, K, j->w + (size_t)n * K, kb, ke, out);
+                    store_tile(j, m, n, mr, nr, out, kb == 0);
+                }
+            }
+        }
+    }
+}
+
+/* ---------------- fast forward (VDPBF16PS) ---------------- */
+
+T512BF INLINE __m512 dp(__m512 acc, __m512i a, __m512i b) {
+    return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+}
+
+T512BF INLINE void tile_fast(const int MR, const int NR, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                             int k0, int k1, float out[4][4]) {
+    __m512 acc[4][4];
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) acc[i][c] = zero;
+    int k = k0;
+    for (; k + 32 <= k1; k += 32) {
+        __m512i wv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) wv[c] = _mm512_loadu_si512((const void *)(w + (size_t)c * ldw + k));
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            __m512i xv = _mm512_loadu_si512((const void *)(x + (size_t)i * ldx + k));
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[i][c] = dp(acc[i][c], xv, wv[c]);
+        }
+    }
+    if (k < k1) {
+        __mmask32 mask = (__mmask32)((1ull << (k1 - k)) - 1u);
+        __m512i wv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) wv[c] = _mm512_maskz_loadu_epi16(mask, w + (size_t)c * ldw + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            __m512i xv = _mm512_maskz_loadu_epi16(mask, x + (size_t)i * ldx + k);
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[i][c] = dp(acc[i][c], xv, wv[c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+        __m128 s = reduce4(acc[i][0], NR > 1 ? acc[i][1] : zero, NR > 2 ? acc[i][2] : zero, NR > 3 ? acc[i][3] : zero);
+        _mm_storeu_ps(out[i], s);
+    }
+}
+
+#define FAST_CASE(MR, NR)                                                                                   \
+    case (MR) * 8 + (NR):                                                                                   \
+        tile_fast(MR, NR, x, K, w, K, k0, k1, out);                                                         \
+        break;
+
+T512BF static void tile_fast_any(int mr, int nr, const uint16_t *x, int K, const uint16_t *w, int k0, int k1,
+                                 float out[4][4]) {
+    switch (mr * 8 + nr) {
+        FAST_CASE(1, 1) FAST_CASE(1, 2) FAST_CASE(1, 3) FAST_CASE(1, 4)
+        FAST_CASE(2, 1) FAST_CASE(2, 2) FAST_CASE(2, 3) FAST_CASE(2, 4)
+        FAST_CASE(3, 1) FAST_CASE(3, 2) FAST_CASE(3, 3) FAST_CASE(3, 4)
+        FAST_CASE(4, 1) FAST_CASE(4, 2) FAST_CASE(4, 3) FAST_CASE(4, 4)
+    default:
+        break;
+    }
+}
+
+T512BF void mm_nt_avx512bf16(const mm_nt_job *j, int n0, int n1) {
+    const int M = j->M, K = j->K;
+    for (int kb = 0; kb < K; kb += NT_KB_FAST) {
+        int ke = imin(K, kb + NT_KB_FAST);
+        for (int mb = 0; mb < M; mb += NT_MB) {
+            int me = imin(M, mb + NT_MB);
+            for (int n = n0; n < n1; n += 4) {
+                int nr = imin(4, n1 - n);
+                for (int m = mb; m < me; m += 4) {
+                    int mr = imin(4, me - m);
+                    float out[4][4];
+                    tile_fast_any(mr, nr, j->xb + (size_t)m * K, K, j->w + (size_t)n * K, kb, ke, out);
+                    store_tile(j, m, n, mr, nr, out, kb == 0);
+                }
+            }
+        }
+    }
+}
+
+T512BF void mm_cvt_bf16_avx512bf16(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+        _mm512_storeu_si512((void *)(dst + i), (__m512i)h);
+    }
+    for (; i < n; i += 16) {
+        size_t r = n - i < 16 ? n - i : 16;
+        __mmask16 mask = (__mmask16)((1u << r) - 1u);
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, src + i));
+        _mm256_mask_storeu_epi16(dst + i, mask, (__m256i)h);
+    }
+}
+
+/* ---------------- exact backward dx = dy·W ---------------- */
+
+#define NN_NB 128 /* weight rows per N block: a 64-column strip of 128 rows is 16 KB of bf16 */
+#define NN_MR 6
+
+T512 INLINE void nn_tile(const int MR, const int MASKED, const float *dy, int ldy, const uint16_t *w, int ldw,
+                         int nb, int ne, float *dx, int ldx, const __mmask16 *mask, int load_dx) {
+    __m512 acc[NN_MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            if (!load_dx)
+                acc[i][c] = _mm512_setzero_ps();
+            else if (MASKED)
+                acc[i][c] = _mm512_maskz_loadu_ps(mask[c], dx + (size_t)i * ldx + 16 * c);
+            else
+                acc[i][c] = _mm512_loadu_ps(dx + (size_t)i * ldx + 16 * c);
+        }
+    for (int n = nb; n < ne; n++) {
+        const uint16_t *wr = w + (size_t)n * ldw;
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) wv[c] = MASKED ? widen16_mask(wr + 16 * c, mask[c]) : widen16(wr + 16 * c);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m512 b = _mm512_set1_ps(dy[(size_t)i * ldy + n]);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) acc[i][c] = _mm512_fmadd_ps(b, wv[c], acc[i][c]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            if (MASKED)
+                _mm512_mask_storeu_ps(dx + (size_t)i * ldx + 16 * c, mask[c], acc[i][c]);
+            else
+                _mm512_storeu_ps(dx + (size_t)i * ldx + 16 * c, acc[i][c]);
+        }
+}
+
+#define NN_CASE(MR)                                                                                         \
+    case MR:                                                                                                \
+        if (masked)                                                                                         \
+            nn_tile(MR, 1, dy, N, w, K, nb, ne, dx, K, mask, load_dx);                                      \
+        else                                                                                                \
+            nn_tile(MR, 0, dy, N, w, K, nb, ne, dx, K, mask, load_dx);                                      \
+        break;
+
+T512 void mm_nn_avx512(const mm_nn_job *j, int k0, int k1) {
+    const int M = j->M, N = j->N, K = j->K;
+    for (int kc = k0; kc < k1; kc += 64) {
+        int kr = imin(64, k1 - kc);
+        int masked = kr < 64;
+        __mmask16 mask[4];
+        for (int c = 0; c < 4; c++) {
+            int r = kr - 16 * c;
+            mask[c] = r >= 16 ? (__mmask16)0xffff : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1u);
+        }
+        const uint16_t *w = j->w + kc;
+        for (int nb = 0; nb < N; nb += NN_NB) {
+            int ne = imin(N, nb + NN_NB);
+            int load_dx = nb > 0 || j->accumulate;
+            for (int m = 0; m < M; m += NN_MR) {
+                int mr = imin(NN_MR, M - m);
+                const float *dy = j->dy + (size_t)m * N;
+                float *dx = j->dx + (size_t)m * K + kc;
+                switch (mr) {
+                    NN_CASE(1) NN_CASE(2) NN_CASE(3) NN_CASE(4) NN_CASE(5) NN_CASE(6)
+                default:
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#endif /* __x86_64__ */
