@@ -67,8 +67,11 @@ INLINE void store_tile(const mm_nt_job *j, int m, int n, int mr, int nr, float o
 
 /* ---------------- exact forward ---------------- */
 
-T512 INLINE void tile_exact(const int MR, const int NR, const float *x, int ldx, const uint16_t *w, int ldw, int k0,
-                            int k1, float out[4][4]) {
+/* W rows either bf16 (w16, widened on the fly: M <= 4, each weight used once) or already widened to fp32
+ * (w32: larger M, where the 4 rows of a tile are widened once into an L1 buffer and reused by every x tile;
+ * w32 holds columns k0.. of each row, ldw apart). */
+T512 INLINE void tile_exact(const int MR, const int NR, const float *x, int ldx, const uint16_t *w16,
+                            const float *w32, int ldw, int k0, int k1, float out[4][4]) {
     __m512 acc[4][4];
     const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 4
@@ -79,7 +82,8 @@ T512 INLINE void tile_exact(const int MR, const int NR, const float *x, int ldx,
     for (; k + 16 <= k1; k += 16) {
         __m512 wv[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) wv[c] = widen16(w + (size_t)c * ldw + k);
+        for (int c = 0; c < NR; c++)
+            wv[c] = w32 ? _mm512_loadu_ps(w32 + (size_t)c * ldw + (k - k0)) : widen16(w16 + (size_t)c * ldw + k);
 #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
             __m512 xv = _mm512_loadu_ps(x + (size_t)i * ldx + k);
@@ -91,7 +95,9 @@ T512 INLINE void tile_exact(const int MR, const int NR, const float *x, int ldx,
         __mmask16 mask = (__mmask16)((1u << (k1 - k)) - 1u);
         __m512 wv[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) wv[c] = widen16_mask(w + (size_t)c * ldw + k, mask);
+        for (int c = 0; c < NR; c++)
+            wv[c] = w32 ? _mm512_maskz_loadu_ps(mask, w32 + (size_t)c * ldw + (k - k0))
+                        : widen16_mask(w16 + (size_t)c * ldw + k, mask);
 #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(mask, x + (size_t)i * ldx + k);
@@ -108,11 +114,14 @@ T512 INLINE void tile_exact(const int MR, const int NR, const float *x, int ldx,
 
 #define EXACT_CASE(MR, NR)                                                                                  \
     case (MR) * 8 + (NR):                                                                                   \
-        tile_exact(MR, NR, x, K, w, K, k0, k1, out);                                                        \
+        if (w32)                                                                                            \
+            tile_exact(MR, NR, x, K, NULL, w32, ldw, k0, k1, out);                                          \
+        else                                                                                                \
+            tile_exact(MR, NR, x, K, w16, NULL, ldw, k0, k1, out);                                          \
         break;
 
-T512 static void tile_exact_any(int mr, int nr, const float *x, int K, const uint16_t *w, int k0, int k1,
-                                float out[4][4]) {
+T512 static void tile_exact_any(int mr, int nr, const float *x, int K, const uint16_t *w16, const float *w32,
+                                int ldw, int k0, int k1, float out[4][4]) {
     switch (mr * 8 + nr) {
         EXACT_CASE(1, 1) EXACT_CASE(1, 2) EXACT_CASE(1, 3) EXACT_CASE(1, 4)
         EXACT_CASE(2, 1) EXACT_CASE(2, 2) EXACT_CASE(2, 3) EXACT_CASE(2, 4)
@@ -125,16 +134,35 @@ T512 static void tile_exact_any(int mr, int nr, const float *x, int K, const uin
 
 T512 void mm_nt_avx512(const mm_nt_job *j, int n0, int n1) {
     const int M = j->M, K = j->K;
+    /* 4 weight rows of one K block, widened: 16 KB, stays in L1 while the x tiles stream past */
+    float wbuf[4 * NT_KB_EXACT] __attribute__((aligned(64)));
+    const int widen_once = M > 4;
     for (int kb = 0; kb < K; kb += NT_KB_EXACT) {
         int ke = imin(K, kb + NT_KB_EXACT);
         for (int mb = 0; mb < M; mb += NT_MB) {
             int me = imin(M, mb + NT_MB);
             for (int n = n0; n < n1; n += 4) {
                 int nr = imin(4, n1 - n);
+                const uint16_t *w = j->w + (size_t)n * K;
+                if (widen_once) {
+                    for (int c = 0; c < nr; c++) {
+                        const uint16_t *src = w + (size_t)c * K;
+                        float *dst = wbuf + (size_t)c * NT_KB_EXACT;
+                        int k = kb;
+                        for (; k + 16 <= ke; k += 16) _mm512_storeu_ps(dst + (k - kb), widen16(src + k));
+                        if (k < ke) {
+                            __mmask16 mask = (__mmask16)((1u << (ke - k)) - 1u);
+                            _mm512_mask_storeu_ps(dst + (k - kb), mask, widen16_mask(src + k, mask));
+                        }
+                    }
+                }
                 for (int m = mb; m < me; m += 4) {
                     int mr = imin(4, me - m);
                     float out[4][4];
-                    tile_exact_any(mr, nr, j->x + (size_t)m * K, K, j->w + (size_t)n * K, kb, ke, out);
+                    if (widen_once)
+                        tile_exact_any(mr, nr, j->x + (size_t)m * K, K, NULL, wbuf, NT_KB_EXACT, kb, ke, out);
+                    else
+                        tile_exact_any(mr, nr, j->x + (size_t)m * K, K, w, NULL, K, kb, ke, out);
                     store_tile(j, m, n, mr, nr, out, kb == 0);
                 }
             }
