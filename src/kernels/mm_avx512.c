@@ -132,8 +132,42 @@ T512 static void tile_exact_any(int mr, int nr, const float *x, int K, const uin
     }
 }
 
+/* One row of x (decode): each weight row is read start to end, so the whole of W is one sequential stream,
+ * which the hardware prefetchers follow best; four accumulators hide the FMA latency. */
+INLINE void store_row1(const mm_nt_job *j, int n, float v) {
+    if (j->bias) v += j->bias[n];
+    if (j->accumulate) v += j->y[n];
+    j->y[n] = v;
+}
+
+T512 static void row1_exact(const mm_nt_job *j, int n0, int n1) {
+    const int K = j->K;
+    const float *x = j->x;
+    for (int n = n0; n < n1; n++) {
+        const uint16_t *r = j->w + (size_t)n * K;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k + 64 <= K; k += 64) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), widen16(r + k), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), widen16(r + k + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), widen16(r + k + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 48), widen16(r + k + 48), a3);
+        }
+        for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), widen16(r + k), a0);
+        if (k < K) {
+            __mmask16 mask = (__mmask16)((1u << (K - k)) - 1u);
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, x + k), widen16_mask(r + k, mask), a1);
+        }
+        store_row1(j, n, _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
+    }
+}
+
 T512 void mm_nt_avx512(const mm_nt_job *j, int n0, int n1) {
     const int M = j->M, K = j->K;
+    if (M == 1) {
+        row1_exact(j, n0, n1);
+        return;
+    }
     /* 4 weight rows of one K block, widened: 16 KB, stays in L1 while the x tiles stream past */
     float wbuf[4 * NT_KB_EXACT] __attribute__((aligned(64)));
     const int widen_once = M > 4;
@@ -232,8 +266,35 @@ T512BF static void tile_fast_any(int mr, int nr, const uint16_t *x, int K, const
     }
 }
 
+T512BF static void row1_fast(const mm_nt_job *j, int n0, int n1) {
+    const int K = j->K;
+    const uint16_t *x = j->xb;
+    for (int n = n0; n < n1; n++) {
+        const uint16_t *r = j->w + (size_t)n * K;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k + 128 <= K; k += 128) {
+            a0 = dp(a0, _mm512_loadu_si512((const void *)(x + k)), _mm512_loadu_si512((const void *)(r + k)));
+            a1 = dp(a1, _mm512_loadu_si512((const void *)(x + k + 32)), _mm512_loadu_si512((const void *)(r + k + 32)));
+            a2 = dp(a2, _mm512_loadu_si512((const void *)(x + k + 64)), _mm512_loadu_si512((const void *)(r + k + 64)));
+            a3 = dp(a3, _mm512_loadu_si512((const void *)(x + k + 96)), _mm512_loadu_si512((const void *)(r + k + 96)));
+        }
+        for (; k + 32 <= K; k += 32)
+            a0 = dp(a0, _mm512_loadu_si512((const void *)(x + k)), _mm512_loadu_si512((const void *)(r + k)));
+        if (k < K) {
+            __mmask32 mask = (__mmask32)((1ull << (K - k)) - 1u);
+            a1 = dp(a1, _mm512_maskz_loadu_epi16(mask, x + k), _mm512_maskz_loadu_epi16(mask, r + k));
+        }
+        store_row1(j, n, _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
+    }
+}
+
 T512BF void mm_nt_avx512bf16(const mm_nt_job *j, int n0, int n1) {
     const int M = j->M, K = j->K;
+    if (M == 1) {
+        row1_fast(j, n0, n1);
+        return;
+    }
     for (int kb = 0; kb < K; kb += NT_KB_FAST) {
         int ke = imin(K, kb + NT_KB_FAST);
         for (int mb = 0; mb < M; mb += NT_MB) {
