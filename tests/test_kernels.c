@@ -135,13 +135,16 @@ static void test_bf16_forward_all_isas_shapes_flags(void **state) {
     assert_int_equal(mm_set_isa(saved), 0);
 }
 
+/* dx = dx0 (if acc) + dy·W in double; dyround rounds dy to bf16 first (the fast path's numerics). */
 static void ref_nn(double *ref, double *scale, const float *dx0, const float *dy, const uint16_t *w, int M, int N,
-                   int K, int acc) {
+                   int K, int acc, int dyround) {
     for (int m = 0; m < M; m++)
         for (int k = 0; k < K; k++) {
             double s = 0.0, a = 0.0;
             for (int n = 0; n < N; n++) {
-                double p = (double)dy[(size_t)m * N + n] * mm_bf16_to_f32(w[(size_t)n * K + k]);
+                float g = dy[(size_t)m * N + n];
+                if (dyround) g = mm_bf16_to_f32(mm_f32_to_bf16(g));
+                double p = (double)g * mm_bf16_to_f32(w[(size_t)n * K + k]);
                 s += p;
                 a += fabs(p);
             }
@@ -160,8 +163,9 @@ static void test_bf16_dx_all_isas_shapes(void **state) {
     rng_state r;
     rng_seed(&r, 99);
     /* dx reduces over N: also cover N beyond one N block (128) */
-    static const shape dx_shapes[] = {{1, 1, 1},   {1, 37, 45},  {3, 5, 7},    {6, 16, 64},  {7, 130, 100},
-                                      {13, 67, 129}, {20, 300, 200}, {1, 40, 1000}, {9, 257, 65}};
+    static const shape dx_shapes[] = {{1, 1, 1},     {1, 37, 45},    {3, 5, 7},      {6, 16, 64},
+                                      {7, 130, 100}, {13, 67, 129},  {20, 300, 200}, {1, 40, 1000},
+                                      {9, 257, 65},  {12, 2, 33},    {8, 129, 96}};
     for (size_t s = 0; s < sizeof dx_shapes / sizeof dx_shapes[0]; s++) {
         const int M = dx_shapes[s].M, N = dx_shapes[s].N, K = dx_shapes[s].K;
         float *dy = randv(&r, (size_t)M * N, 1.0f);
@@ -169,22 +173,33 @@ static void test_bf16_dx_all_isas_shapes(void **state) {
         float *dx0 = randv(&r, (size_t)M * K, 1.0f);
         float *dx = malloc((size_t)M * K * sizeof *dx);
         double *ref = malloc((size_t)M * K * sizeof *ref), *scale = malloc((size_t)M * K * sizeof *scale);
+        double *ref16 = malloc((size_t)M * K * sizeof *ref), *scale16 = malloc((size_t)M * K * sizeof *scale);
         for (int acc = 0; acc < 2; acc++) {
-            ref_nn(ref, scale, dx0, dy, w, M, N, K, acc);
+            ref_nn(ref, scale, dx0, dy, w, M, N, K, acc, 0);
+            ref_nn(ref16, scale16, dx0, dy, w, M, N, K, acc, 1);
             for (int isa = MM_ISA_SCALAR; isa <= MM_ISA_AVX512BF16; isa++) {
                 if (!isa_available((mm_isa)isa)) continue;
                 assert_int_equal(mm_set_isa((mm_isa)isa), 0);
-                char what[160];
-                snprintf(what, sizeof what, "mm_bf16_dx %s M=%d N=%d K=%d acc=%d", mm_isa_name((mm_isa)isa), M, N,
-                         K, acc);
-                if (acc)
-                    memcpy(dx, dx0, (size_t)M * K * sizeof *dx);
-                else
-                    for (size_t i = 0; i < (size_t)M * K; i++) dx[i] = NAN;
-                mm_bf16_dx(dx, dy, w, M, N, K, acc ? MM_ACCUMULATE : 0);
-                check_close(dx, ref, scale, (size_t)M * K, 1e-5, what);
+                for (int fast = 0; fast < 2; fast++) {
+                    char what[160];
+                    snprintf(what, sizeof what, "mm_bf16_dx %s M=%d N=%d K=%d acc=%d fast=%d",
+                             mm_isa_name((mm_isa)isa), M, N, K, acc, fast);
+                    if (acc)
+                        memcpy(dx, dx0, (size_t)M * K * sizeof *dx);
+                    else
+                        for (size_t i = 0; i < (size_t)M * K; i++) dx[i] = NAN;
+                    mm_bf16_dx(dx, dy, w, M, N, K, (acc ? MM_ACCUMULATE : 0) | (fast ? MM_FAST : 0));
+                    if (fast && isa == MM_ISA_AVX512BF16) {
+                        check_close(dx, ref16, scale16, (size_t)M * K, 1e-5, what);
+                        check_close(dx, ref, scale, (size_t)M * K, 1e-2, what);
+                    } else {
+                        check_close(dx, ref, scale, (size_t)M * K, 1e-5, what);
+                    }
+                }
             }
         }
+        free(ref16);
+        free(scale16);
         free(dy);
         free(w);
         free(dx0);
@@ -238,7 +253,7 @@ static void test_f32_paths_and_linear_dispatch(void **state) {
         float *dx = malloc((size_t)M * K * sizeof *dx);
         double *rdx = malloc((size_t)M * K * sizeof *rdx), *sdx = malloc((size_t)M * K * sizeof *sdx);
         for (int acc = 0; acc < 2; acc++) {
-            ref_nn(rdx, sdx, dx0, dy, wb, M, N, K, acc);
+            ref_nn(rdx, sdx, dx0, dy, wb, M, N, K, acc, 0);
             for (int dt = 0; dt < 3; dt++) {
                 if (acc)
                     memcpy(dx, dx0, (size_t)M * K * sizeof *dx);

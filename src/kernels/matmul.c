@@ -104,21 +104,39 @@ void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int
     mm_isa isa = mm_get_isa();
     void (*kernel)(const mm_nn_job *, int, int) = mm_nn_scalar;
     int align = 16;
+    uint16_t *dyb = NULL;
+    const int Np = N + (N & 1);
 #if defined(__x86_64__)
     if (isa == MM_ISA_AVX2) kernel = mm_nn_avx2;
     if (isa >= MM_ISA_AVX512) {
         kernel = mm_nn_avx512;
         align = 64;
     }
+    if (isa == MM_ISA_AVX512BF16 && (flags & MM_FAST)) {
+        dyb = malloc((size_t)M * Np * sizeof *dyb);
+        if (dyb) kernel = mm_nn_avx512bf16;
+    }
 #endif
-    mm_nn_job job = {dx, dy, W, M, N, K, (flags & MM_ACCUMULATE) != 0};
+    mm_nn_job job = {dx, dy, dyb, W, M, N, K, (flags & MM_ACCUMULATE) != 0};
     int nt = team_size((double)M * N * K, (K + align - 1) / align);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+#if defined(__x86_64__)
+        if (dyb) {
+            int r0 = (int)((long)M * t / T), r1 = (int)((long)M * (t + 1) / T);
+            for (int m = r0; m < r1; m++) {
+                mm_cvt_bf16_avx512bf16(dyb + (size_t)m * Np, dy + (size_t)m * N, (size_t)N);
+                if (Np != N) dyb[(size_t)m * Np + N] = 0;
+            }
+        }
+#endif
+#pragma omp barrier
         int k0, k1;
-        share(K, align, omp_get_thread_num(), omp_get_num_threads(), &k0, &k1);
+        share(K, align, t, T, &k0, &k1);
         if (k0 < k1) kernel(&job, k0, k1);
     }
+    free(dyb);
 }
 
 /* y rows = bias (or y + bias when accumulating); returns the beta for the BLAS call that adds x·Wᵀ. */

@@ -15,7 +15,7 @@
  *   exact: bf16 weights widened to fp32, fp32 products and sums; equal to an fp32 computation up to the order
  *          of the additions (what tests against PyTorch fp32 need).
  *   fast:  activations rounded to bf16 (round to nearest even), bf16 x bf16 products summed in fp32 with
- *          VDPBF16PS: about twice the arithmetic rate, the accuracy of PyTorch's bf16 matmul (relative error of
+ *          VDPBF16PS (forward: x rounded; backward dX: dY rounded): about twice the arithmetic rate, the accuracy of PyTorch's bf16 matmul (relative error of
  *          the order of 2^-8 per product, errors average out in sums). Only on MM_ISA_AVX512BF16; elsewhere the
  *          flag is accepted and the exact code runs.
  *
@@ -78,7 +78,7 @@ void mm_f32(float *y, const float *x, const float *W, const float *bias, int M, 
 
 /* dX[M,K] (+)= dY[M,N] · W[N,K] for any weight dtype. */
 void mm_linear_dx(float *dx, const float *dy, int M, const mm_weight *w, unsigned flags);
-/* bf16 W; always exact (fp32 products). flags: MM_ACCUMULATE. */
+/* bf16 W. flags: MM_ACCUMULATE, MM_FAST (dy rounded to bf16, VDPBF16PS, as in the forward). */
 void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int K, unsigned flags);
 /* fp32 W through OpenBLAS. flags: MM_ACCUMULATE. */
 void mm_f32_dx(float *dx, const float *dy, const float *W, int M, int N, int K, unsigned flags);

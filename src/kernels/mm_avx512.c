@@ -404,4 +404,108 @@ T512 void mm_nn_avx512(const mm_nn_job *j, int k0, int k1) {
     }
 }
 
+/* ---------------- fast backward dx = dy·W (VDPBF16PS) ----------------
+ * VDPBF16PS sums pairs along the reduced dimension, here n: the pair (W[n,k], W[n+1,k]) must share a 32-bit lane.
+ * Interleaving two weight rows with unpacklo/hi_epi16 gives exactly that, for the k of each 128-bit lane's low
+ * (unpacklo) or high (unpackhi) half, so the accumulators hold dx in a permuted k order that is undone once per
+ * N block (unpermute). dy is given in bf16 (dyb) with rows padded to an even length Np (zero last column). */
+
+T512BF INLINE void unpermute(__m512 lo, __m512 hi, __m512 *k0_15, __m512 *k16_31) {
+    const __m512i ia = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i ib = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    *k0_15 = _mm512_permutex2var_ps(lo, ia, hi);
+    *k16_31 = _mm512_permutex2var_ps(lo, ib, hi);
+}
+
+T512BF INLINE void nn_fast_tile(const int MR, const int MASKED, const uint16_t *dyb, int ldy, const uint16_t *w,
+                                int ldw, int N, int nb, int ne, float *dx, int ldx, const __mmask32 *mask32,
+                                const __mmask16 *mask16, int load_dx) {
+    __m512 acc[NN_MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[i][c] = _mm512_setzero_ps();
+    for (int n = nb; n < ne; n += 2) {
+        const uint16_t *r0 = w + (size_t)n * ldw;
+        const int has1 = n + 1 < N;
+        __m512i a[2], b[2];
+#pragma GCC unroll 2
+        for (int g = 0; g < 2; g++) {
+            a[g] = MASKED ? _mm512_maskz_loadu_epi16(mask32[g], r0 + 32 * g)
+                          : _mm512_loadu_si512((const void *)(r0 + 32 * g));
+            b[g] = !has1   ? _mm512_setzero_si512()
+                   : MASKED ? _mm512_maskz_loadu_epi16(mask32[g], r0 + ldw + 32 * g)
+                            : _mm512_loadu_si512((const void *)(r0 + ldw + 32 * g));
+        }
+        __m512i wp[4] = {_mm512_unpacklo_epi16(a[0], b[0]), _mm512_unpackhi_epi16(a[0], b[0]),
+                         _mm512_unpacklo_epi16(a[1], b[1]), _mm512_unpackhi_epi16(a[1], b[1])};
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            int32_t pair;
+            __builtin_memcpy(&pair, dyb + (size_t)i * ldy + n, sizeof pair);
+            __m512i d = _mm512_set1_epi32(pair);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) acc[i][c] = dp(acc[i][c], d, wp[c]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        __m512 v[4];
+        unpermute(acc[i][0], acc[i][1], &v[0], &v[1]);
+        unpermute(acc[i][2], acc[i][3], &v[2], &v[3]);
+        float *out = dx + (size_t)i * ldx;
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            if (MASKED) {
+                if (load_dx) v[c] = _mm512_add_ps(v[c], _mm512_maskz_loadu_ps(mask16[c], out + 16 * c));
+                _mm512_mask_storeu_ps(out + 16 * c, mask16[c], v[c]);
+            } else {
+                if (load_dx) v[c] = _mm512_add_ps(v[c], _mm512_loadu_ps(out + 16 * c));
+                _mm512_storeu_ps(out + 16 * c, v[c]);
+            }
+        }
+    }
+}
+
+#define NN_FAST_CASE(MR)                                                                                    \
+    case MR:                                                                                                \
+        if (masked)                                                                                         \
+            nn_fast_tile(MR, 1, dyb, Np, w, K, N, nb, ne, dx, K, mask32, mask16, load_dx);                  \
+        else                                                                                                \
+            nn_fast_tile(MR, 0, dyb, Np, w, K, N, nb, ne, dx, K, mask32, mask16, load_dx);                  \
+        break;
+
+T512BF void mm_nn_avx512bf16(const mm_nn_job *j, int k0, int k1) {
+    const int M = j->M, N = j->N, K = j->K, Np = N + (N & 1);
+    for (int kc = k0; kc < k1; kc += 64) {
+        int kr = imin(64, k1 - kc);
+        int masked = kr < 64;
+        __mmask16 mask16[4];
+        __mmask32 mask32[2];
+        for (int c = 0; c < 4; c++) {
+            int r = kr - 16 * c;
+            mask16[c] = r >= 16 ? (__mmask16)0xffff : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1u);
+        }
+        for (int g = 0; g < 2; g++) {
+            int r = kr - 32 * g;
+            mask32[g] = r >= 32 ? (__mmask32)0xffffffffu : r <= 0 ? (__mmask32)0 : (__mmask32)((1u << r) - 1u);
+        }
+        const uint16_t *w = j->w + kc;
+        for (int nb = 0; nb < N; nb += NN_NB) {
+            int ne = imin(N, nb + NN_NB);
+            int load_dx = nb > 0 || j->accumulate;
+            for (int m = 0; m < M; m += NN_MR) {
+                int mr = imin(NN_MR, M - m);
+                const uint16_t *dyb = j->dyb + (size_t)m * Np;
+                float *dx = j->dx + (size_t)m * K + kc;
+                switch (mr) {
+                    NN_FAST_CASE(1) NN_FAST_CASE(2) NN_FAST_CASE(3) NN_FAST_CASE(4) NN_FAST_CASE(5) NN_FAST_CASE(6)
+                default:
+                    break;
+                }
+            }
+        }
+    }
+}
+
 #endif /* __x86_64__ */

@@ -17,10 +17,12 @@ typedef struct {
     int accumulate;
 } mm_nt_job;
 
-/* dx[M,K] (+)= dy[M,N]·W[N,K]. */
+/* dx[M,K] (+)= dy[M,N]·W[N,K]. dyb, when set, is dy rounded to bf16 with rows padded to an even length
+ * (N + N%2, the pad zero), used by the fast kernel. */
 typedef struct {
     float *dx;
     const float *dy;
+    const uint16_t *dyb;
     const uint16_t *w;
     int M, N, K;
     int accumulate;
@@ -36,6 +38,7 @@ void mm_nt_avx512bf16(const mm_nt_job *j, int n0, int n1);
 void mm_nn_scalar(const mm_nn_job *j, int k0, int k1);
 void mm_nn_avx2(const mm_nn_job *j, int k0, int k1);
 void mm_nn_avx512(const mm_nn_job *j, int k0, int k1);
+void mm_nn_avx512bf16(const mm_nn_job *j, int k0, int k1);
 
 /* fp32 -> bf16, round to nearest even, with VCVTNEPS2BF16 (AVX512_BF16 CPUs only). */
 void mm_cvt_bf16_avx512bf16(uint16_t *dst, const float *src, size_t n);
