@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* From this many rows of x on, the exact AVX-512 forward uses the outer-product kernel on x transposed. */
+#define MM_XT_MIN_M 16
+
 /* Below this many multiply-adds a product runs on one thread: waking the team would cost more than it saves. */
 #define MM_MIN_PARALLEL_WORK (1L << 15)
 
@@ -72,15 +75,20 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
     mm_isa isa = mm_get_isa();
     void (*kernel)(const mm_nt_job *, int, int) = mm_nt_scalar;
     uint16_t *xb = NULL;
+    float *xt = NULL;
+    const int Mp = (M + 15) / 16 * 16;
 #if defined(__x86_64__)
     if (isa == MM_ISA_AVX2) kernel = mm_nt_avx2;
     if (isa >= MM_ISA_AVX512) kernel = mm_nt_avx512;
     if (isa == MM_ISA_AVX512BF16 && (flags & MM_FAST)) {
         xb = malloc((size_t)M * K * sizeof *xb);
         if (xb) kernel = mm_nt_avx512bf16; /* out of memory: the exact kernel needs no buffer */
+    } else if (isa >= MM_ISA_AVX512 && M >= MM_XT_MIN_M) {
+        xt = malloc((size_t)K * Mp * sizeof *xt);
+        if (xt) kernel = mm_nt_avx512_xt;
     }
 #endif
-    mm_nt_job job = {y, x, xb, W, bias, M, N, K, (flags & MM_ACCUMULATE) != 0};
+    mm_nt_job job = {y, x, xb, xt, Mp, W, bias, M, N, K, (flags & MM_ACCUMULATE) != 0};
     int nt = team_size((double)M * N * K, (N + 3) / 4);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -91,12 +99,18 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
             mm_cvt_bf16_avx512bf16(xb + (size_t)r0 * K, x + (size_t)r0 * K, (size_t)(r1 - r0) * K);
         }
 #endif
+        if (xt) {
+            int k0, k1;
+            share(K, 16, t, T, &k0, &k1);
+            mm_transpose_pad(xt, x, M, K, Mp, k0, k1);
+        }
 #pragma omp barrier
         int n0, n1;
         share(N, 4, t, T, &n0, &n1);
         if (n0 < n1) kernel(&job, n0, n1);
     }
     free(xb);
+    free(xt);
 }
 
 void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int K, unsigned flags) {

@@ -204,6 +204,89 @@ T512 void mm_nt_avx512(const mm_nt_job *j, int n0, int n1) {
     }
 }
 
+/* ---------------- exact forward, larger M: outer products on transposed x ----------------
+ * For M >= 16 the dot-product tiles above spend much of their time on loads and reductions. Here a tile keeps
+ * 6 weight rows x 64 rows of x in 24 accumulators with no reduction at all: for each k, 4 vectors of x^T[k][m..m+63]
+ * are multiplied by 6 broadcast weights. The 6 weight rows of a K block are widened once into an L1 buffer, and
+ * x^T (built once per call by the dispatcher) is read along k, 256 contiguous bytes per step. */
+
+#define XT_NR 6
+#define XT_KB 512
+
+T512 INLINE void xt_tile(const int MZ, const float *xt, int Mp, const float *wb, int klen, float out[XT_NR][64]) {
+    __m512 acc[XT_NR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < XT_NR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < MZ; c++) acc[i][c] = _mm512_setzero_ps();
+    for (int k = 0; k < klen; k++) {
+        const float *xr = xt + (size_t)k * Mp;
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < MZ; c++) xv[c] = _mm512_loadu_ps(xr + 16 * c);
+#pragma GCC unroll 6
+        for (int i = 0; i < XT_NR; i++) {
+            __m512 b = _mm512_set1_ps(wb[i * XT_KB + k]);
+#pragma GCC unroll 4
+            for (int c = 0; c < MZ; c++) acc[i][c] = _mm512_fmadd_ps(b, xv[c], acc[i][c]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < XT_NR; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < MZ; c++) _mm512_storeu_ps(out[i] + 16 * c, acc[i][c]);
+}
+
+T512 void mm_nt_avx512_xt(const mm_nt_job *j, int n0, int n1) {
+    const int M = j->M, N = j->N, K = j->K, Mp = j->Mp;
+    float wb[XT_NR * XT_KB] __attribute__((aligned(64)));
+    float out[XT_NR][64] __attribute__((aligned(64)));
+    for (int kb = 0; kb < K; kb += XT_KB) {
+        const int ke = imin(K, kb + XT_KB), klen = ke - kb, first = kb == 0;
+        for (int n = n0; n < n1; n += XT_NR) {
+            const int nr = imin(XT_NR, n1 - n);
+            for (int i = 0; i < XT_NR; i++) {
+                float *dst = wb + i * XT_KB;
+                if (i >= nr) { /* rows past the end compute zeros that are never stored */
+                    for (int k = 0; k < klen; k++) dst[k] = 0.0f;
+                    continue;
+                }
+                const uint16_t *src = j->w + (size_t)(n + i) * K + kb;
+                int k = 0;
+                for (; k + 16 <= klen; k += 16) _mm512_storeu_ps(dst + k, widen16(src + k));
+                if (k < klen) {
+                    __mmask16 mask = (__mmask16)((1u << (klen - k)) - 1u);
+                    _mm512_mask_storeu_ps(dst + k, mask, widen16_mask(src + k, mask));
+                }
+            }
+            for (int mc = 0; mc < M; mc += 64) {
+                const int mz = imin(4, (Mp - mc) / 16);
+                const float *xt = j->xt + (size_t)kb * Mp + mc;
+                switch (mz) {
+                case 1: xt_tile(1, xt, Mp, wb, klen, out); break;
+                case 2: xt_tile(2, xt, Mp, wb, klen, out); break;
+                case 3: xt_tile(3, xt, Mp, wb, klen, out); break;
+                default: xt_tile(4, xt, Mp, wb, klen, out); break;
+                }
+                const int ml = imin(64, M - mc);
+                for (int l = 0; l < ml; l++) {
+                    float *yr = j->y + (size_t)(mc + l) * N + n;
+                    for (int i = 0; i < nr; i++) {
+                        float v = out[i][l];
+                        if (first) {
+                            if (j->bias) v += j->bias[n + i];
+                            if (j->accumulate) v += yr[i];
+                        } else {
+                            v += yr[i];
+                        }
+                        yr[i] = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* ---------------- fast forward (VDPBF16PS) ---------------- */
 
 T512BF INLINE __m512 dp(__m512 acc, __m512i a, __m512i b) {

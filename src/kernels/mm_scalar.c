@@ -46,3 +46,15 @@ void mm_nn_scalar(const mm_nn_job *j, int k0, int k1) {
         }
     }
 }
+
+void mm_transpose_pad(float *xt, const float *x, int M, int K, int Mp, int k0, int k1) {
+    enum { B = 16 }; /* 16 x 16 blocks: both sides touch whole cache lines */
+    for (int kb = k0; kb < k1; kb += B) {
+        int ke = kb + B < k1 ? kb + B : k1;
+        for (int mb = 0; mb < Mp; mb += B)
+            for (int k = kb; k < ke; k++) {
+                float *dst = xt + (size_t)k * Mp;
+                for (int m = mb; m < mb + B; m++) dst[m] = m < M ? x[(size_t)m * K + k] : 0.0f;
+            }
+    }
+}
