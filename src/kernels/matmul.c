@@ -70,6 +70,23 @@ static void share(int n, int align, int t, int nt, int *lo, int *hi) {
     *hi = u1 * align < n ? u1 * align : n;
 }
 
+/* The products are handed out in chunks from a shared counter rather than in one fixed share per thread: on a
+ * busy machine (verifier processes, other programs) a thread that loses its core for a scheduler tick then delays
+ * only its current chunk while the others take the rest. About 8 chunks per thread, multiples of align. */
+static int chunk_size(int n, int align, int nt) {
+    int c = n / (8 * nt);
+    c = (c + align - 1) / align * align;
+    return c < align ? align : c;
+}
+
+static int next_chunk(int *counter, int chunk, int n, int *lo, int *hi) {
+    int c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+    if ((long)c * chunk >= n) return 0;
+    *lo = c * chunk;
+    *hi = *lo + chunk < n ? *lo + chunk : n;
+    return 1;
+}
+
 void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int M, int N, int K, unsigned flags) {
     if (M <= 0 || N <= 0 || K <= 0) return;
     mm_isa isa = mm_get_isa();
@@ -90,6 +107,8 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
 #endif
     mm_nt_job job = {y, x, xb, xt, Mp, W, bias, M, N, K, (flags & MM_ACCUMULATE) != 0};
     int nt = team_size((double)M * N * K, (N + 3) / 4);
+    const int chunk = chunk_size(N, xt ? 48 : 16, nt); /* 48: whole 6-row tiles of the transposed-x kernel */
+    int counter = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -106,8 +125,7 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
         }
 #pragma omp barrier
         int n0, n1;
-        share(N, 4, t, T, &n0, &n1);
-        if (n0 < n1) kernel(&job, n0, n1);
+        while (next_chunk(&counter, chunk, N, &n0, &n1)) kernel(&job, n0, n1);
     }
     free(xb);
     free(xt);
@@ -133,6 +151,8 @@ void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int
 #endif
     mm_nn_job job = {dx, dy, dyb, W, M, N, K, (flags & MM_ACCUMULATE) != 0};
     int nt = team_size((double)M * N * K, (K + align - 1) / align);
+    const int chunk = chunk_size(K, align, nt);
+    int counter = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -147,8 +167,7 @@ void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int
 #endif
 #pragma omp barrier
         int k0, k1;
-        share(K, align, t, T, &k0, &k1);
-        if (k0 < k1) kernel(&job, k0, k1);
+        while (next_chunk(&counter, chunk, K, &k0, &k1)) kernel(&job, k0, k1);
     }
     free(dyb);
 }
