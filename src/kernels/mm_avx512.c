@@ -148,7 +148,11 @@ T512 static void row1_exact(const mm_nt_job *j, int n0, int n1) {
     for (int n = n0; n < n1; n++) {
         const uint16_t *r = j->w + (size_t)n * K;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
+        int k = imin(K, (int)(((32u - ((uintptr_t)r & 31u)) & 31u) / 2u)); /* peel to 32-byte aligned W loads */
+        if (k > 0) {
+            __mmask16 mask = (__mmask16)((1u << k) - 1u);
+            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, x), widen16_mask(r, mask), a3);
+        }
         for (; k + 64 <= K; k += 64) {
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), widen16(r + k), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), widen16(r + k + 16), a1);
