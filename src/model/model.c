@@ -616,6 +616,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 for (int p = 0; p < n; p++) {
                     const float *kr = K + (size_t)p * kvd;
                     float d = 0;
+#pragma omp simd reduction(+ : d)
                     for (int i = 0; i < hd; i++) d += q[i] * kr[i];
                     sc[p] = d * scale;
                     if (sc[p] > mx) mx = sc[p];
@@ -631,6 +632,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 for (int p = 0; p < n; p++) {
                     const float *vr = V + (size_t)p * kvd;
                     float a = sc[p] * inv;
+#pragma omp simd
                     for (int i = 0; i < hd; i++) o[i] += a * vr[i];
                 }
             }
