@@ -285,6 +285,16 @@ static void check_batched_equals_full(const shape *s, int seed) {
             if (md >= 1e-4) fail_msg("%s: step %d slot %d: max |dlogit| %.3g", s->name, step, sl, md);
         }
     }
+    /* One slot alone, one token per call: the single-row (decode) matrix kernels. */
+    for (int step = 0; step < 3; step++) {
+        int sl = 2, one = 1;
+        const int *tk = seq[2] + len[2];
+        assert_int_equal(model_forward(m, kv, 1, &sl, &tk, &one, logits, err, sizeof err), 0);
+        len[2]++;
+        assert_int_equal(model_forward_full(m, seq[2], len[2], full, err, sizeof err), 0);
+        double md = max_abs_diff(logits, full + (size_t)(len[2] - 1) * V, (size_t)V);
+        if (md >= 1e-4) fail_msg("%s: single-slot step %d: max |dlogit| %.3g", s->name, step, md);
+    }
     /* A cleared slot starts again from position 0. */
     kv_clear(kv, 1);
     int one = 1, sl1 = 1;

@@ -67,8 +67,12 @@ static inline __m512 load16_tail(const void *base, size_t k, st_dtype dt, __mmas
     return _mm512_maskz_loadu_ps(mk, (const float *)base + k);
 }
 
-/* out[m*ldo] = dot(row, x[m]) for mc <= 4 vectors x[m] (stride K). */
-static inline void dot_row(float *out, size_t ldo, const void *row, st_dtype dt, const float *x, int mc, int K) {
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* out[m*ldo] = dot(row, x[m]) for mc <= 4 vectors x[m] (stride K). mc and dt are compile-time
+ * constants at every call site below, so the branches fold away. */
+static ALWAYS_INLINE void dot_row_k(float *out, size_t ldo, const void *row, st_dtype dt, const float *x, int mc,
+                                    int K) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     size_t k = 0, kk = (size_t)K;
     for (; k + 16 <= kk; k += 16) {
@@ -91,6 +95,57 @@ static inline void dot_row(float *out, size_t ldo, const void *row, st_dtype dt,
     if (mc > 2) out[2 * ldo] = _mm512_reduce_add_ps(a2);
     if (mc > 3) out[3 * ldo] = _mm512_reduce_add_ps(a3);
 }
+
+/* One x, four consecutive rows: four independent FMA chains hide the FMA latency (decode, M = 1). */
+static ALWAYS_INLINE void dot_4rows_k(float *out, const char *rows, size_t rb, st_dtype dt, const float *x, int K) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t k = 0, kk = (size_t)K;
+    for (; k + 16 <= kk; k += 16) {
+        __m512 xv = _mm512_loadu_ps(x + k);
+        a0 = _mm512_fmadd_ps(load16(rows, k, dt), xv, a0);
+        a1 = _mm512_fmadd_ps(load16(rows + rb, k, dt), xv, a1);
+        a2 = _mm512_fmadd_ps(load16(rows + 2 * rb, k, dt), xv, a2);
+        a3 = _mm512_fmadd_ps(load16(rows + 3 * rb, k, dt), xv, a3);
+    }
+    if (k < kk) {
+        __mmask16 mk = (__mmask16)((1u << (kk - k)) - 1);
+        __m512 xv = _mm512_maskz_loadu_ps(mk, x + k);
+        a0 = _mm512_fmadd_ps(load16_tail(rows, k, dt, mk), xv, a0);
+        a1 = _mm512_fmadd_ps(load16_tail(rows + rb, k, dt, mk), xv, a1);
+        a2 = _mm512_fmadd_ps(load16_tail(rows + 2 * rb, k, dt, mk), xv, a2);
+        a3 = _mm512_fmadd_ps(load16_tail(rows + 3 * rb, k, dt, mk), xv, a3);
+    }
+    out[0] = _mm512_reduce_add_ps(a0);
+    out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2);
+    out[3] = _mm512_reduce_add_ps(a3);
+}
+
+#define DISPATCH_DT(dt, CALL)                  \
+    do {                                       \
+        if ((dt) == ST_BF16) { CALL(ST_BF16); }         \
+        else if ((dt) == ST_F16) { CALL(ST_F16); }      \
+        else { CALL(ST_F32); }                          \
+    } while (0)
+
+static void dot_row(float *out, size_t ldo, const void *row, st_dtype dt, const float *x, int mc, int K) {
+#define CALL_MC(D)                                          \
+    switch (mc) {                                           \
+    case 1: dot_row_k(out, ldo, row, D, x, 1, K); break;    \
+    case 2: dot_row_k(out, ldo, row, D, x, 2, K); break;    \
+    case 3: dot_row_k(out, ldo, row, D, x, 3, K); break;    \
+    default: dot_row_k(out, ldo, row, D, x, 4, K); break;   \
+    }
+    DISPATCH_DT(dt, CALL_MC);
+#undef CALL_MC
+}
+
+static void dot_4rows(float *out, const char *rows, size_t rb, st_dtype dt, const float *x, int K) {
+#define CALL4(D) dot_4rows_k(out, rows, rb, D, x, K)
+    DISPATCH_DT(dt, CALL4);
+#undef CALL4
+}
+
 #else
 static inline float wval(const void *row, int k, st_dtype dt) {
     if (dt == ST_BF16) return st_bf16_to_f32(((const uint16_t *)row)[k]);
@@ -111,6 +166,15 @@ static void linear_dot(float *out, const float *x, const linear_weight *w, int M
     const int N = w->rows, K = w->cols;
     const size_t rb = (size_t)K * st_dtype_size(w->dtype);
     const char *base = w->data;
+#if HAVE_AVX512
+    if (M == 1) {
+        const int n4 = N / 4;
+#pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
+        for (int g = 0; g < n4; g++) dot_4rows(out + 4 * g, base + (size_t)(4 * g) * rb, rb, w->dtype, x, K);
+        for (int n = 4 * n4; n < N; n++) dot_row(out + n, 1, base + (size_t)n * rb, w->dtype, x, 1, K);
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
     for (int n = 0; n < N; n++)
         for (int m0 = 0; m0 < M; m0 += 4) {

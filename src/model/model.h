@@ -4,7 +4,13 @@
  * Ownership: model_load() returns a model that owns its config, its weights (memory-mapped from the
  * safetensors files where the dtype allows it) and its scratch buffers; model_free() releases all.
  * A kv_cache is owned by its creator and must be freed before the model it was made for.
- * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err. */
+ * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err.
+ *
+ * Threads: the forward pass uses OpenMP (omp_get_max_threads() threads) and calls BLAS from inside
+ * its parallel regions, so model_load() sets OpenBLAS to one thread (openblas_set_num_threads(1)):
+ * a single thread pool instead of two pools spinning against each other. A model is not reentrant:
+ * its scratch buffers are shared by model_forward/model_forward_full/model_logprobs calls, so use
+ * one model from one thread at a time (batch work into one model_forward call instead). */
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
