@@ -465,6 +465,72 @@ static void test_sharded_checkpoint_loads_like_single_file(void **state) {
     model_free(m1);
 }
 
+/* F16 checkpoints: the same numbers as an f32 checkpoint holding the f16-rounded values. */
+typedef struct {
+    const st_file *src;
+    bool to_f16;
+} half_ctx;
+static int half_fill(void *vctx, int idx, void *dst, size_t nbytes) {
+    half_ctx *c = vctx;
+    const st_tensor *t = &c->src->tensors[idx];
+    const float *v = t->data;
+    int64_t n = st_numel(t);
+    if (nbytes != (size_t)n * (c->to_f16 ? 2 : 4)) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = st_f32_to_f16(v[i]);
+        if (c->to_f16) ((uint16_t *)dst)[i] = h;
+        else ((float *)dst)[i] = st_f16_to_f32(h);
+    }
+    return 0;
+}
+
+static void test_f16_checkpoint(void **state) {
+    (void)state;
+    shape sh = live_shapes[3]; /* f32, untied, GQA 3 */
+    model *m0 = write_and_load("f32src", &sh, 9);
+    model_free(m0);
+    char src[600], err[1024];
+    snprintf(src, sizeof src, "%s/f32src/model.safetensors", tmpdir);
+    st_file *f = st_open(src, err, sizeof err);
+    assert_non_null(f);
+    model *ms[2];
+    for (int k = 0; k < 2; k++) {
+        char dir[600], path[700], cmd[2048];
+        snprintf(dir, sizeof dir, "%s/%s", tmpdir, k ? "f16" : "f16_as_f32");
+        fs_mkdirs(dir);
+        snprintf(cmd, sizeof cmd, "cp %s/f32src/config.json %s/", tmpdir, dir);
+        assert_int_equal(system(cmd), 0);
+        st_spec specs[64];
+        for (int i = 0; i < f->n_tensors; i++) {
+            specs[i] = (st_spec){.name = f->tensors[i].name, .dtype = k ? ST_F16 : ST_F32, .ndim = f->tensors[i].ndim};
+            memcpy(specs[i].shape, f->tensors[i].shape, sizeof specs[i].shape);
+        }
+        half_ctx hc = {f, k == 1};
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        assert_int_equal(st_write(path, specs, f->n_tensors, NULL, half_fill, &hc, err, sizeof err), 0);
+        ms[k] = model_load(dir, err, sizeof err);
+        if (!ms[k]) fail_msg("%s", err);
+    }
+    st_close(f);
+    const int V = model_get_config(ms[0])->vocab_size;
+    int ids[5] = {3, 1, 4, 1, 5};
+    float *a = malloc((size_t)5 * V * sizeof(float)), *b = malloc((size_t)5 * V * sizeof(float));
+    assert_int_equal(model_forward_full(ms[0], ids, 5, a, err, sizeof err), 0);
+    assert_int_equal(model_forward_full(ms[1], ids, 5, b, err, sizeof err), 0);
+    assert_true(max_abs_diff(a, b, (size_t)5 * V) < 1e-5);
+    /* and the one-row path */
+    kv_cache *kv = kv_create(ms[1], 1, 4);
+    int slot = 0, one = 1;
+    const int *tk = ids;
+    assert_int_equal(model_forward(ms[1], kv, 1, &slot, &tk, &one, b, err, sizeof err), 0);
+    assert_true(max_abs_diff(a, b, (size_t)V) < 1e-5);
+    kv_free(kv);
+    free(a);
+    free(b);
+    model_free(ms[0]);
+    model_free(ms[1]);
+}
+
 static void test_config_and_eos_parsing(void **state) {
     (void)state;
     char dir[512], path[600], err[1024];
@@ -702,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_logprobs_match_full_logits),
         cmocka_unit_test(test_forward_rejects_bad_requests),
         cmocka_unit_test(test_sharded_checkpoint_loads_like_single_file),
+        cmocka_unit_test(test_f16_checkpoint),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
