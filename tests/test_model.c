@@ -343,6 +343,40 @@ static void test_large_batch_matches_single(void **state) {
     model_free(m);
 }
 
+/* A bf16 KV cache: prefill and one-token steps agree with each other, and stay close to fp32. */
+static void test_bf16_kv_cache(void **state) {
+    (void)state;
+    model *m = write_and_load("kvbf16", &live_shapes[1], 31);
+    const int V = model_get_config(m)->vocab_size;
+    assert_int_equal(kv_bytes_per_token(m, true) * 2, kv_bytes_per_token(m, false));
+    kv_cache *kv = kv_create_dtype(m, 2, 16, true);
+    assert_non_null(kv);
+    int ids[9] = {5, 17, 3, 99, 42, 7, 7, 120, 1};
+    float *a = malloc((size_t)V * sizeof(float)), *b = malloc((size_t)V * sizeof(float));
+    float *full = malloc((size_t)9 * V * sizeof(float));
+    char err[256];
+    int s0 = 0, s1 = 1, n9 = 9, one = 1;
+    const int *tk = ids;
+    assert_int_equal(model_forward(m, kv, 1, &s0, &tk, &n9, a, err, sizeof err), 0);
+    for (int i = 0; i < 9; i++) {
+        tk = ids + i;
+        assert_int_equal(model_forward(m, kv, 1, &s1, &tk, &one, b, err, sizeof err), 0);
+    }
+    /* Both read the same rounded cache; only the order of fp32 sums differs (which can move a
+     * value across a bf16 rounding boundary, hence not 1e-4). */
+    assert_true(max_abs_diff(a, b, (size_t)V) < 2e-3);
+    assert_int_equal(model_forward_full(m, ids, 9, full, err, sizeof err), 0);
+    double md = max_abs_diff(a, full + (size_t)8 * V, (size_t)V);
+    assert_true(md > 0 && md < 5e-2);
+    kv_copy(kv, 1, 0);
+    assert_int_equal(kv_len(kv, 1), 9);
+    free(a);
+    free(b);
+    free(full);
+    kv_free(kv);
+    model_free(m);
+}
+
 static void test_logprobs_match_full_logits(void **state) {
     (void)state;
     model *m = write_and_load("lp", &live_shapes[0], 5);
@@ -766,6 +800,7 @@ int main(void) {
         cmocka_unit_test(test_batched_kv_forward_equals_full_recomputation),
         cmocka_unit_test(test_large_batch_matches_single),
         cmocka_unit_test(test_logprobs_match_full_logits),
+        cmocka_unit_test(test_bf16_kv_cache),
         cmocka_unit_test(test_forward_rejects_bad_requests),
         cmocka_unit_test(test_sharded_checkpoint_loads_like_single_file),
         cmocka_unit_test(test_f16_checkpoint),

@@ -52,7 +52,14 @@ size_t model_num_params(const model *m);
 
 /* The KV cache: n_slots independent sequences, each up to max_len tokens. */
 typedef struct kv_cache kv_cache;
+/* fp32 keys and values (exact: what the tests against the fp32 reference use). NULL when out of memory.
+ * Memory is reserved for n_slots x max_len tokens but only touched as slots fill. */
 kv_cache *kv_create(const model *m, int n_slots, int max_len);
+/* Same, with keys and values stored as bf16 when bf16 is true: half the memory (12 KiB instead of
+ * 24 KiB per token for Qwen2.5-0.5B) for a relative rounding of 2^-9 on cached keys and values. */
+kv_cache *kv_create_dtype(const model *m, int n_slots, int max_len, bool bf16);
+/* Bytes one cached token takes (all layers, keys and values). */
+size_t kv_bytes_per_token(const model *m, bool bf16);
 void kv_free(kv_cache *kv);
 int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot */
 int kv_max_len(const kv_cache *kv);
