@@ -604,9 +604,12 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     for (int l = 0; l < c->num_layers; l++) {
         const layer_weights *w = &m->layers[l];
         rmsnorm_rows(s->xb, s->x, w->attn_norm, T, H, eps);
-        linear_forward(s->q, s->xb, &w->q, w->bq, T);
-        linear_forward(s->k, s->xb, &w->k, w->bk, T);
-        linear_forward(s->v, s->xb, &w->v, w->bv, T);
+        {
+            float *outs[3] = {s->q, s->k, s->v};
+            const linear_weight *ws[3] = {&w->q, &w->k, &w->v};
+            const float *bs[3] = {w->bq, w->bk, w->bv};
+            linear_forward_many(3, outs, ws, bs, s->xb, T);
+        }
         for (int t = 0; t < T; t++) {
             const float *cs = rope + (size_t)t * hd;
             rope_row(s->q + (size_t)t * qd, nh, hd, cs, cs + half);
@@ -681,8 +684,11 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
         linear_forward(s->proj, s->att, &w->o, NULL, T);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
         rmsnorm_rows(s->xb, s->x, w->mlp_norm, T, H, eps);
-        linear_forward(s->gate, s->xb, &w->gate, NULL, T);
-        linear_forward(s->up, s->xb, &w->up, NULL, T);
+        {
+            float *outs[2] = {s->gate, s->up};
+            const linear_weight *ws[2] = {&w->gate, &w->up};
+            linear_forward_many(2, outs, ws, NULL, s->xb, T);
+        }
 #pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
         for (size_t i = 0; i < (size_t)T * I; i++) {
             float g = s->gate[i];
