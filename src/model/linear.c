@@ -1,5 +1,7 @@
 #include "model/linear.h"
 
+#include "kernels/matmul.h"
+
 #include <cblas.h>
 #include <omp.h>
 #include <stdbool.h>
@@ -276,7 +278,16 @@ void linear_forward_many(int count, float *const *outs, const linear_weight *con
     if (M <= 0 || count <= 0) return;
     bool all_half = true;
     for (int i = 0; i < count; i++) all_half = all_half && ws[i]->dtype != ST_F32;
-    if (all_half) linear_half(count, outs, ws, x, M);
+    if (M > DOT_MAX_M) {
+        /* Many rows: the bf16 kernels of src/kernels (exact mode: fp32 products and sums, as the
+         * tests against the fp32 reference need) beat widening blocks for sgemm. */
+        for (int i = 0; i < count; i++) {
+            if (ws[i]->dtype == ST_BF16)
+                mm_bf16(outs[i], x, ws[i]->data, NULL, M, ws[i]->rows, ws[i]->cols, 0);
+            else if (ws[i]->dtype == ST_F32) linear_f32(outs[i], x, ws[i], M);
+            else linear_half(1, &outs[i], &ws[i], x, M);
+        }
+    } else if (all_half) linear_half(count, outs, ws, x, M);
     else
         for (int i = 0; i < count; i++) {
             if (ws[i]->dtype == ST_F32) linear_f32(outs[i], x, ws[i], M);
