@@ -486,7 +486,8 @@ static void test_sharded_checkpoint_loads_like_single_file(void **state) {
     /* A tensor the index promises but its shard lacks is reported with the shard's name. */
     cJSON_ReplaceItemInObject(wm, "model.norm.weight", cJSON_CreateString("model-00002-of-00002.safetensors"));
     cJSON *moved = cJSON_GetObjectItem(wm, "model.embed_tokens.weight");
-    const char *embed_file = moved->valuestring;
+    char embed_file[64];
+    snprintf(embed_file, sizeof embed_file, "%s", moved->valuestring);
     const char *other = strstr(embed_file, "00001-of") ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
     cJSON_ReplaceItemInObject(wm, "model.embed_tokens.weight", cJSON_CreateString(other));
     txt = cJSON_Print(idx);
@@ -495,6 +496,23 @@ static void test_sharded_checkpoint_loads_like_single_file(void **state) {
     assert_null(model_load(dir, err, sizeof err));
     assert_non_null(strstr(err, "missing tensor 'model.embed_tokens.weight'"));
     assert_non_null(strstr(err, other));
+    cJSON_ReplaceItemInObject(wm, "model.embed_tokens.weight", cJSON_CreateString(embed_file));
+    txt = cJSON_Print(idx);
+    assert_int_equal(fs_write_atomic(path, txt, strlen(txt)), 0);
+    free(txt);
+    /* A shape that does not match config.json is reported with the shard that holds it. */
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *cfg = fs_read_file(path, NULL);
+    cJSON *cj = cJSON_Parse(cfg);
+    free(cfg);
+    cJSON_ReplaceItemInObject(cj, "vocab_size", cJSON_CreateNumber(model_get_config(m1)->vocab_size + 3));
+    txt = cJSON_Print(cj);
+    assert_int_equal(fs_write_atomic(path, txt, strlen(txt)), 0);
+    free(txt);
+    cJSON_Delete(cj);
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, embed_file));
+    assert_non_null(strstr(err, "config.json implies"));
     cJSON_Delete(idx);
     model_free(m1);
 }

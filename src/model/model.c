@@ -295,7 +295,7 @@ static const st_tensor *find_tensor(loader *L, const char *name, const char **fi
     fs_join(path, sizeof path, L->dir, fj->valuestring);
     for (int i = 0; i < L->n_files; i++)
         if (!strcmp(L->files[i]->path, path)) {
-            *file = path;
+            *file = L->files[i]->path;
             const st_tensor *t = st_find(L->files[i], name);
             if (!t) seterr(err, errcap, "%s: missing tensor '%s' (listed in the index)", path, name);
             return t;
