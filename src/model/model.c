@@ -503,9 +503,12 @@ void kv_free(kv_cache *kv) {
     free(kv);
 }
 
-int kv_len(const kv_cache *kv, int slot) { return kv->len[slot]; }
+static inline bool slot_ok(const kv_cache *kv, int slot) { return slot >= 0 && slot < kv->n_slots; }
+int kv_len(const kv_cache *kv, int slot) { return slot_ok(kv, slot) ? kv->len[slot] : -1; }
 int kv_max_len(const kv_cache *kv) { return kv->max_len; }
-void kv_clear(kv_cache *kv, int slot) { kv->len[slot] = 0; }
+void kv_clear(kv_cache *kv, int slot) {
+    if (slot_ok(kv, slot)) kv->len[slot] = 0;
+}
 
 /* Byte offset of (slot, layer, pos). */
 static inline size_t kv_off(const kv_cache *kv, int slot, int layer, int pos) {
@@ -513,7 +516,7 @@ static inline size_t kv_off(const kv_cache *kv, int slot, int layer, int pos) {
 }
 
 void kv_copy(kv_cache *kv, int dst, int src) {
-    if (dst == src) return;
+    if (dst == src || !slot_ok(kv, dst) || !slot_ok(kv, src)) return;
     int n = kv->len[src];
     for (int l = 0; l < kv->n_layers; l++) {
         memcpy(kv->k + kv_off(kv, dst, l, 0), kv->k + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * kv->esz);

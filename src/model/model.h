@@ -61,10 +61,12 @@ kv_cache *kv_create_dtype(const model *m, int n_slots, int max_len, bool bf16);
 /* Bytes one cached token takes (all layers, keys and values). */
 size_t kv_bytes_per_token(const model *m, bool bf16);
 void kv_free(kv_cache *kv);
-int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot */
+int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot; -1 for a slot that does not exist */
 int kv_max_len(const kv_cache *kv);
 void kv_clear(kv_cache *kv, int slot);               /* empties a slot for reuse */
-void kv_copy(kv_cache *kv, int dst_slot, int src_slot); /* dst becomes a copy of src (fork a prefix) */
+/* dst becomes a copy of src (fork a prefix); copies only the tokens src holds. Slots that do not
+ * exist are ignored. */
+void kv_copy(kv_cache *kv, int dst_slot, int src_slot);
 
 /* Feeds a batch of n entries through the model in one pass: entry i appends ntok[i] tokens
  * (tokens[i][0..ntok[i]-1]) to slot slots[i], attending to what that slot already holds.
