@@ -754,6 +754,20 @@ static void test_model_errors_name_file_and_tensor(void **state) {
     unlink(path);
     assert_null(model_load(dir, err, sizeof err));
     assert_non_null(strstr(err, "no model.safetensors"));
+    /* A broken index, and an index naming a shard that is not there. */
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    fs_write_atomic(path, "{\"weight_map\": {", 15);
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "model.safetensors.index.json"));
+    assert_non_null(strstr(err, "invalid JSON"));
+    const char *idx = "{\"weight_map\": {\"model.norm.weight\": \"model-00001-of-00009.safetensors\"}}";
+    fs_write_atomic(path, idx, strlen(idx));
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "model-00001-of-00009.safetensors: cannot open"));
+    idx = "{\"weight_map\": {\"model.norm.weight\": \"../../etc/passwd\"}}";
+    fs_write_atomic(path, idx, strlen(idx));
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "must be a file name in the model folder"));
 }
 
 static void test_random_init_is_deterministic_and_hf_like(void **state) {
