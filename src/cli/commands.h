@@ -29,11 +29,8 @@ int cli_model_download(int argc, char **argv); /* model download (cmd_model_down
 
 /* Single commands (groups without subcommands). */
 int cmd_info(int argc, char **argv);
-
-/* Single commands (groups without subcommands). */
 int cmd_tokenize(int argc, char **argv);
-
-/* Single commands. */
+int cmd_score(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 

@@ -9,9 +9,10 @@
 /* The command tree: one line per group, in the order help shows them. */
 const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
-    {"model", "Models: download from the Hub", NULL, cli_model_cmds},
+    {"model", "Models: create random-initialised models, download from the Hub", NULL, cli_model_cmds},
     {"info", "Show the hardware, BLAS, GPUs and verifier toolchains of this machine", cmd_info, NULL},
     {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
+    {"score", "Log-probability of each token of a text under a model", cmd_score, NULL},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
     {"benchmark", "Benchmarks: pass@k of generated samples", NULL, cli_benchmark_cmds},
     {"test", "Check the installation (--level smoke: toolchains, verifiers, sandbox)", cmd_test, NULL},

@@ -4,7 +4,13 @@
  * Ownership: model_load() returns a model that owns its config, its weights (memory-mapped from the
  * safetensors files where the dtype allows it) and its scratch buffers; model_free() releases all.
  * A kv_cache is owned by its creator and must be freed before the model it was made for.
- * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err. */
+ * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err.
+ *
+ * Threads: the forward pass uses OpenMP (omp_get_max_threads() threads) and calls BLAS from inside
+ * its parallel regions, so model_load() sets OpenBLAS to one thread (openblas_set_num_threads(1)):
+ * a single thread pool instead of two pools spinning against each other. A model is not reentrant:
+ * its scratch buffers are shared by model_forward/model_forward_full/model_logprobs calls, so use
+ * one model from one thread at a time (batch work into one model_forward call instead). */
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
@@ -46,12 +52,21 @@ size_t model_num_params(const model *m);
 
 /* The KV cache: n_slots independent sequences, each up to max_len tokens. */
 typedef struct kv_cache kv_cache;
+/* fp32 keys and values (exact: what the tests against the fp32 reference use). NULL when out of memory.
+ * Memory is reserved for n_slots x max_len tokens but only touched as slots fill. */
 kv_cache *kv_create(const model *m, int n_slots, int max_len);
+/* Same, with keys and values stored as bf16 when bf16 is true: half the memory (12 KiB instead of
+ * 24 KiB per token for Qwen2.5-0.5B) for a relative rounding of 2^-9 on cached keys and values. */
+kv_cache *kv_create_dtype(const model *m, int n_slots, int max_len, bool bf16);
+/* Bytes one cached token takes (all layers, keys and values). */
+size_t kv_bytes_per_token(const model *m, bool bf16);
 void kv_free(kv_cache *kv);
-int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot */
+int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot; -1 for a slot that does not exist */
 int kv_max_len(const kv_cache *kv);
 void kv_clear(kv_cache *kv, int slot);               /* empties a slot for reuse */
-void kv_copy(kv_cache *kv, int dst_slot, int src_slot); /* dst becomes a copy of src (fork a prefix) */
+/* dst becomes a copy of src (fork a prefix); copies only the tokens src holds. Slots that do not
+ * exist are ignored. */
+void kv_copy(kv_cache *kv, int dst_slot, int src_slot);
 
 /* Feeds a batch of n entries through the model in one pass: entry i appends ntok[i] tokens
  * (tokens[i][0..ntok[i]-1]) to slot slots[i], attending to what that slot already holds.
@@ -64,5 +79,23 @@ int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *co
 /* Full-sequence forward without a cache (the reference path for tests and for scoring):
  * logits receives ntok rows of vocab_size floats, one per position. */
 int model_forward_full(model *m, const int *tokens, int ntok, float *logits, char *err, size_t errcap);
+
+/* Scoring without materialising ntok x vocab logits: logprobs receives ntok-1 floats,
+ * logprobs[i] = log p(tokens[i+1] | tokens[0..i]). Needs ntok >= 2. */
+int model_logprobs(model *m, const int *tokens, int ntok, float *logprobs, char *err, size_t errcap);
+
+/* Parses a config.json (and generation_config.json next to it, when present) into cfg without
+ * loading weights. Same checks and messages as model_load. */
+int model_read_config(const char *dir, model_config *cfg, char *err, size_t errcap);
+
+/* Presets for `model init`: "tiny", "qwen2.5-0.5b", "qwen2.5-1.5b". Returns -1 for an unknown name. */
+int model_preset(const char *name, model_config *cfg);
+/* Writes a random-initialised model folder (config.json, generation_config.json, model.safetensors)
+ * into dir, loadable here and by Hugging Face transformers. Weights ~ N(0, init_std) (HF uses 0.02),
+ * biases 0 and norm weights 1 as HF initialises them; with perturb, biases ~ N(0, init_std) and norm
+ * weights ~ 1 + N(0, 0.1) too, so tests exercise every parameter. dtype_bf16 picks BF16 or F32.
+ * The same seed and config give the same bytes on every machine and thread count. */
+int model_write_random(const char *dir, const model_config *cfg, bool dtype_bf16, uint64_t seed, double init_std,
+                       bool perturb, char *err, size_t errcap);
 
 #endif
