@@ -1,5 +1,6 @@
 /* halo-forge score --model DIR (--text T | --file F) [--special]: per-token log-probabilities of raw text. */
 #include "cli/commands.h"
+#include "model/hub.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -53,7 +54,9 @@ int cmd_score(int argc, char **argv) {
     } else {
         len = strlen(text);
     }
-    char path[4096];
+    char resolved[4096], path[4096];
+    if (hub_resolve(dir, resolved, sizeof resolved, NULL, err, sizeof err) != 0) { log_error("%s", err); goto out; }
+    dir = resolved;
     if (!fs_join(path, sizeof path, dir, "tokenizer.json")) { log_error("%s: path too long", dir); goto out; }
     if (!(t = tok_load(path, err, sizeof err))) { log_error("%s", err); goto out; }
     double t0 = time_now();

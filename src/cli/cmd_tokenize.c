@@ -1,5 +1,6 @@
 /* halo-forge tokenize (--model DIR | --tokenizer FILE) (--text T | --file F | --decode IDS) [--special] */
 #include "cli/commands.h"
+#include "model/hub.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -99,13 +100,15 @@ int cmd_tokenize(int argc, char **argv) {
         rc = args_usage_error(&tokenize_cmd, "give exactly one of --text, --file or --decode");
         goto out;
     }
-    char path[4096];
+    char path[4096], resolved[4096];
     if (model) {
-        if (!fs_is_dir(model)) {
-            fprintf(stderr, "error: --model %s: not a local model folder (Hub ids are not resolved here)\n", model);
+        char err[1024];
+        if (hub_resolve(model, resolved, sizeof resolved, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "error: %s\n", err);
             rc = 1;
             goto out;
         }
+        model = resolved;
         if (!fs_join(path, sizeof path, model, "tokenizer.json")) {
             fprintf(stderr, "error: --model %s: path too long\n", model);
             rc = 1;
