@@ -21,6 +21,7 @@ typedef struct {
 
 /* Subcommand tables of the groups, one per cmd_<group>.c file. */
 extern const cli_command cli_config_cmds[];
+extern const cli_command cli_model_cmds[];
 
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];

@@ -9,6 +9,7 @@
 /* The command tree: one line per group, in the order help shows them. */
 const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
+    {"model", "Model folders: create random-initialised models", NULL, cli_model_cmds},
     {NULL, NULL, NULL, NULL},
 };
 

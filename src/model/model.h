@@ -65,4 +65,22 @@ int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *co
  * logits receives ntok rows of vocab_size floats, one per position. */
 int model_forward_full(model *m, const int *tokens, int ntok, float *logits, char *err, size_t errcap);
 
+/* Scoring without materialising ntok x vocab logits: logprobs receives ntok-1 floats,
+ * logprobs[i] = log p(tokens[i+1] | tokens[0..i]). Needs ntok >= 2. */
+int model_logprobs(model *m, const int *tokens, int ntok, float *logprobs, char *err, size_t errcap);
+
+/* Parses a config.json (and generation_config.json next to it, when present) into cfg without
+ * loading weights. Same checks and messages as model_load. */
+int model_read_config(const char *dir, model_config *cfg, char *err, size_t errcap);
+
+/* Presets for `model init`: "tiny", "qwen2.5-0.5b", "qwen2.5-1.5b". Returns -1 for an unknown name. */
+int model_preset(const char *name, model_config *cfg);
+/* Writes a random-initialised model folder (config.json, generation_config.json, model.safetensors)
+ * into dir, loadable here and by Hugging Face transformers. Weights ~ N(0, init_std) (HF uses 0.02),
+ * biases 0 and norm weights 1 as HF initialises them; with perturb, biases ~ N(0, init_std) and norm
+ * weights ~ 1 + N(0, 0.1) too, so tests exercise every parameter. dtype_bf16 picks BF16 or F32.
+ * The same seed and config give the same bytes on every machine and thread count. */
+int model_write_random(const char *dir, const model_config *cfg, bool dtype_bf16, uint64_t seed, double init_std,
+                       bool perturb, char *err, size_t errcap);
+
 #endif

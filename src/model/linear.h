@@ -1,0 +1,27 @@
+/* linear: the one place where the model multiplies activations by weight matrices.
+ *
+ * out[M,N] = x[M,K] . W[N,K]^T (+ bias[N]), W in the file's dtype (F32, BF16 or F16, row-major
+ * [out, in] as Hugging Face stores nn.Linear weights), x/out/bias fp32, fp32 accumulation.
+ * Every matrix product of the forward pass goes through linear_forward(), so a faster kernel for
+ * a dtype or shape drops in here without touching the model code. */
+#ifndef HF_MODEL_LINEAR_H
+#define HF_MODEL_LINEAR_H
+
+#include <stddef.h>
+
+#include "model/safetensors.h"
+
+typedef struct {
+    const void *data;
+    st_dtype dtype;
+    int rows; /* N: output features */
+    int cols; /* K: input features */
+} linear_weight;
+
+/* out must not alias x. bias may be NULL. */
+void linear_forward(float *out, const float *x, const linear_weight *w, const float *bias, int M);
+
+/* dst[0..K) = row r of w as fp32 (embedding lookup). */
+void linear_row(float *dst, const linear_weight *w, int r);
+
+#endif
