@@ -23,6 +23,9 @@ typedef struct {
 extern const cli_command cli_config_cmds[];
 extern const cli_command cli_model_cmds[];
 
+/* Single commands (groups without subcommands). */
+int cmd_tokenize(int argc, char **argv);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 

@@ -10,6 +10,7 @@
 const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
     {"model", "Model folders: create random-initialised models", NULL, cli_model_cmds},
+    {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
