@@ -302,8 +302,9 @@ static int run(engine *e, char *err, size_t errcap) {
             e->st.prefill_seconds += t1 - t0;
             e->st.prompt_tokens += e->n_ids[prefill];
         }
-        /* 4. choose the next tokens (in parallel: each sequence has its own stream), then apply them */
-        #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads) if (n_decode > 1)
+        /* 4. choose the next tokens (in parallel when it pays: each sequence has its own stream), then
+         *    apply them in slot order */
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads) if (n_decode > 1 && (long)n_decode * V >= (1L << 20))
         for (int i = 0; i < n_decode; i++) {
             seq *s = &e->seqs[slots[i]];
             e->chosen[i] = gen_sample(e->samplers[omp_get_thread_num()], e->logits + (size_t)i * V, &p->sampling,
