@@ -92,7 +92,8 @@ int gen_run(model *m, const tokenizer *t, const char *const *prompts, int n_prom
             gen_result_fn cb, void *user, gen_stats *stats, char *err, size_t errcap);
 
 /* The same from token ids (the caller formatted and tokenized the prompts; p->tpl and
- * p->system_prompt are ignored). prompt_ids[i] has n_ids[i] >= 1 ids. */
+ * p->system_prompt are ignored). prompt_ids[i] has n_ids[i] >= 1 ids. t may be NULL (benchmarks):
+ * completions are then empty and stop strings never match. */
 int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, const int *n_ids, int n_prompts,
                 const gen_params *p, gen_result_fn cb, void *user, gen_stats *stats, char *err, size_t errcap);
 
