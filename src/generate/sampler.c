@@ -379,15 +379,13 @@ int gen_sample_support(gen_sampler *s, const float *logits, const gen_sampling *
     }
     int n = 0;
     if (sp.mode == MODE_TOPK) {
-        for (int i = 0; i < sp.m; i++) ids[n++] = s->work[i].id;
+        /* s->prob is free in this mode: it maps ids to their probabilities */
+        for (int i = 0; i < sp.m; i++) {
+            ids[n++] = s->work[i].id;
+            s->prob[s->work[i].id] = s->work[i].v;
+        }
         qsort(ids, (size_t)n, sizeof *ids, cmp_int);
-        /* the probabilities of the kept ids, looked up by id */
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < sp.m; j++)
-                if (s->work[j].id == ids[i]) {
-                    probs[i] = s->work[j].v / sp.mass;
-                    break;
-                }
+        for (int i = 0; i < n; i++) probs[i] = s->prob[ids[i]] / sp.mass;
         return n;
     }
     for (int i = 0; i < s->vocab; i++)
