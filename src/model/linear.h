@@ -21,6 +21,9 @@ typedef struct {
 /* out must not alias x. bias may be NULL. */
 void linear_forward(float *out, const float *x, const linear_weight *w, const float *bias, int M);
 
+/* Makes BLAS single-threaded so that OpenMP alone schedules threads; model_load() calls it. */
+void linear_init_threads(void);
+
 /* dst[0..K) = row r of w as fp32 (embedding lookup). */
 void linear_row(float *dst, const linear_weight *w, int r);
 

@@ -392,6 +392,7 @@ model *model_load(const char *dir, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
     if (!m) { seterr(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
+    linear_init_threads();
     if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
     if (open_files(&L, m, err, errcap) != 0) goto fail;
     const model_config *c = &m->cfg;

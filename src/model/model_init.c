@@ -131,7 +131,7 @@ typedef struct {
     tensor_kind *kinds;
     bool bf16, perturb;
     uint64_t seed;
-    double std;
+    float std;
 } init_ctx;
 
 #define CHUNK 65536
@@ -149,16 +149,20 @@ static int fill_tensor(void *vctx, int idx, void *dst, size_t nbytes) {
         rng_seed(&r, x->seed * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)idx << 40) ^ (uint64_t)ch);
         size_t lo = ch * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
         for (size_t i = lo; i < hi; i += 2) {
-            double u1 = rng_double(&r), u2 = rng_double(&r);
-            if (u1 < 1e-300) u1 = 1e-300;
-            double rad = sqrt(-2.0 * log(u1)), z[2] = {rad * cos(2 * M_PI * u2), rad * sin(2 * M_PI * u2)};
+            /* Box-Muller in float from one 64-bit draw: two 24-bit uniforms, u1 in (0, 1]. */
+            uint64_t bits = rng_next(&r);
+            float u1 = (float)((bits >> 40) + 1) * (1.0f / 16777216.0f);
+            float u2 = (float)((bits >> 16) & 0xffffff) * (1.0f / 16777216.0f);
+            float rad = sqrtf(-2.0f * logf(u1)), sn, cs;
+            sincosf(6.28318530718f * u2, &sn, &cs);
+            float z[2] = {rad * cs, rad * sn};
             for (int k = 0; k < 2 && i + k < hi; k++) {
-                double val;
+                float val;
                 if (kind == KIND_MATRIX) val = z[k] * x->std;
-                else if (kind == KIND_NORM) val = 1.0 + (x->perturb ? 0.1 * z[k] : 0.0);
-                else val = x->perturb ? z[k] * x->std : 0.0;
-                if (x->bf16) ((uint16_t *)dst)[i + k] = st_f32_to_bf16((float)val);
-                else ((float *)dst)[i + k] = (float)val;
+                else if (kind == KIND_NORM) val = 1.0f + (x->perturb ? 0.1f * z[k] : 0.0f);
+                else val = x->perturb ? z[k] * x->std : 0.0f;
+                if (x->bf16) ((uint16_t *)dst)[i + k] = st_f32_to_bf16(val);
+                else ((float *)dst)[i + k] = val;
             }
         }
     }
@@ -242,7 +246,7 @@ int model_write_random(const char *dir, const model_config *c, bool bf16, uint64
     ADD(KIND_NORM, H, 0, "model.norm.weight");
     if (!c->tie_embeddings) ADD(KIND_MATRIX, c->vocab_size, H, "lm_head.weight");
 #undef ADD
-    init_ctx ctx = {specs, kinds, bf16, perturb, seed, init_std};
+    init_ctx ctx = {specs, kinds, bf16, perturb, seed, (float)init_std};
     char path[4096];
     fs_join(path, sizeof path, dir, "model.safetensors");
     rc = st_write(path, specs, n, "{\"format\":\"pt\"}", fill_tensor, &ctx, err, errcap);

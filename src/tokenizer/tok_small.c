@@ -29,7 +29,8 @@ static const char *const FRAGMENTS[] = {
     " result", " count", " sum", " max", " min", " append", " args", " func", " data", " name", " key", " val",
     " node", " left", " right", " 2", " 10", " 100", "0;", "1;", " n)", "(n", "(x", "(self", "(self)", "__",
     "__init__", " __init__", "append", "ret", "num", "nums", " nums", "arr", " arr", " test", "assert", " assert",
-    "Hello", " World", " Hello", "ab", "abc", "def", "xyz",
+    "Hello", " World", " Hello", "ab", "abc", "def", "xyz", "():\n", "):\n", ")\n", ");\n", "(i", "(\"", "\")",
+    "],", "];", "\":", "=\"", " #", " //", "0,", "1,", "\n}", "\n}\n",
 };
 
 static void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

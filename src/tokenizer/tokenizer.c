@@ -11,6 +11,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include "core/fs.h"
+#include "tokenizer/tok_json.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
@@ -208,7 +209,8 @@ struct tokenizer {
     buf bytes;               /* decoded bytes of each token */
     uint32_t *bytes_off, *bytes_len;
 
-    uint32_t *str_table;     /* string -> id + 1 (0 empty), open addressing */
+    uint32_t *str_len;       /* per id */
+    uint64_t *str_table;     /* string -> id, open addressing (see str_lookup) */
     uint32_t str_mask;
 
     uint64_t *pair_key;      /* (a << 32 | b) + 1, 0 empty */
@@ -233,26 +235,34 @@ struct tokenizer {
 
 /* ---------------- string table */
 
+/* Table slots hold (id + 1) in the low 32 bits and the upper half of the string's hash above,
+ * so most probes are settled without touching the strings. */
 static int str_lookup(const tokenizer *t, const char *s, size_t n) {
-    uint32_t i = (uint32_t)hash_bytes(s, n) & t->str_mask;
+    uint64_t h = hash_bytes(s, n);
+    uint32_t i = (uint32_t)h & t->str_mask, tag = (uint32_t)(h >> 32);
     for (;;) {
-        uint32_t v = t->str_table[i];
+        uint64_t v = t->str_table[i];
         if (!v) return -1;
-        const char *c = t->strs.p + t->str_off[v - 1];
-        if (strlen(c) == n && !memcmp(c, s, n)) return (int)v - 1;
+        uint32_t id = (uint32_t)v - 1;
+        if ((uint32_t)(v >> 32) == tag && t->str_len[id] == n && !memcmp(t->strs.p + t->str_off[id], s, n)) return (int)id;
         i = (i + 1) & t->str_mask;
     }
 }
 
 static void str_insert(tokenizer *t, int id) {
     const char *s = t->strs.p + t->str_off[id];
-    size_t n = strlen(s);
-    uint32_t i = (uint32_t)hash_bytes(s, n) & t->str_mask;
+    size_t n = t->str_len[id];
+    uint64_t h = hash_bytes(s, n);
+    uint32_t i = (uint32_t)h & t->str_mask, tag = (uint32_t)(h >> 32);
+    uint64_t mine = (uint64_t)tag << 32 | ((uint32_t)id + 1);
     for (;;) {
-        uint32_t v = t->str_table[i];
-        if (!v) { t->str_table[i] = (uint32_t)id + 1; return; }
-        const char *c = t->strs.p + t->str_off[v - 1];
-        if (!strcmp(c, s)) { t->str_table[i] = (uint32_t)id + 1; return; } /* later definition wins */
+        uint64_t v = t->str_table[i];
+        if (!v) { t->str_table[i] = mine; return; }
+        uint32_t other = (uint32_t)v - 1;
+        if ((uint32_t)(v >> 32) == tag && t->str_len[other] == n && !memcmp(t->strs.p + t->str_off[other], s, n)) {
+            t->str_table[i] = mine; /* later definition wins */
+            return;
+        }
         i = (i + 1) & t->str_mask;
     }
 }
@@ -298,11 +308,53 @@ static bool json_bool(const cJSON *o, const char *key, bool def) {
     return def;
 }
 
+/* Oniguruma (which HF uses) reads \s as Unicode White_Space; PCRE2 adds U+180E, which stopped
+ * being a space in Unicode 6.3. So \s and \S are spelled out as White_Space classes. */
+#define WHITE_SPACE "\\t-\\r\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+
+static char *onig_compatible(const char *pattern) {
+    size_t n = strlen(pattern);
+    buf b = {0};
+    bool in_class = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = pattern[i];
+        if (c == '\\' && i + 1 < n) {
+            char d = pattern[i + 1];
+            int rc;
+            if (d == 's') rc = in_class ? buf_add(&b, WHITE_SPACE, strlen(WHITE_SPACE))
+                                        : (buf_add(&b, "[", 1) || buf_add(&b, WHITE_SPACE, strlen(WHITE_SPACE)) || buf_add(&b, "]", 1));
+            else if (d == 'S' && !in_class)
+                rc = buf_add(&b, "[^", 2) || buf_add(&b, WHITE_SPACE, strlen(WHITE_SPACE)) || buf_add(&b, "]", 1);
+            else rc = buf_add(&b, pattern + i, 2);
+            if (rc) { free(b.p); return NULL; }
+            i++;
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            /* a ']' right after '[' or '[^' is a literal member */
+            size_t k = i + 1;
+            if (k < n && pattern[k] == '^') k++;
+            if (k < n && pattern[k] == ']') k++;
+            if (buf_add(&b, pattern + i, k - i)) { free(b.p); return NULL; }
+            i = k - 1;
+            continue;
+        }
+        if (c == ']' && in_class) in_class = false;
+        if (buf_add(&b, &c, 1)) { free(b.p); return NULL; }
+    }
+    if (!b.p && buf_add(&b, "", 0)) return NULL;
+    return b.p;
+}
+
 static pcre2_code *compile_regex(const char *pattern, bool literal, const char *path, char *err, size_t errcap) {
     int code;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
+    uint32_t opts = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
+    char *rewritten = literal ? strdup(pattern) : onig_compatible(pattern);
+    if (!rewritten) { set_err(err, errcap, "%s: out of memory", path); return NULL; }
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
+    free(rewritten);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -401,8 +453,10 @@ static char *normalize(const tokenizer *t, const char *s, size_t n, size_t *out_
 
 static int set_id_string(tokenizer *t, int id, const char *s) {
     uint32_t off = (uint32_t)t->strs.n;
-    if (buf_add(&t->strs, s, strlen(s) + 1)) return -1;
+    size_t n = strlen(s);
+    if (buf_add(&t->strs, s, n + 1)) return -1;
     t->str_off[id] = off;
+    t->str_len[id] = (uint32_t)n;
     t->flags[id] |= ID_PRESENT;
     return 0;
 }
@@ -436,6 +490,7 @@ void tok_free(tokenizer *t) {
     free(t->flags);
     free(t->strs.p);
     free(t->str_off);
+    free(t->str_len);
     free(t->bytes.p);
     free(t->bytes_off);
     free(t->bytes_len);
@@ -515,6 +570,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     size_t nid = (size_t)t->n_ids;
     t->flags = calloc(nid + 1, 1);
     t->str_off = malloc((nid + 1) * sizeof *t->str_off);
+    t->str_len = calloc(nid + 1, sizeof *t->str_len);
     t->str_mask = pow2_at_least((n_vocab + (size_t)n_added) * 2) - 1;
     t->str_table = calloc((size_t)t->str_mask + 1, sizeof *t->str_table);
     size_t n_merges = (size_t)cJSON_GetArraySize(merges);
@@ -523,7 +579,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     t->pair_rank = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_rank);
     t->pair_new = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_new);
     t->added = calloc((size_t)n_added + 1, sizeof *t->added);
-    if (!t->flags || !t->str_off || !t->str_table || !t->pair_key || !t->pair_rank || !t->pair_new || !t->added ||
+    if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pair_key || !t->pair_rank || !t->pair_new || !t->added ||
         buf_reserve(&t->strs, n_vocab * 8)) {
         set_err(err, errcap, "%s: out of memory", path);
         return -1;
@@ -614,7 +670,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
         t->bytes_off[i] = (uint32_t)t->bytes.n;
         if (!(t->flags[i] & ID_PRESENT)) continue;
         const unsigned char *s = (const unsigned char *)t->strs.p + t->str_off[i];
-        size_t len = strlen((const char *)s);
+        size_t len = t->str_len[i];
         for (size_t k = 0; k < len;) {
             size_t adv = utf8_seq_len(s + k, len - k);
             if (!adv) { /* cJSON gives valid UTF-8 except for lone surrogate escapes: keep the byte */
@@ -644,20 +700,26 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
         set_err(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    /* Line numbers for errors must be counted before parsing rewrites strings in place. */
+    size_t off = 0;
+    tok_json *doc = tok_json_parse(text, len, &off);
+    const cJSON *root = tok_json_root(doc);
     if (!root || !cJSON_IsObject(root)) {
-        size_t off = end && end >= text ? (size_t)(end - text) : 0, line = 1;
-        for (size_t i = 0; i < off && i < len; i++) line += text[i] == '\n';
-        if (root) set_err(err, errcap, "%s: not a JSON object", path);
-        else set_err(err, errcap, "%s:%zu: invalid JSON near byte %zu", path, line, off);
-        cJSON_Delete(root);
+        if (root) {
+            set_err(err, errcap, "%s: not a JSON object", path);
+        } else {
+            free(text);
+            text = fs_read_file(path, &len); /* the parser changed it: count lines on a fresh copy */
+            size_t line = 1;
+            for (size_t i = 0; text && i < off && i < len; i++) line += text[i] == '\n';
+            set_err(err, errcap, "%s:%zu: invalid JSON near byte %zu", path, line, off);
+        }
+        tok_json_free(doc);
         free(text);
         return NULL;
     }
-    free(text);
     tokenizer *t = calloc(1, sizeof *t);
-    if (!t) { cJSON_Delete(root); set_err(err, errcap, "%s: out of memory", path); return NULL; }
+    if (!t) { tok_json_free(doc); free(text); set_err(err, errcap, "%s: out of memory", path); return NULL; }
     byte_alphabet(t->byte_to_cp, t->cp_to_byte);
     bool byte_level = false;
     if (load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path, err, errcap) ||
@@ -675,10 +737,12 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
         set_err(err, errcap, "%s: out of memory", path);
         goto fail;
     }
-    cJSON_Delete(root);
+    tok_json_free(doc);
+    free(text);
     return t;
 fail:
-    cJSON_Delete(root);
+    tok_json_free(doc);
+    free(text);
     tok_free(t);
     return NULL;
 }

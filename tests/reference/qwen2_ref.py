@@ -7,7 +7,7 @@ tied or untied head) in fp32, and reads the same model folder halo-forge reads (
 model.safetensors or a sharded index), with its own small safetensors reader: Debian's
 python3-torch has no `safetensors` or `transformers` package.
 
-Usage: qwen2_ref.py MODEL_DIR REQUEST.json OUT.json
+Usage: qwen2_ref.py MODEL_DIR REQUEST.json OUT.json [MODEL_DIR REQUEST.json OUT.json ...]
   REQUEST.json: {"sequences": [[ids...], ...]}
   OUT.json:     {"logprobs": [ [[V floats] per position] per sequence ]}  (log-softmax of the logits)
 Run with /usr/bin/python3 (the interpreter that has torch).
@@ -131,20 +131,22 @@ class Reference:
 
 
 def main():
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    if not args or len(args) % 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     torch.set_num_threads(1)
-    ref = Reference(sys.argv[1])
-    with open(sys.argv[2]) as f:
-        req = json.load(f)
-    out = []
-    with torch.no_grad():
-        for ids in req["sequences"]:
-            lp = torch.log_softmax(ref.logits(ids).double(), dim=-1)
-            out.append([[round(v, 7) for v in row] for row in lp.tolist()])
-    with open(sys.argv[3], "w") as f:
-        json.dump({"logprobs": out}, f, separators=(",", ":"))
+    for model_dir, req_path, out_path in zip(args[0::3], args[1::3], args[2::3]):
+        ref = Reference(model_dir)
+        with open(req_path) as f:
+            req = json.load(f)
+        out = []
+        with torch.no_grad():
+            for ids in req["sequences"]:
+                lp = torch.log_softmax(ref.logits(ids).double(), dim=-1)
+                out.append([[round(v, 7) for v in row] for row in lp.tolist()])
+        with open(out_path, "w") as f:
+            json.dump({"logprobs": out}, f, separators=(",", ":"))
 
 
 if __name__ == "__main__":
