@@ -472,6 +472,7 @@ static void test_utf8_lossy_matches_replacement_rules(void **state) {
         {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogates are ill-formed */
         {"\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80"},
         {"\xf0\x9f\x98", 3, "\xef\xbf\xbd"},
+        {"a\0b", 3, "ab"}, /* NUL dropped */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t n = gen_utf8_lossy(cases[i].in, cases[i].n, out);

@@ -73,7 +73,7 @@ size_t gen_utf8_lossy(const char *src, size_t n, char *out) {
     while (i < n) {
         unsigned char c = in[i];
         if (c < 0x80) {
-            out[o++] = (char)c;
+            if (c) out[o++] = (char)c; /* NUL is dropped: the result is a C string */
             i++;
             continue;
         }

@@ -62,7 +62,8 @@ typedef struct {
     int prompt_idx;          /* index into the prompts given to gen_run */
     int sample_idx;          /* 0 .. n_samples-1 */
     const char *completion;  /* decoded text of the generated tokens, NUL-terminated, without special
-                                tokens and cut before a stop string; invalid UTF-8 becomes U+FFFD */
+                                tokens and cut before a stop string; invalid UTF-8 becomes U+FFFD,
+                                NUL bytes are dropped */
     size_t completion_len;
     const int *tokens;       /* generated ids, an end-of-sequence id included when it stopped on one */
     int n_tokens;
@@ -98,8 +99,8 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
                 const gen_params *p, gen_result_fn cb, void *user, gen_stats *stats, char *err, size_t errcap);
 
 /* Copies n bytes of src to out, replacing each maximal ill-formed UTF-8 subsequence with U+FFFD as
- * Rust's from_utf8_lossy (and so Hugging Face's decode) does, and NUL-terminates. out needs room for
- * 3 * n + 1 bytes. Returns the output length. */
+ * Rust's from_utf8_lossy (and so Hugging Face's decode) does, dropping NUL bytes (the result is a C
+ * string), and NUL-terminates. out needs room for 3 * n + 1 bytes. Returns the output length. */
 size_t gen_utf8_lossy(const char *src, size_t n, char *out);
 
 /* The formatted prompt text gen_run feeds the tokenizer (heap string, caller frees). */
