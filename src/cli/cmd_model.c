@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/timing.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -36,7 +37,9 @@ static const arg_spec init_flags[] = {
      NULL},
     {"perturb", 0, ARG_BOOL, NULL, "Also randomise biases and norm weights (for numerical tests)", NULL, NULL, 0, 0,
      NULL},
-    {"tokenizer", 0, ARG_STR, NULL, "tokenizer.json to copy (with tokenizer_config.json next to it, if any)", NULL,
+    {"tokenizer", 0, ARG_STR, NULL,
+     "tokenizer.json to copy (with tokenizer_config.json next to it, if any); default: a small byte-level BPE "
+     "tokenizer with the ChatML special tokens", NULL,
      NULL, 0, 0, "FILE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
@@ -47,7 +50,8 @@ static const cmd_spec init_cmd = {
     "tokenizer files, with Hugging Face names, so transformers can load it too. Weights are N(0, init-std),\n"
     "biases 0 and norm weights 1, as Hugging Face initialises them (--perturb randomises those too).\n"
     "Presets: tiny (64 hidden, 2 layers, 4/2 heads), qwen2.5-0.5b (896, 24 layers, 14/2 heads, 4864, vocab\n"
-    "151936, tied), qwen2.5-1.5b (1536, 28 layers, 12/2 heads, 8960, tied). The 0.5B preset is about 1 GB in bf16.",
+    "151936, tied), qwen2.5-1.5b (1536, 28 layers, 12/2 heads, 8960, tied). The 0.5B preset is about 1 GB in bf16.\n"
+    "The tiny preset takes its vocab_size and eos ids (<|im_end|>, <|endoftext|>) from the tokenizer.",
     NULL,
 };
 
@@ -141,17 +145,29 @@ static int model_init(int argc, char **argv) {
         goto done;
     }
     const char *tokpath = args_str(a, "tokenizer");
+    char err[1024], small_tok[4096];
+    if (!tokpath) {
+        /* The small byte-level BPE tokenizer with the ChatML special tokens goes straight into the folder. */
+        if (tok_write_small(out, err, sizeof err) != 0) {
+            log_error("%s", err);
+            goto done;
+        }
+        fs_join(small_tok, sizeof small_tok, out, "tokenizer.json");
+    }
+    const char *scan = tokpath ? tokpath : small_tok;
     int tok_max = -1, id_eot = -1, id_im_end = -1;
-    if (tokpath && scan_tokenizer(tokpath, &tok_max, &id_eot, &id_im_end) != 0) goto done;
-    if (tokpath && tiny) {
-        c.vocab_size = tok_max + 1;
+    if (scan_tokenizer(scan, &tok_max, &id_eot, &id_im_end) != 0) goto done;
+    if (tiny) c.vocab_size = tok_max + 1;
+    /* Stop ids follow the tokenizer actually shipped ([151645, 151643] with Qwen's own). */
+    if (id_im_end >= 0 || id_eot >= 0) {
         c.n_eos = 0;
         if (id_im_end >= 0) c.eos_ids[c.n_eos++] = id_im_end;
         if (id_eot >= 0) c.eos_ids[c.n_eos++] = id_eot;
+        if (!tiny) c.bos_id = id_eot;
     }
     if (args_given(a, "vocab-size")) c.vocab_size = (int)args_int(a, "vocab-size");
     if (tok_max >= c.vocab_size) {
-        log_error("%s: the tokenizer has ids up to %d, more than vocab_size %d allows", tokpath, tok_max, c.vocab_size);
+        log_error("%s: the tokenizer has ids up to %d, more than vocab_size %d allows", scan, tok_max, c.vocab_size);
         goto done;
     }
     int keep = 0;
@@ -160,7 +176,6 @@ static int model_init(int argc, char **argv) {
     c.n_eos = keep;
     if (c.bos_id >= c.vocab_size) c.bos_id = -1;
 
-    char err[1024];
     double t0 = time_now();
     bool bf16 = !strcmp(args_str(a, "dtype"), "bf16");
     log_info("Writing %s model (%s, hidden %d, %d layers, heads %d/%d, vocab %d, %s) to %s", preset, c.arch,
@@ -183,8 +198,6 @@ static int model_init(int argc, char **argv) {
             fs_join(dst, sizeof dst, out, "tokenizer_config.json");
             if (copy_file(cfgsrc, dst) != 0) goto done;
         }
-    } else {
-        log_warn("no --tokenizer given: the folder has no tokenizer files");
     }
     log_info("Model written in %.1f s", time_now() - t0);
     printf("%s\n", out);

@@ -25,6 +25,7 @@ extern const cli_command cli_model_cmds[];
 
 /* Single commands (groups without subcommands). */
 int cmd_tokenize(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 
 /* Defined in main.c: the whole command tree (for help and for `test`). */

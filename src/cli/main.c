@@ -11,6 +11,7 @@ const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
     {"model", "Model folders: create random-initialised models", NULL, cli_model_cmds},
     {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
+    {"score", "Log-probability of each token of a text under a model", cmd_score, NULL},
     {"generate", "Sample completions for prompts with a model", cmd_generate, NULL},
     {NULL, NULL, NULL, NULL},
 };
