@@ -91,6 +91,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* figures appear as they are measured */
     const char *dir = "/tmp/q05";
     int new_tokens = 32, prompt_tokens = 64, reps = 3;
     char batches_arg[256] = "1,8,32,128";

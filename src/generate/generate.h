@@ -9,8 +9,11 @@
  *
  * Reproducibility: the random stream of sample j of prompt i is derived from (seed, i, j) only
  * (gen_seed_stream), so the same seed gives the same completions whatever batch_size is, and in
- * whatever order samples finish. (Bit-identical logits across batch compositions are the model's
- * side of the bargain; model_forward computes each row independently of the others.)
+ * whatever order samples finish, provided the model computes a sequence's logits bit-identically in
+ * any batch. At a fixed batch_size runs are always bit-identical. (Today model_forward switches from a
+ * row-by-row kernel to blocked sgemm as the batch grows, which moves logits by ~1e-6: enough to flip
+ * a rare sample whose draw lands on a boundary, so across batch sizes outputs agree almost always,
+ * not always.)
  *
  * A sequence stops at the first of: an end-of-sequence id of the model (every id in its
  * generation_config.json, e.g. Qwen's 151645 and 151643), a stop string appearing in its decoded text,
