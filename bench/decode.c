@@ -14,6 +14,7 @@
  *     counting the tokens made by decode steps over the time of those steps (best of --reps);
  *   - ratios to the compute roofline (sgemm FLOP/s / (2 x params) tokens/s) and to the bandwidth
  *     roofline (bandwidth / bytes of weights read per token) for the weight dtype of the file;
+ *   - the share of the run spent choosing tokens (softmax, top-k/top-p, draws): the engine's own cost;
  *   - peak RSS. */
 #include "core/fs.h"
 #include "core/timing.h"
@@ -189,7 +190,8 @@ int main(int argc, char **argv) {
     /* decode through the engine */
     printf("\ndecode (%d-token prompt prefilled once, %d new tokens per sequence, T=0.7 sampling):\n", prompt_tokens,
            new_tokens);
-    printf("%10s %14s %12s %12s %12s\n", "sequences", "tokens/s", "ms/step", "x compute", "x bandwidth");
+    printf("%10s %14s %12s %12s %12s %12s\n", "sequences", "tokens/s", "ms/step", "x compute", "x bandwidth",
+           "sampling %");
     char *save = NULL;
     for (char *b = strtok_r(batches_arg, ",", &save); b; b = strtok_r(NULL, ",", &save)) {
         int B = atoi(b);
@@ -201,7 +203,7 @@ int main(int argc, char **argv) {
         p.max_new_tokens = new_tokens;
         p.ignore_eos = true;
         p.seed = 1;
-        double best = 0, best_step = 0;
+        double best = 0, best_step = 0, best_sampling = 0;
         for (int r = 0; r < reps; r++) {
             gen_stats st;
             const int *pp = prompt;
@@ -217,9 +219,11 @@ int main(int argc, char **argv) {
             if (tps > best) {
                 best = tps;
                 best_step = decode_s / (double)decode_steps * 1e3;
+                best_sampling = 100.0 * st.sample_seconds / st.seconds;
             }
         }
-        printf("%10d %14.1f %12.1f %12.3f %12.3f\n", B, best, best_step, best / compute_roof, best / bw_roof);
+        printf("%10d %14.1f %12.1f %12.3f %12.3f %12.1f\n", B, best, best_step, best / compute_roof, best / bw_roof,
+               best_sampling);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
