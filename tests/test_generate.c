@@ -406,6 +406,13 @@ static void test_context_length_ends_samples(void **state) {
     for (int i = 0; i < NPROMPTS; i++) free(ids[i]);
 }
 
+static int count_steps(void *user, const gen_stats *st) {
+    int *steps = user;
+    ++*steps;
+    assert_int_equal(st->steps, *steps);
+    return *steps >= 3;
+}
+
 static void test_callback_can_stop_the_run(void **state) {
     (void)state;
     gen_params p;
@@ -420,6 +427,18 @@ static void test_callback_can_stop_the_run(void **state) {
     char err[512];
     assert_int_equal(gen_run(M, T, PROMPTS, NPROMPTS, &p, on_result, &c, NULL, err, sizeof err), 1);
     assert_int_equal(c.count, 2);
+    collect_free(&c);
+    /* and so can the step hook (how a Ctrl-C handler cancels a run) */
+    memset(&c, 0, sizeof c);
+    c.n_samples = 3;
+    int steps = 0;
+    p.on_step = count_steps;
+    p.step_user = &steps;
+    gen_stats st;
+    assert_int_equal(gen_run(M, T, PROMPTS, NPROMPTS, &p, on_result, &c, &st, err, sizeof err), 1);
+    assert_int_equal(steps, 3);
+    assert_int_equal(st.steps, 3);
+    assert_true(c.count < NPROMPTS * 3);
     collect_free(&c);
 }
 

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,17 @@ typedef struct {
     long finish_counts[3];
 } writer;
 
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+/* After each decoding step: refresh the progress line, and stop on Ctrl-C / SIGTERM. */
+static int on_step(void *user, const gen_stats *st) {
+    writer *w = user;
+    (void)st;
+    progress_update(&w->prog, w->prog.done);
+    return interrupted != 0;
+}
+
 static int on_result(void *user, const gen_result *r) {
     writer *w = user;
     cJSON *o = cJSON_CreateObject();
@@ -303,12 +315,26 @@ int cmd_generate(int argc, char **argv) {
              p.n_samples, p.n_samples == 1 ? "" : "s", pl.n, pl.n == 1 ? "" : "s", dir, cfg->arch,
              model_num_params(m), (double)p.sampling.temperature, (double)p.sampling.top_p, p.sampling.top_k,
              p.max_new_tokens, p.batch_size, (unsigned long long)p.seed);
+    p.on_step = on_step;
+    p.step_user = &w;
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     progress_start(&w.prog, "generate", w.total, "samples");
     gen_stats st;
     int grc = gen_run(m, t, (const char *const *)pl.text, pl.n, &p, on_result, &w, &st, err, sizeof err);
     progress_finish(&w.prog);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (grc < 0) {
         log_error("%s", err);
+        goto done;
+    }
+    if (interrupted) {
+        log_warn("interrupted: %ld of %ld samples done; %s", st.n_samples, w.total,
+                 tmp_path[0] ? "no output file written" : "output incomplete");
+        rc = 128 + interrupted;
         goto done;
     }
     if (w.write_failed || fflush(w.f) != 0) {

@@ -150,6 +150,7 @@ typedef struct {
     gen_result_fn cb;
     void *user;
     gen_stats st;
+    double t_start;
     bool stopped;
 } engine;
 
@@ -324,6 +325,10 @@ static int run(engine *e, char *err, size_t errcap) {
             e->prefix_prompt = prefill;
             e->prefix_next = 0;
         }
+        if (p->on_step) {
+            e->st.seconds = time_now() - e->t_start;
+            if (p->on_step(p->step_user, &e->st) != 0) e->stopped = true;
+        }
     }
 out:
     free(slots);
@@ -384,9 +389,9 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
             fail(err, errcap, "out of memory");
             goto done;
         }
-    double t0 = time_now();
+    e.t_start = time_now();
     rc = run(&e, err, errcap);
-    e.st.seconds = time_now() - t0;
+    e.st.seconds = time_now() - e.t_start;
 done:
     if (stats) *stats = e.st;
     if (e.samplers)

@@ -42,6 +42,13 @@ typedef enum {
 /* "stop", "length", "prompt_too_long". */
 const char *gen_finish_name(gen_finish f);
 
+typedef struct gen_stats gen_stats;
+
+/* Called after every forward step with the figures so far, on the thread that called gen_run: for
+ * progress displays and for cancelling (a signal handler sets a flag, this returns it). Return 0 to
+ * go on, anything else to stop the run (gen_run then returns 1). */
+typedef int (*gen_step_fn)(void *user, const gen_stats *so_far);
+
 typedef struct {
     int n_samples;             /* completions per prompt, >= 1 */
     int max_new_tokens;        /* >= 1 */
@@ -53,6 +60,8 @@ typedef struct {
     bool ignore_eos;           /* keep going past end-of-sequence ids (benchmarks) */
     chat_template tpl;         /* how gen_run renders prompts (CHAT_RAW: the text as it is) */
     const char *system_prompt; /* system message for the template, or NULL / "" for none */
+    gen_step_fn on_step;       /* optional, called after each step with step_user */
+    void *step_user;
 } gen_params;
 
 /* Defaults: 1 sample, 1024 new tokens, temperature 0.7, top_p 1, top_k 0, seed 0, batch 16, ChatML. */
@@ -78,7 +87,7 @@ typedef struct {
  * Return 0 to go on, anything else to stop the run (gen_run then returns 1). */
 typedef int (*gen_result_fn)(void *user, const gen_result *r);
 
-typedef struct {
+struct gen_stats {
     int n_prompts;
     long n_samples;          /* samples finished (and handed to the callback) */
     long prompt_tokens;      /* prefilled tokens (each prompt once) */
@@ -87,7 +96,7 @@ typedef struct {
     double seconds;          /* wall time of the run, from the first prefill to the last sample */
     double prefill_seconds;  /* time in forward calls that carried a prefill */
     double sample_seconds;   /* time spent choosing tokens (softmax, top-k/top-p, draws) */
-} gen_stats;
+};
 
 /* Renders each prompt with p->tpl (system prompt + user message + assistant opener), tokenizes it,
  * and runs gen_run_ids. Returns 0 when every sample was delivered, 1 when the callback stopped the

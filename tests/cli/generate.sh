@@ -58,6 +58,21 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     assert "e" not in r["completion"] and "\n" not in r["completion"] and "a,b" not in r["completion"], r' stop.jsonl
 
+# Ctrl-C stops generation cleanly: exit 130, no output file, no temporary file left
+"$HF" generate --model m --prompt "count" -n 16 --max-new-tokens 4000 --ignore-eos -o int.jsonl \
+    >/dev/null 2>int.err &
+pid=$!
+for _ in $(seq 100); do ls int.jsonl.tmp.* >/dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.3
+kill -INT $pid
+wait $pid
+got=$?
+if [ "$got" -eq 130 ] && [ ! -e int.jsonl ] && ! ls int.jsonl.tmp.* >/dev/null 2>&1 && grep -q interrupted int.err; then
+    passes=$((passes + 1))
+else
+    echo "FAIL: SIGINT: exit $got"; cat int.err; ls; fails=$((fails + 1))
+fi
+
 # errors
 expect_rc 1 "missing model folder" -- "$HF" generate --model nope --prompt x
 expect_grep "nope" "$T/err" "names the missing folder"
