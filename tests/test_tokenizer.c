@@ -12,6 +12,7 @@
 #include "tokenizer/ref_check.h"
 #include "tokenizer/tokenizer.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,10 +199,13 @@ static void test_malformed_files_give_clear_errors(void **state) {
     char err[256];
     assert_null(tok_load("/nonexistent/tokenizer.json", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/tokenizer.json"));
-    const char *e = load_error("bad.json", "{\"model\": {\"type\": \"BPE\",\n \"vocab\": {\"a\": 0,, }}}");
+    const char *e = load_error("bad.json", "{\"model\": {\"type\": \"BPE\", \"merges\": [],\n \"vocab\": {\"a\": 0,, }}}");
     assert_non_null(e);
-    assert_non_null(strstr(e, "bad.json:2"));
-    assert_non_null(strstr(e, "invalid JSON"));
+    assert_non_null(strstr(e, "bad.json:2: invalid JSON in model.vocab"));
+    e = load_error("bad2.json", "{\"model\":\n\n {\"type\": \"BPE\" \"x\"}}");
+    assert_non_null(strstr(e, "bad2.json:3: invalid JSON"));
+    e = load_error("bad3.json", "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [\"a\\\"]}}"); /* unclosed string */
+    assert_non_null(strstr(e, "bad3.json:1: invalid JSON"));
     e = load_error("wp.json", "{\"pre_tokenizer\":" BL ",\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}");
     assert_non_null(strstr(e, "unsupported tokenizer model type 'WordPiece'"));
     e = load_error("merge.json", "{\"pre_tokenizer\":" BL ",\"model\":{\"type\":\"BPE\",\"vocab\":" VOCAB
@@ -293,6 +297,57 @@ static void test_chat_templates(void **state) {
     if (fs_is_dir(q)) assert_int_equal(chat_detect(q), CHAT_CHATML);
 }
 
+/* One tokenizer shared by several threads gives every thread the ids one thread gets (the word
+ * cache is shared). */
+typedef struct {
+    const tokenizer *t;
+    const char *text;
+    size_t n;
+    int *ids;
+    int rc;
+} enc_job;
+
+static void *encode_job(void *arg) {
+    enc_job *j = arg;
+    for (int rep = 0; rep < 20 && j->rc == 0; rep++) {
+        free(j->ids);
+        j->ids = NULL;
+        j->rc = tok_encode(j->t, j->text, strlen(j->text), true, &j->ids, &j->n);
+    }
+    return NULL;
+}
+
+static void test_concurrent_encoding(void **state) {
+    (void)state;
+    tokenizer *t = load_small();
+    /* Many distinct words, so the threads fill and overwrite the same cache slots. */
+    size_t cap = 200000, len = 0;
+    char *text = malloc(cap);
+    for (int i = 0; len + 64 < cap; i++)
+        len += (size_t)snprintf(text + len, cap - len, "word%d self.x_%d = [%d] # caf\xc3\xa9 %c\n", i % 5000, i, i,
+                                'a' + i % 26);
+    size_t n1;
+    int *want = NULL;
+    assert_int_equal(tok_encode(t, text, len, true, &want, &n1), 0);
+    enum { NT = 4 };
+    pthread_t th[NT];
+    enc_job jobs[NT];
+    for (int i = 0; i < NT; i++) {
+        jobs[i] = (enc_job){t, text, 0, NULL, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, encode_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < NT; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].rc, 0);
+        assert_int_equal(jobs[i].n, n1);
+        assert_memory_equal(jobs[i].ids, want, n1 * sizeof *want);
+        free(jobs[i].ids);
+    }
+    free(want);
+    free(text);
+    tok_free(t);
+}
+
 static int setup(void **state) {
     (void)state;
     return mkdtemp(tmpdir) ? 0 : -1;
@@ -308,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_small_tokenizer_round_trips),
         cmocka_unit_test(test_malformed_files_give_clear_errors),
         cmocka_unit_test(test_chat_templates),
+        cmocka_unit_test(test_concurrent_encoding),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -114,66 +114,68 @@ int cmd_tokenize(int argc, char **argv) {
     } else {
         snprintf(path, sizeof path, "%s", tokfile);
     }
+    /* The input first: a bad id list or a missing file is reported without loading the tokenizer. */
     char err[1024];
+    int *in_ids = NULL;
+    size_t n_in = 0, len = 0;
+    char *buf = NULL;
+    if (decode && parse_ids(decode, &in_ids, &n_in, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (file && !(buf = read_all(file, &len))) {
+        fprintf(stderr, "error: %s: cannot read: %s\n", file, strerror(errno));
+        rc = 1;
+        goto out;
+    }
     tokenizer *t = tok_load(path, err, sizeof err);
     if (!t) {
         fprintf(stderr, "error: %s\n", err);
+        free(in_ids);
+        free(buf);
         rc = 1;
         goto out;
     }
     rc = 1;
     if (decode) {
-        int *ids = NULL;
-        size_t n = 0;
-        if (parse_ids(decode, &ids, &n, err, sizeof err)) {
-            fprintf(stderr, "error: %s\n", err);
-            rc = 2;
-        } else {
-            char *s = tok_decode(t, ids, n, !special);
-            if (!s) {
-                int bad = -1;
-                for (size_t i = 0; i < n && bad < 0; i++) {
-                    size_t l;
-                    if (!tok_token_bytes(t, ids[i], &l)) bad = ids[i];
-                }
-                fprintf(stderr, "error: --decode: id %d is not in the vocabulary (%d ids)\n", bad, tok_vocab_size(t));
-            } else {
-                size_t l = 0; /* the text may hold NUL bytes: its length is the sum of the tokens' */
-                for (size_t i = 0; i < n; i++) {
-                    size_t tl = 0;
-                    if (special || !tok_is_special(t, ids[i])) (void)tok_token_bytes(t, ids[i], &tl);
-                    l += tl;
-                }
-                rc = fwrite(s, 1, l, stdout) == l ? 0 : 1;
-                free(s);
+        char *s = tok_decode(t, in_ids, n_in, !special);
+        if (!s) {
+            int bad = -1;
+            for (size_t i = 0; i < n_in && bad < 0; i++) {
+                size_t l;
+                if (!tok_token_bytes(t, in_ids[i], &l)) bad = in_ids[i];
             }
-            free(ids);
+            fprintf(stderr, "error: --decode: id %d is not in the vocabulary (%d ids)\n", bad, tok_vocab_size(t));
+        } else {
+            size_t l = 0; /* the text may hold NUL bytes: its length is the sum of the tokens' */
+            for (size_t i = 0; i < n_in; i++) {
+                size_t tl = 0;
+                if (special || !tok_is_special(t, in_ids[i])) (void)tok_token_bytes(t, in_ids[i], &tl);
+                l += tl;
+            }
+            rc = fwrite(s, 1, l, stdout) == l && fflush(stdout) == 0 ? 0 : 1;
+            free(s);
         }
     } else {
-        size_t len = 0;
-        char *buf = NULL;
-        if (file) {
-            buf = read_all(file, &len);
-            if (!buf) fprintf(stderr, "error: %s: cannot read: %s\n", file, strerror(errno));
-        }
         const char *src = file ? buf : text;
         if (!file) len = strlen(text);
-        if (src) {
-            int *ids = NULL;
-            size_t n = 0;
-            if (tok_encode(t, src, len, special, &ids, &n)) {
-                fprintf(stderr, "error: %s: the text is not valid UTF-8\n", file ? file : "--text");
-            } else {
-                putchar('[');
-                for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
-                printf("]\n");
-                log_debug("%zu bytes -> %zu tokens", len, n);
-                rc = fflush(stdout) ? 1 : 0;
-            }
-            free(ids);
+        int *ids = NULL;
+        size_t n = 0;
+        if (tok_encode(t, src, len, special, &ids, &n)) {
+            fprintf(stderr, "error: %s: cannot encode: the text is not valid UTF-8 (or memory ran out)\n",
+                    file ? file : "--text");
+        } else {
+            putchar('[');
+            for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+            printf("]\n");
+            log_debug("%zu bytes -> %zu tokens", len, n);
+            rc = fflush(stdout) ? 1 : 0;
         }
-        free(buf);
+        free(ids);
     }
+    free(in_ids);
+    free(buf);
     tok_free(t);
 out:
     args_free(a);

@@ -25,7 +25,8 @@ typedef struct {
     char *p, *end;
     tok_json *doc;
     int depth;
-    bool failed;
+    bool lazy_model;
+    bool in_model; /* parsing the object at root.model */
 } parser;
 
 static cJSON *new_node(parser *ps) {
@@ -120,6 +121,39 @@ static char *parse_string(parser *ps) {
 
 static cJSON *parse_value(parser *ps);
 
+static bool starts_container(parser *ps) {
+    skip_ws(ps);
+    return ps->p < ps->end && (*ps->p == '[' || *ps->p == '{');
+}
+
+/* Steps over a whole array or object, checking only that strings close and brackets balance;
+ * the tj_* readers check the rest. The node keeps the span: valuestring and valueint (length). */
+static cJSON *skip_container(parser *ps) {
+    char *p = ps->p, *end = ps->end;
+    long depth = 0;
+    do {
+        if (p >= end) return NULL;
+        char c = *p++;
+        if (c == '"') {
+            while (p < end && *p != '"') p += *p == '\\' ? 2 : 1;
+            if (p >= end) return NULL;
+            p++;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    } while (depth > 0);
+    if (p - ps->p > INT_MAX) return NULL;
+    cJSON *n = new_node(ps);
+    if (!n) return NULL;
+    n->type = cJSON_Raw;
+    n->valuestring = ps->p;
+    n->valueint = (int)(p - ps->p);
+    ps->p = p;
+    return n;
+}
+
 static cJSON *parse_number(parser *ps) {
     cJSON *n = new_node(ps);
     if (!n) return NULL;
@@ -167,7 +201,14 @@ static cJSON *parse_container(parser *ps, bool object) {
             if (ps->p >= ps->end || *ps->p != ':') return NULL;
             ps->p++;
         }
-        cJSON *v = parse_value(ps);
+        cJSON *v;
+        bool was_in_model = ps->in_model;
+        ps->in_model = ps->lazy_model && object && ps->depth == 1 && !strcmp(key, "model");
+        if (was_in_model && ps->depth == 2 && (!strcmp(key, "vocab") || !strcmp(key, "merges")) && starts_container(ps))
+            v = skip_container(ps);
+        else
+            v = parse_value(ps);
+        ps->in_model = was_in_model;
         if (!v) return NULL;
         v->string = key;
         if (last) {
@@ -220,13 +261,13 @@ static cJSON *parse_value(parser *ps) {
     return NULL;
 }
 
-tok_json *tok_json_parse(char *text, size_t len, size_t *err_offset) {
+tok_json *tok_json_parse(char *text, size_t len, bool lazy_model, size_t *err_offset) {
     tok_json *doc = calloc(1, sizeof *doc);
     if (!doc) {
         *err_offset = 0;
         return NULL;
     }
-    parser ps = {text, text + len, doc, 0, false};
+    parser ps = {text, text + len, doc, 0, lazy_model, false};
     doc->root = parse_value(&ps);
     if (doc->root) {
         skip_ws(&ps);
@@ -250,4 +291,68 @@ void tok_json_free(tok_json *doc) {
         b = prev;
     }
     free(doc);
+}
+
+/* ------------------------------------------------------------------ step-by-step reading */
+
+bool tok_json_span_of(const cJSON *node, tj_span *span) {
+    if (!node || node->type != cJSON_Raw || !node->valuestring) return false;
+    span->p = node->valuestring;
+    span->end = node->valuestring + node->valueint;
+    return true;
+}
+
+static void span_ws(tj_span *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
+}
+
+char tj_peek(tj_span *s) {
+    span_ws(s);
+    return s->p < s->end ? *s->p : 0;
+}
+
+int tj_open(tj_span *s, char open) {
+    if (tj_peek(s) != open) return -1;
+    s->p++;
+    return 0;
+}
+
+int tj_more(tj_span *s, char close, bool *first) {
+    char c = tj_peek(s);
+    if (c == close) {
+        s->p++;
+        return 0;
+    }
+    if (!*first) {
+        if (c != ',') return -1;
+        s->p++;
+    }
+    *first = false;
+    return tj_peek(s) ? 1 : -1;
+}
+
+char *tj_string(tj_span *s) {
+    if (tj_peek(s) != '"') return NULL;
+    parser ps = {s->p, s->end, NULL, 0, false, false};
+    char *r = parse_string(&ps);
+    if (r) s->p = ps.p;
+    return r;
+}
+
+int tj_colon(tj_span *s) {
+    if (tj_peek(s) != ':') return -1;
+    s->p++;
+    return 0;
+}
+
+int tj_index(tj_span *s, long limit, long *out) {
+    span_ws(s);
+    long v = 0;
+    char *p = s->p;
+    while (p < s->end && *p >= '0' && *p <= '9' && v < limit) v = v * 10 + (*p++ - '0');
+    if (p == s->p || v >= limit || (p - s->p > 1 && *s->p == '0')) return -1;
+    if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))) return -1;
+    s->p = p;
+    *out = v;
+    return 0;
 }

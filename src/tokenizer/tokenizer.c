@@ -182,7 +182,7 @@ typedef struct {
     int n;
 } added_set;
 
-#define CACHE_SLOTS 16384
+#define CACHE_SLOTS 65536
 #define CACHE_KEY 30
 #define CACHE_IDS 8
 typedef struct {
@@ -213,9 +213,11 @@ struct tokenizer {
     uint64_t *str_table;     /* string -> id, open addressing (see str_lookup) */
     uint32_t str_mask;
 
-    uint64_t *pair_key;      /* (a << 32 | b) + 1, 0 empty */
-    uint32_t *pair_rank;
-    int32_t *pair_new;
+    struct pair_slot {       /* one cache line fetch per probe */
+        uint64_t key;        /* (a << 32 | b) + 1, 0 empty */
+        uint32_t rank;
+        int32_t new_id;
+    } *pairs;
     uint32_t pair_mask;
     int byte_id[256];        /* id of the single-byte token, -1 when the vocabulary lacks it */
     bool ignore_merges;
@@ -273,9 +275,9 @@ static bool pair_get(const tokenizer *t, int a, int b, uint32_t *rank, int *new_
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     uint32_t i = (uint32_t)hash_pair((uint32_t)a, (uint32_t)b) & t->pair_mask;
     for (;;) {
-        uint64_t k = t->pair_key[i];
-        if (!k) return false;
-        if (k == key) { *rank = t->pair_rank[i]; *new_id = t->pair_new[i]; return true; }
+        const struct pair_slot *p = &t->pairs[i];
+        if (!p->key) return false;
+        if (p->key == key) { *rank = p->rank; *new_id = p->new_id; return true; }
         i = (i + 1) & t->pair_mask;
     }
 }
@@ -283,10 +285,9 @@ static bool pair_get(const tokenizer *t, int a, int b, uint32_t *rank, int *new_
 static void pair_put(tokenizer *t, int a, int b, uint32_t rank, int new_id) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     uint32_t i = (uint32_t)hash_pair((uint32_t)a, (uint32_t)b) & t->pair_mask;
-    while (t->pair_key[i] && t->pair_key[i] != key) i = (i + 1) & t->pair_mask;
-    t->pair_key[i] = key; /* a repeated merge takes its later rank, as in a Rust HashMap collect */
-    t->pair_rank[i] = rank;
-    t->pair_new[i] = new_id;
+    while (t->pairs[i].key && t->pairs[i].key != key) i = (i + 1) & t->pair_mask;
+    /* a repeated merge takes its later rank, as in a Rust HashMap collect */
+    t->pairs[i] = (struct pair_slot){key, rank, new_id};
 }
 
 /* ---------------- loading */
@@ -495,9 +496,7 @@ void tok_free(tokenizer *t) {
     free(t->bytes_off);
     free(t->bytes_len);
     free(t->str_table);
-    free(t->pair_key);
-    free(t->pair_rank);
-    free(t->pair_new);
+    free(t->pairs);
     for (int i = 0; i < t->n_steps; i++)
         if (t->steps[i].re) pcre2_code_free(t->steps[i].re);
     free(t->steps);
@@ -515,7 +514,17 @@ void tok_free(tokenizer *t) {
 /* Max id allowed in a file: guards against absurd allocations from bad input. */
 #define MAX_ID (1 << 24)
 
-static int load_model(tokenizer *t, const cJSON *root, const char *path, char *err, size_t errcap) {
+/* "FILE:LINE: invalid JSON in WHAT near byte N", for syntax errors the lazy readers find. The
+ * line is counted on a fresh copy of the file: parsing rewrote strings in place. */
+static void json_error_at(const char *path, size_t off, const char *what, char *err, size_t errcap) {
+    size_t len, line = 1;
+    char *fresh = fs_read_file(path, &len);
+    for (size_t i = 0; fresh && i < off && i < len; i++) line += fresh[i] == '\n';
+    free(fresh);
+    set_err(err, errcap, "%s:%zu: invalid JSON in %s near byte %zu", path, line, what, off);
+}
+
+static int load_model(tokenizer *t, const cJSON *root, const char *base, const char *path, char *err, size_t errcap) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) { set_err(err, errcap, "%s: no \"model\" object", path); return -1; }
     const char *type = json_str(model, "type");
@@ -523,10 +532,15 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
         set_err(err, errcap, "%s: unsupported tokenizer model type '%s' (only byte-level BPE is supported)", path, type);
         return -1;
     }
-    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
-    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
-    if (!cJSON_IsObject(vocab)) { set_err(err, errcap, "%s: model.vocab is missing or not an object", path); return -1; }
-    if (!cJSON_IsArray(merges)) { set_err(err, errcap, "%s: model.merges is missing or not a list", path); return -1; }
+    tj_span vocab, merges;
+    if (!tok_json_span_of(cJSON_GetObjectItemCaseSensitive(model, "vocab"), &vocab) || tj_peek(&vocab) != '{') {
+        set_err(err, errcap, "%s: model.vocab is missing or not an object", path);
+        return -1;
+    }
+    if (!tok_json_span_of(cJSON_GetObjectItemCaseSensitive(model, "merges"), &merges) || tj_peek(&merges) != '[') {
+        set_err(err, errcap, "%s: model.merges is missing or not a list", path);
+        return -1;
+    }
     const char *pre = json_str(model, "continuing_subword_prefix"), *suf = json_str(model, "end_of_word_suffix");
     if ((pre && *pre) || (suf && *suf)) {
         set_err(err, errcap, "%s: BPE with continuing_subword_prefix/end_of_word_suffix is not supported", path);
@@ -539,21 +553,37 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     }
     t->ignore_merges = json_bool(model, "ignore_merges", false);
 
-    /* Ids: vocabulary and added tokens. */
+    /* The vocabulary: "token": id pairs, read into a list first (strings are unescaped in place). */
     int max_id = -1;
-    size_t n_vocab = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= MAX_ID || e->valuedouble != (int)e->valuedouble) {
-            set_err(err, errcap, "%s: model.vocab entry '%s' has a bad id", path, e->string);
+    size_t n_vocab = 0, vcap = 0;
+    struct entry { const char *s; int id; } *ventries = NULL;
+    bool first = true;
+    tj_open(&vocab, '{');
+    for (;;) {
+        int more = tj_more(&vocab, '}', &first);
+        if (more == 0) break;
+        char *key = more > 0 ? tj_string(&vocab) : NULL;
+        long id = -1;
+        if (!key || tj_colon(&vocab) || tj_index(&vocab, MAX_ID, &id)) {
+            if (key) set_err(err, errcap, "%s: model.vocab entry '%.60s' has a bad id", path, key);
+            else json_error_at(path, (size_t)(vocab.p - base), "model.vocab", err, errcap);
+            free(ventries);
             return -1;
         }
-        if (e->valueint > max_id) max_id = e->valueint;
-        n_vocab++;
+        if (n_vocab == vcap) {
+            vcap = vcap ? vcap * 2 : 1024;
+            void *q = realloc(ventries, vcap * sizeof *ventries);
+            if (!q) { free(ventries); set_err(err, errcap, "%s: out of memory", path); return -1; }
+            ventries = q;
+        }
+        ventries[n_vocab++] = (struct entry){key, (int)id};
+        if (id > max_id) max_id = (int)id;
     }
+    const cJSON *e;
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {
         set_err(err, errcap, "%s: added_tokens is not a list", path);
+        free(ventries);
         return -1;
     }
     int n_added = cJSON_GetArraySize(added);
@@ -562,6 +592,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
         const char *content = json_str(e, "content");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= MAX_ID || !content) {
             set_err(err, errcap, "%s: an added_tokens entry lacks a valid id or content", path);
+            free(ventries);
             return -1;
         }
         if (id->valueint > max_id) max_id = id->valueint;
@@ -573,19 +604,25 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     t->str_len = calloc(nid + 1, sizeof *t->str_len);
     t->str_mask = pow2_at_least((n_vocab + (size_t)n_added) * 2) - 1;
     t->str_table = calloc((size_t)t->str_mask + 1, sizeof *t->str_table);
-    size_t n_merges = (size_t)cJSON_GetArraySize(merges);
-    t->pair_mask = pow2_at_least(n_merges * 2 + 1) - 1;
-    t->pair_key = calloc((size_t)t->pair_mask + 1, sizeof *t->pair_key);
-    t->pair_rank = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_rank);
-    t->pair_new = malloc(((size_t)t->pair_mask + 1) * sizeof *t->pair_new);
+    /* Table size from the commas: a ["a","b"] merge has two, an "a b" merge at least one (so
+     * doubled), which keeps the table at most half full. */
+    size_t commas = 0;
+    for (const char *q = merges.p; q < merges.end; q++) commas += *q == ',';
+    tj_span peek = merges;
+    tj_open(&peek, '[');
+    t->pair_mask = pow2_at_least((tj_peek(&peek) == '"' ? 2 * commas : commas) + 4) - 1;
+    t->pairs = calloc((size_t)t->pair_mask + 1, sizeof *t->pairs);
     t->added = calloc((size_t)n_added + 1, sizeof *t->added);
-    if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pair_key || !t->pair_rank || !t->pair_new || !t->added ||
+    if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pairs || !t->added ||
         buf_reserve(&t->strs, n_vocab * 8)) {
+        free(ventries);
         set_err(err, errcap, "%s: out of memory", path);
         return -1;
     }
     for (size_t i = 0; i < nid; i++) t->str_off[i] = UINT32_MAX;
-    cJSON_ArrayForEach(e, vocab) if (set_id_string(t, e->valueint, e->string)) goto oom;
+    for (size_t i = 0; i < n_vocab; i++)
+        if (set_id_string(t, ventries[i].id, ventries[i].s)) { free(ventries); goto oom; }
+    free(ventries);
     for (int i = 0; i < t->n_ids; i++)
         if (t->flags[i] & ID_PRESENT) str_insert(t, i);
     for (int b = 0; b < 256; b++) {
@@ -597,43 +634,45 @@ static int load_model(tokenizer *t, const cJSON *root, const char *path, char *e
     /* Merges: "a b" or ["a", "b"]; rank = position. */
     uint32_t rank = 0;
     buf joined = {0};
-    cJSON_ArrayForEach(e, merges) {
-        const char *a = NULL, *b = NULL;
-        char *split = NULL;
-        if (cJSON_IsString(e)) {
-            const char *sp = strchr(e->valuestring, ' ');
-            if (sp && !strchr(sp + 1, ' ') && sp != e->valuestring && sp[1]) {
-                split = strdup(e->valuestring);
-                if (!split) { free(joined.p); goto oom; }
-                split[sp - e->valuestring] = 0;
-                a = split;
-                b = split + (sp - e->valuestring) + 1;
+    first = true;
+    tj_open(&merges, '[');
+    for (;;) {
+        int more = tj_more(&merges, ']', &first);
+        if (more == 0) break;
+        char *a = NULL, *b = NULL;
+        char c = more > 0 ? tj_peek(&merges) : 0;
+        if (c == '"') {
+            a = tj_string(&merges);
+            char *sp = a ? strchr(a, ' ') : NULL;
+            if (sp && !strchr(sp + 1, ' ') && sp != a && sp[1]) {
+                *sp = 0; /* the text is ours to change */
+                b = sp + 1;
             }
-        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(e->child) &&
-                   cJSON_IsString(e->child->next)) {
-            a = e->child->valuestring;
-            b = e->child->next->valuestring;
+        } else if (c == '[') {
+            bool f2 = true;
+            tj_open(&merges, '[');
+            if (tj_more(&merges, ']', &f2) == 1 && (a = tj_string(&merges)) && tj_more(&merges, ']', &f2) == 1)
+                b = tj_string(&merges);
+            if (b && tj_more(&merges, ']', &f2) != 0) b = NULL;
         }
-        if (!a) {
-            char *txt = cJSON_PrintUnformatted(e);
-            set_err(err, errcap, "%s: merge %u is not \"a b\" or [\"a\", \"b\"]: %.80s", path, rank, txt ? txt : "?");
-            free(txt);
+        if (!a || !b) {
+            set_err(err, errcap, "%s: merge %u is not \"a b\" or [\"a\", \"b\"] (near \"%.40s\")", path, rank,
+                    merges.p < merges.end ? merges.p : "");
             free(joined.p);
             return -1;
         }
-        int ia = str_lookup(t, a, strlen(a)), ib = str_lookup(t, b, strlen(b));
+        size_t la = strlen(a), lb = strlen(b);
+        int ia = str_lookup(t, a, la), ib = str_lookup(t, b, lb);
         joined.n = 0;
-        if (buf_add(&joined, a, strlen(a)) || buf_add(&joined, b, strlen(b))) { free(split); free(joined.p); goto oom; }
+        if (buf_add(&joined, a, la) || buf_add(&joined, b, lb)) { free(joined.p); goto oom; }
         int inew = str_lookup(t, joined.p, joined.n);
         if (ia < 0 || ib < 0 || inew < 0) {
             set_err(err, errcap, "%s: merge %u ('%s' '%s'): '%s' is not in the vocabulary", path, rank, a, b,
                     ia < 0 ? a : ib < 0 ? b : joined.p);
-            free(split);
             free(joined.p);
             return -1;
         }
         pair_put(t, ia, ib, rank, inew);
-        free(split);
         rank++;
     }
     free(joined.p);
@@ -702,7 +741,7 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     }
     /* Line numbers for errors must be counted before parsing rewrites strings in place. */
     size_t off = 0;
-    tok_json *doc = tok_json_parse(text, len, &off);
+    tok_json *doc = tok_json_parse(text, len, true, &off);
     const cJSON *root = tok_json_root(doc);
     if (!root || !cJSON_IsObject(root)) {
         if (root) {
@@ -724,7 +763,7 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     bool byte_level = false;
     if (load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path, err, errcap) ||
         load_pretok(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path, &byte_level, err, errcap) ||
-        load_model(t, root, path, err, errcap))
+        load_model(t, root, text, path, err, errcap))
         goto fail;
     if (!byte_level) {
         set_err(err, errcap, "%s: not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer)", path);
@@ -753,10 +792,10 @@ typedef struct {
     const tokenizer *t;
     int *ids;
     size_t n, cap;
-    bool oom;
+    bool oom; /* or any other failure: the encode returns -1 */
     /* BPE scratch, grown as needed */
     struct sym { int id, prev, next; } *sym;
-    struct merge { uint32_t rank; int pos, new_id; } *heap;
+    struct merge { uint32_t rank; int pos, new_id, left, right; } *heap;
     size_t sym_cap, heap_cap;
 } enc;
 
@@ -828,25 +867,26 @@ static void bpe_word(enc *e, const unsigned char *s, size_t n) {
     for (int i = 0; i + 1 < ns; i++) {
         uint32_t r;
         int nid;
-        if (pair_get(t, sym[i].id, sym[i + 1].id, &r, &nid)) heap_push(e, &hn, (struct merge){r, i, nid});
+        if (pair_get(t, sym[i].id, sym[i + 1].id, &r, &nid))
+            heap_push(e, &hn, (struct merge){r, i, nid, sym[i].id, sym[i + 1].id});
     }
     while (hn) {
         struct merge m = heap_pop(e, &hn);
         struct sym *a = &sym[m.pos];
         if (a->id < 0 || a->next < 0) continue;
         struct sym *b = &sym[a->next];
+        if (a->id != m.left || b->id != m.right) continue; /* stale: a side was merged since */
         uint32_t r;
         int nid;
-        if (!pair_get(t, a->id, b->id, &r, &nid) || nid != m.new_id || r != m.rank) continue; /* stale */
-        a->id = nid;
+        a->id = m.new_id;
         int after = b->next;
         b->id = -1;
         a->next = after;
         if (after >= 0) sym[after].prev = m.pos;
         if (a->prev >= 0 && pair_get(t, sym[a->prev].id, a->id, &r, &nid) && hn < e->heap_cap)
-            heap_push(e, &hn, (struct merge){r, a->prev, nid});
+            heap_push(e, &hn, (struct merge){r, a->prev, nid, sym[a->prev].id, a->id});
         if (after >= 0 && pair_get(t, a->id, sym[after].id, &r, &nid) && hn < e->heap_cap)
-            heap_push(e, &hn, (struct merge){r, m.pos, nid});
+            heap_push(e, &hn, (struct merge){r, m.pos, nid, a->id, sym[after].id});
     }
     for (int i = 0; i >= 0; i = sym[i].next) push_id(e, sym[i].id);
 }
@@ -912,6 +952,30 @@ static void split_step(enc *e, int step, const char *s, size_t n) {
     const pretok_step *st = &e->t->steps[step];
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(st->re, NULL);
     if (!md) { e->oom = true; return; }
+    if (st->behavior == SPLIT_ISOLATED) {
+        /* Every match and every gap is its own piece, inverted or not: pass them on as found. */
+        size_t at = 0, from = 0;
+        while (at <= n && !e->oom) {
+            int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, at, PCRE2_NO_UTF_CHECK, md, NULL);
+            if (rc == PCRE2_ERROR_NOMATCH) break;
+            if (rc < 0) { e->oom = true; break; } /* a match or stack limit: fail rather than split wrongly */
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            size_t ms = ov[0], me = ov[1];
+            if (from < ms) run_steps(e, step + 1, s + from, ms - from);
+            if (me > ms) run_steps(e, step + 1, s + ms, me - ms);
+            from = me;
+            if (me > ms) at = me;
+            else {
+                if (me >= n) break;
+                size_t adv = 1;
+                while (me + adv < n && ((unsigned char)s[me + adv] & 0xC0) == 0x80) adv++;
+                at = me + adv;
+            }
+        }
+        if (from < n && !e->oom) run_steps(e, step + 1, s + from, n - from);
+        pcre2_match_data_free(md);
+        return;
+    }
     part local[64], *parts = local;
     size_t np = 0, cap = 64;
     size_t pos = 0, prev = 0;
@@ -928,7 +992,8 @@ static void split_step(enc *e, int step, const char *s, size_t n) {
     } while (0)
     while (pos <= n) {
         int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (rc < 0) break;
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) { e->oom = true; goto done; }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];
         if (prev != ms) ADD_PART(prev, ms, false);
@@ -1099,11 +1164,30 @@ static void normalize_then_split(enc *e, const char *s, size_t n, bool allow_spe
         encode_normalized(e, s, n, allow_special);
         return;
     }
-    size_t len;
-    char *norm = normalize(t, s, n, &len);
-    if (!norm) { e->oom = true; return; }
-    encode_normalized(e, norm, len, allow_special);
-    free(norm);
+    /* Normalization forms never change ASCII, and a boundary just before an ASCII character that
+     * follows anything is stable: no composition has ASCII as its second character and ASCII has
+     * combining class 0. So only each non-ASCII run, with the character before it, is normalized. */
+    buf out = {0};
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] < 0x80) j++;
+        if (j == n) {
+            if (buf_add(&out, s + i, n - i)) { e->oom = true; break; }
+            break;
+        }
+        size_t start = j > i ? j - 1 : j; /* the ASCII character before the run may take its marks */
+        if (start > i && buf_add(&out, s + i, start - i)) { e->oom = true; break; }
+        size_t k = j;
+        while (k < n && (unsigned char)s[k] >= 0x80) k++;
+        size_t len;
+        char *norm = normalize(t, s + start, k - start, &len);
+        if (!norm || buf_add(&out, norm, len)) { free(norm); e->oom = true; break; }
+        free(norm);
+        i = k;
+    }
+    if (!e->oom) encode_normalized(e, out.p ? out.p : "", out.n, allow_special);
+    free(out.p);
 }
 
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_special, int **ids, size_t *n) {

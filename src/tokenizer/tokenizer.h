@@ -2,7 +2,8 @@
  * with added/special tokens, and chat templates.
  *
  * Ownership: tok_load() returns a tokenizer that owns everything it needs; tok_free() releases it.
- * Buffers returned through out-parameters are heap-allocated and owned by the caller (free()). */
+ * Buffers returned through out-parameters are heap-allocated and owned by the caller (free()).
+ * A loaded tokenizer may be used by several threads at once (encode, decode, lookups). */
 #ifndef HF_TOKENIZER_H
 #define HF_TOKENIZER_H
 
@@ -19,11 +20,14 @@ void tok_free(tokenizer *t);
 /* Encodes UTF-8 text into ids (*ids heap-allocated, *n its length). With allow_special, added
  * tokens written in the text (e.g. "<|im_end|>") become their ids; without it, only non-special
  * added tokens are matched and special ones are tokenized as plain text, as HF does with
- * split_special_tokens. Returns 0, or -1 on invalid UTF-8 or out of memory. */
+ * split_special_tokens. Returns 0, or -1 on invalid UTF-8, out of memory, or a pre-tokenizer regex
+ * that hits PCRE2's match limits (never a silently different split). */
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_special, int **ids, size_t *n);
 
 /* Decodes ids into a NUL-terminated UTF-8 string (heap). skip_special drops special tokens.
- * Invalid ids give NULL. Byte sequences that are not valid UTF-8 are kept as bytes. */
+ * Invalid ids give NULL. Byte sequences that are not valid UTF-8 are kept as bytes (HF would
+ * write U+FFFD). The text holds a NUL only if a token does; its length is then the sum of the
+ * tok_token_bytes() lengths. */
 char *tok_decode(const tokenizer *t, const int *ids, size_t n, bool skip_special);
 
 /* The raw bytes a single token stands for (after byte-level decoding), for incremental decoding:

@@ -25,10 +25,10 @@ cmp -s "$T/out" hello.c && passes=$((passes + 1)) || { echo "FAIL: decode does n
 expect_rc 0 "special" -- "$HF" tokenize --tokenizer "$Q" --special --text '<|im_start|>user
 hi<|im_end|>'
 expect_grep '^\[151644,872,198,6023,151645\]$' "$T/out" "ChatML ids"
-expect_rc 0 "special as text" -- "$HF" tokenize --tokenizer "$Q" --text 'a<|im_end|>'
-if grep -q 151645 "$T/out"; then echo "FAIL: <|im_end|> became its id without --special"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
-expect_rc 0 "non-special added tokens always match" -- "$HF" tokenize --tokenizer "$Q" --text '<|fim_prefix|>x'
+# Without --special: <|im_end|> is text, while non-special added tokens (<|fim_prefix|>) still match.
+expect_rc 0 "special as text" -- "$HF" tokenize --tokenizer "$Q" --text '<|fim_prefix|>a<|im_end|>'
 expect_grep '^\[151659,' "$T/out" "fim_prefix id"
+if grep -q 151645 "$T/out"; then echo "FAIL: <|im_end|> became its id without --special"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
 expect_rc 0 "decode keeps specials with --special" -- "$HF" tokenize --tokenizer "$Q" --special --decode '[151644,872,151645]'
 expect_grep '^<\|im_start\|>user<\|im_end\|>$' "$T/out" "specials kept"
 expect_rc 0 "decode drops specials" -- "$HF" tokenize --tokenizer "$Q" --decode '[151644,872,151645]'

