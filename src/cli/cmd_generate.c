@@ -258,6 +258,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
 
+    log_open_command("generate");
     char err[1024], path[4200], resolved[4096];
     if (hub_resolve(dir, resolved, sizeof resolved, NULL, err, sizeof err) != 0) {
         log_error("%s", err);

@@ -215,7 +215,7 @@ static int verify_batch(const args *a, const vf_config *cfg) {
         fprintf(stderr, "error: cannot open %s: %s\n", in, strerror(errno));
         return 1;
     }
-    log_open_file("logs", "verify");
+    log_open_command("verify");
     record *recs = NULL;
     vf_sample *samples = NULL;
     size_t n = 0, cap = 0, bad = 0;

@@ -9,6 +9,7 @@ expect_rc 0 "model init" -- "$HF" model init --preset tiny --seed 3 --init-std 0
 
 expect_rc 0 "one prompt, 3 samples" -- "$HF" generate --model m --prompt "Write hello world in C" -n 3 \
     --max-new-tokens 8 --seed 1 -o out1.jsonl
+ls logs/generate_*.log >/dev/null 2>&1 && passes=$((passes + 1)) || { echo "FAIL: generate wrote no logs/generate_<time>.log"; fails=$((fails + 1)); }
 expect_grep "tokens/s" "$T/err" "summary with tokens/s"
 [ "$(wc -l < out1.jsonl)" -eq 3 ] && passes=$((passes + 1)) || { echo "FAIL: expected 3 records"; fails=$((fails + 1)); }
 cat > check.py <<'PY'

@@ -39,6 +39,7 @@ this is not json
 {"id": 7, "code": "#include <stdio.h>\nint main(void){int a,b; if(scanf(\"%d %d\",&a,&b)!=2) return 1; printf(\"%d\\n\",a+b); return 0;}", "stdin": "2 3", "expected_output": "5"}
 J
 expect_rc 0 "batch verify" -- "$HF" verify --verifier gcc --run --input samples.jsonl --output res/verified.jsonl --workers 2
+ls logs/verify_*.log >/dev/null 2>&1 && passes=$((passes + 1)) || { echo "FAIL: batch verify wrote no logs/verify_<time>.log"; fails=$((fails + 1)); }
 expect_grep "samples.jsonl:3:" "$T/err" "bad JSON reported with its line number"
 expect_grep "samples.jsonl:4:.*completion" "$T/err" "record without code reported with its line number"
 expect_grep "Verified 4 samples" "$T/out" "summary counts the good records"
