@@ -22,6 +22,8 @@ typedef struct {
 /* Subcommand tables of the groups, one per cmd_<group>.c file. */
 extern const cli_command cli_config_cmds[];
 extern const cli_command cli_model_cmds[];
+extern const cli_command cli_sft_cmds[];
+extern const cli_command cli_lora_cmds[];
 
 /* Single commands (groups without subcommands). */
 int cmd_tokenize(int argc, char **argv);

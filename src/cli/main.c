@@ -12,6 +12,8 @@ const cli_group cli_groups[] = {
     {"model", "Model folders: create random-initialised models", NULL, cli_model_cmds},
     {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {"score", "Log-probability of each token of a text under a model", cmd_score, NULL},
+    {"sft", "Supervised fine-tuning (LoRA or full) on JSONL data", NULL, cli_sft_cmds},
+    {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {NULL, NULL, NULL, NULL},
 };
 

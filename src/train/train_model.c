@@ -54,6 +54,7 @@ struct train_model {
     int n_tens;
     float *inv_freq;
     bool ckpt;
+    int max_threads;
     uint64_t drop_seed, drop_counter;
     /* buffers sized for cap_T tokens */
     int cap_T, cap_acts;
@@ -285,14 +286,14 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     int n_base_tens = m->n_tens;
     m->n_tens = 0;
     m->base = malloc(m->n_base * sizeof(float));
-    if (full) m->base_grad = calloc(m->n_base, sizeof(float));
+    if (full && !lc->no_grad) m->base_grad = calloc(m->n_base, sizeof(float));
     m->tens = calloc((size_t)n_base_tens + (size_t)c->num_layers * LORA_NPROJ * 2, sizeof *m->tens);
-    if (!m->base || (full && !m->base_grad) || !m->tens) {
+    if (!m->base || (full && !lc->no_grad && !m->base_grad) || !m->tens) {
         seterr(err, errcap, "%s: out of memory for %zu parameters", dir, m->n_base);
         goto fail;
     }
     if (wsrc_open(&src, dir, err, errcap)) goto fail;
-    lx = (load_ctx){.m = m, .assign = true, .grads = full, .src = &src, .err = err, .errcap = errcap};
+    lx = (load_ctx){.m = m, .assign = true, .grads = full && !lc->no_grad, .src = &src, .err = err, .errcap = errcap};
     visit_base(m, load_visit, &lx);
     if (lx.rc) goto fail;
     if (c->tie_embeddings) {
@@ -342,7 +343,8 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
     wsrc_close(&src);
     /* Training multiplies large matrices one at a time: let OpenBLAS use every core. */
-    openblas_set_num_threads(omp_get_max_threads());
+    m->max_threads = omp_get_max_threads();
+    openblas_set_num_threads(m->max_threads);
     return m;
 fail:
     wsrc_close(&src);
@@ -665,14 +667,33 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
     return 0;
 }
 
+/* Small batches of small models run on one thread: waking threads costs more than the work (far more
+ * on a busy machine). Sums depend on the thread count in their last bits, so the choice depends on the
+ * batch alone: a resumed run chooses as the uninterrupted one did. */
+static int threads_for(const train_model *m, const train_batch *b) {
+    double flops = 6.0 * b->n_tokens * (double)m->n_base;
+    return flops < 2e8 ? 1 : m->max_threads;
+}
+
+static int run_threaded(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
+                        long *n_targets, char *err, size_t errcap) {
+    int nt = threads_for(m, b);
+    omp_set_num_threads(nt);
+    openblas_set_num_threads(nt);
+    int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, err, errcap);
+    omp_set_num_threads(m->max_threads);
+    openblas_set_num_threads(m->max_threads);
+    return rc;
+}
+
 int train_model_step(train_model *m, const train_batch *b, float loss_scale, double *nll_sum, long *n_targets,
                      char *err, size_t errcap) {
-    return run(m, b, true, loss_scale, nll_sum, n_targets, err, errcap);
+    return run_threaded(m, b, true, loss_scale, nll_sum, n_targets, err, errcap);
 }
 
 int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long *n_targets, char *err,
                      size_t errcap) {
-    return run(m, b, false, 0, nll_sum, n_targets, err, errcap);
+    return run_threaded(m, b, false, 0, nll_sum, n_targets, err, errcap);
 }
 
 /* ---------- saving ---------- */
@@ -828,8 +849,8 @@ int train_model_save_adapter(train_model *m, const char *dir, const char *base_n
     cJSON_AddBoolToObject(j, "init_lora_weights", true);
     cJSON_AddItemToObject(j, "layers_pattern", cJSON_CreateNull());
     cJSON_AddItemToObject(j, "layers_to_transform", cJSON_CreateNull());
-    cJSON_AddNumberToObject(j, "lora_alpha", m->lc.alpha);
-    cJSON_AddNumberToObject(j, "lora_dropout", m->lc.dropout);
+    cJSON_AddNumberToObject(j, "lora_alpha", round((double)m->lc.alpha * 1e6) / 1e6);
+    cJSON_AddNumberToObject(j, "lora_dropout", round((double)m->lc.dropout * 1e6) / 1e6);
     cJSON_AddItemToObject(j, "modules_to_save", cJSON_CreateNull());
     cJSON_AddStringToObject(j, "peft_type", "LORA");
     cJSON_AddNumberToObject(j, "r", m->lc.rank);
@@ -880,6 +901,101 @@ int train_model_load_adapter_weights(train_model *m, const char *dir, char *err,
             to_f32(t->data, s, t->numel);
         }
     }
+    st_close(f);
+    return rc;
+}
+
+int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap) {
+    char path[4096];
+    fs_join(path, sizeof path, dir, "adapter_config.json");
+    if (!fs_exists(path)) return 0;
+    char *text = fs_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *b = j ? cJSON_GetObjectItemCaseSensitive(j, "base_model_name_or_path") : NULL;
+    if (!cJSON_IsString(b) || !b->valuestring[0]) {
+        cJSON_Delete(j);
+        seterr(err, errcap, "%s: no \"base_model_name_or_path\" string", path);
+        return -1;
+    }
+    char rel[4096];
+    fs_join(rel, sizeof rel, dir, b->valuestring);
+    snprintf(base, cap, "%s", fs_is_dir(b->valuestring) || b->valuestring[0] == '/' || !fs_is_dir(rel) ? b->valuestring
+                                                                                                          : rel);
+    cJSON_Delete(j);
+    return 1;
+}
+
+int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err, size_t errcap) {
+    char path[4096];
+    fs_join(path, sizeof path, adapter_dir, "adapter_config.json");
+    char *text = fs_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!j) { seterr(err, errcap, "%s: cannot read or not JSON", path); return -1; }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r"), *al = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(j, "target_modules");
+    if (!cJSON_IsNumber(r) || r->valueint <= 0 || !cJSON_IsNumber(al)) {
+        cJSON_Delete(j);
+        seterr(err, errcap, "%s: needs a positive \"r\" and a number \"lora_alpha\"", path);
+        return -1;
+    }
+    const int rank = r->valueint;
+    const float scale = (float)(al->valuedouble / rank);
+    unsigned targets = 0;
+    if (cJSON_IsString(tm)) {
+        if (lora_parse_targets(tm->valuestring, &targets, err, errcap)) { cJSON_Delete(j); return -1; }
+    } else if (cJSON_IsArray(tm)) {
+        for (const cJSON *e = tm->child; e; e = e->next)
+            for (int p = 0; p < LORA_NPROJ; p++)
+                if (cJSON_IsString(e) && !strcmp(e->valuestring, lora_proj_names[p])) targets |= 1u << p;
+    }
+    cJSON_Delete(j);
+    if (!targets) { seterr(err, errcap, "%s: no target_modules this model has", path); return -1; }
+    fs_join(path, sizeof path, adapter_dir, "adapter_model.safetensors");
+    st_file *f = st_open(path, err, errcap);
+    if (!f) return -1;
+    int rc = 0;
+    float *A = NULL, *B = NULL;
+    for (int l = 0; l < m->cfg.num_layers && rc == 0; l++)
+        for (int p = 0; p < LORA_NPROJ && rc == 0; p++) {
+            if (!(targets & (1u << p))) continue;
+            tlin *P = &m->layers[l].p[p];
+            const st_tensor *ta = NULL, *tb = NULL;
+            for (int form = 0; form < 2 && (!ta || !tb); form++) {
+                char na[200], nb[200];
+                const char *part = p <= LORA_O ? "self_attn" : "mlp";
+                snprintf(na, sizeof na, "base_model.model.model.layers.%d.%s.%s.lora_A%s.weight", l, part,
+                         lora_proj_names[p], form ? ".default" : "");
+                snprintf(nb, sizeof nb, "base_model.model.model.layers.%d.%s.%s.lora_B%s.weight", l, part,
+                         lora_proj_names[p], form ? ".default" : "");
+                ta = st_find(f, na);
+                tb = st_find(f, nb);
+            }
+            if (!ta || !tb) {
+                seterr(err, errcap, "%s: missing lora_A/lora_B of layer %d %s", path, l, lora_proj_names[p]);
+                rc = -1;
+                break;
+            }
+            if (ta->ndim != 2 || tb->ndim != 2 || ta->shape[0] != rank || ta->shape[1] != P->cols ||
+                tb->shape[0] != P->rows || tb->shape[1] != rank) {
+                seterr(err, errcap, "%s: adapter of layer %d %s does not fit this model (r=%d)", path, l,
+                       lora_proj_names[p], rank);
+                rc = -1;
+                break;
+            }
+            free(A);
+            free(B);
+            A = malloc((size_t)rank * P->cols * sizeof(float));
+            B = malloc((size_t)rank * P->rows * sizeof(float));
+            if (!A || !B) { seterr(err, errcap, "%s: out of memory", path); rc = -1; break; }
+            to_f32(A, ta, (size_t)rank * P->cols);
+            to_f32(B, tb, (size_t)rank * P->rows);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, rank, scale, B, rank, A, P->cols,
+                        1.0f, P->w, P->cols);
+        }
+    free(A);
+    free(B);
     st_close(f);
     return rc;
 }

@@ -33,6 +33,7 @@ typedef struct {
     float alpha;
     float dropout;        /* probability of zeroing an input of an adapter, training only */
     unsigned targets;     /* bit mask of LORA_* projections */
+    bool no_grad;         /* rank 0 only: load for inference / merging, without a gradient arena */
 } lora_config;
 
 typedef struct {
@@ -102,5 +103,13 @@ int train_model_save_full(train_model *m, const char *dir, bool bf16, char *err,
 int train_model_save_adapter(train_model *m, const char *dir, const char *base_name, char *err, size_t errcap);
 /* Loads adapter_model.safetensors from dir into the adapters (the shapes must match). */
 int train_model_load_adapter_weights(train_model *m, const char *dir, char *err, size_t errcap);
+
+/* Adds an adapter folder (adapter_config.json + adapter_model.safetensors, PEFT format) into the
+ * base weights: W += lora_alpha / r * B A for every adapted projection. */
+int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err, size_t errcap);
+/* When dir holds an adapter (adapter_config.json), writes its base model folder into base
+ * (base_model_name_or_path, taken relative to dir when it does not exist as given) and returns 1;
+ * returns 0 for a plain model folder, -1 on a malformed adapter_config.json. */
+int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap);
 
 #endif
