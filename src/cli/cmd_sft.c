@@ -72,6 +72,8 @@ static const arg_spec train_flags[] = {
     {"no-shuffle", 0, ARG_BOOL, NULL, "Use records in file order", NULL, NULL, 0, 0, NULL},
     {"train-on-prompt", 0, ARG_BOOL, NULL, "Loss on prompt tokens too (default: completions only)",
      "data.train_on_prompt", NULL, 0, 0, NULL},
+    {"matmul", 0, ARG_STR, "fast", "bf16 base weights (LoRA): fast = bf16-rounded activations (PyTorch bf16 "
+     "accuracy), exact = fp32 products", "training.matmul", "fast|exact", 0, 0, NULL},
     {"max-steps", 0, ARG_INT, "0", "Stop after N optimizer steps (0: all epochs)", "training.max_steps", NULL, 0, 1e12,
      NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
@@ -148,6 +150,7 @@ static int sft_train(int argc, char **argv) {
     o.shuffle = !args_bool(a, "no-shuffle");
     o.train_on_prompt = args_bool(a, "train-on-prompt");
     o.max_steps = args_int(a, "max-steps");
+    o.fast_matmul = !strcmp(args_str(a, "matmul"), "fast");
     if (o.resume_dir && !fs_is_dir(o.resume_dir)) {
         rc = args_usage_error(&train_cmd, "--resume %s: no such folder", o.resume_dir);
         goto out;

@@ -11,6 +11,7 @@
 
 #include "core/fs.h"
 #include "core/rng.h"
+#include "kernels/matmul.h"
 #include "model/safetensors.h"
 #include "train/train_ops.h"
 
@@ -22,6 +23,7 @@ const char *const lora_proj_names[LORA_NPROJ] = {"q_proj", "k_proj", "v_proj", "
 
 typedef struct {
     float *w, *b;       /* base weight [rows, cols] and bias (NULL when none), fp32 arena */
+    const uint16_t *w16; /* or the weight as bf16, memory-mapped from the file (frozen base of LoRA) */
     float *dw, *db;     /* their gradients (full fine-tuning), else NULL */
     int rows, cols;
     float *A, *B;       /* adapter [r, cols] and [rows, r], NULL when not adapted */
@@ -39,6 +41,14 @@ typedef struct {
     float *lt[LORA_NPROJ]; /* adapter intermediate dropout(x) A^T, [T, r] */
 } tacts;
 
+typedef struct {
+    st_file **files;
+    int n;
+    cJSON *weight_map;
+    char index_path[4096];
+    const char *dir;
+} wsrc;
+
 struct train_model {
     model_config cfg;
     char dir[4096];
@@ -47,6 +57,9 @@ struct train_model {
     float *base, *base_grad;
     size_t n_base;
     float *embed, *head, *norm, *dembed, *dhead, *dnorm;
+    const uint16_t *embed16, *head16; /* bf16 embedding / head (frozen, mapped) when embed / head are NULL */
+    wsrc src;           /* the open safetensors files (bf16 weights are used in place) */
+    unsigned mmflags;   /* MM_FAST for the bf16 products */
     tlayer *layers;
     float *lora, *lora_grad;
     size_t n_lora;
@@ -105,13 +118,6 @@ int lora_parse_targets(const char *list, unsigned *mask, char *err, size_t errca
 
 /* ---------- loading ---------- */
 
-typedef struct {
-    st_file **files;
-    int n;
-    cJSON *weight_map;
-    char index_path[4096];
-    const char *dir;
-} wsrc;
 
 static void wsrc_close(wsrc *s) {
     for (int i = 0; i < s->n; i++) st_close(s->files[i]);
@@ -178,33 +184,34 @@ static void to_f32(float *dst, const st_tensor *t, size_t n) {
 
 /* The base tensors in a fixed order; visit() is called with the HF name, the address of the
  * pointer to set, its shape (cols = 0 for vectors) and whether weight decay applies. */
-typedef void (*visit_fn)(void *ctx, const char *name, float **slot, float **gslot, int rows, int cols, bool decay);
+typedef void (*visit_fn)(void *ctx, const char *name, float **slot, float **gslot, const uint16_t **slot16, int rows,
+                         int cols, bool decay);
 
 static void visit_base(train_model *m, visit_fn visit, void *ctx) {
     const model_config *c = &m->cfg;
     const int H = c->hidden_size, FF = c->intermediate_size, qd = c->num_heads * c->head_dim;
     const int kvd = c->num_kv_heads * c->head_dim;
-    visit(ctx, "model.embed_tokens.weight", &m->embed, &m->dembed, c->vocab_size, H, true);
-    if (!c->tie_embeddings) visit(ctx, "lm_head.weight", &m->head, &m->dhead, c->vocab_size, H, true);
-    visit(ctx, "model.norm.weight", &m->norm, &m->dnorm, H, 0, false);
+    visit(ctx, "model.embed_tokens.weight", &m->embed, &m->dembed, &m->embed16, c->vocab_size, H, true);
+    if (!c->tie_embeddings) visit(ctx, "lm_head.weight", &m->head, &m->dhead, &m->head16, c->vocab_size, H, true);
+    visit(ctx, "model.norm.weight", &m->norm, &m->dnorm, NULL, H, 0, false);
     static const char *const part[LORA_NPROJ] = {"self_attn", "self_attn", "self_attn", "self_attn", "mlp", "mlp", "mlp"};
     for (int l = 0; l < c->num_layers; l++) {
         tlayer *L = &m->layers[l];
         char nm[192];
         snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
-        visit(ctx, nm, &L->ln1, &L->dln1, H, 0, false);
+        visit(ctx, nm, &L->ln1, &L->dln1, NULL, H, 0, false);
         snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
-        visit(ctx, nm, &L->ln2, &L->dln2, H, 0, false);
+        visit(ctx, nm, &L->ln2, &L->dln2, NULL, H, 0, false);
         const int rows[LORA_NPROJ] = {qd, kvd, kvd, H, FF, FF, H}, cols[LORA_NPROJ] = {H, H, H, qd, H, H, FF};
         for (int p = 0; p < LORA_NPROJ; p++) {
             tlin *P = &L->p[p];
             P->rows = rows[p];
             P->cols = cols[p];
             snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.weight", l, part[p], lora_proj_names[p]);
-            visit(ctx, nm, &P->w, &P->dw, rows[p], cols[p], true);
+            visit(ctx, nm, &P->w, &P->dw, &P->w16, rows[p], cols[p], true);
             if (c->attn_bias && p <= LORA_V) {
                 snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.bias", l, part[p], lora_proj_names[p]);
-                visit(ctx, nm, &P->b, &P->db, rows[p], 0, false);
+                visit(ctx, nm, &P->b, &P->db, NULL, rows[p], 0, false);
             }
         }
     }
@@ -220,9 +227,17 @@ typedef struct {
     size_t errcap;
 } load_ctx;
 
-static void load_visit(void *vctx, const char *name, float **slot, float **gslot, int rows, int cols, bool decay) {
+static void load_visit(void *vctx, const char *name, float **slot, float **gslot, const uint16_t **slot16, int rows,
+                       int cols, bool decay) {
     load_ctx *x = vctx;
     size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
+    /* A frozen bf16 matrix is used where the file maps it: no fp32 copy. */
+    const st_tensor *t16 = slot16 && x->m->lc.rank > 0 && !x->m->lc.fp32_base ? wsrc_find(x->src, name) : NULL;
+    if (t16 && t16->dtype == ST_BF16 && t16->ndim == 2 && t16->shape[0] == rows && t16->shape[1] == cols) {
+        *slot16 = t16->data;
+        *slot = NULL;
+        return;
+    }
     if (x->assign) {
         *slot = x->m->base + x->off;
         if (x->grads) {
@@ -268,7 +283,6 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     m->lc = *lc;
     m->ckpt = true;
-    wsrc src = {0};
     if (model_read_config(dir, &m->cfg, err, errcap)) goto fail;
     const model_config *c = &m->cfg;
     if (lc->rank < 0 || (lc->rank > 0 && (!(lc->targets & LORA_ALL_TARGETS) || lc->alpha <= 0)) || lc->dropout < 0 ||
@@ -280,7 +294,8 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
     if (!m->layers) { seterr(err, errcap, "%s: out of memory", dir); goto fail; }
     const bool full = lc->rank == 0;
-    load_ctx lx = {.m = m, .err = err, .errcap = errcap};
+    if (wsrc_open(&m->src, dir, err, errcap)) goto fail;
+    load_ctx lx = {.m = m, .src = &m->src, .err = err, .errcap = errcap};
     visit_base(m, load_visit, &lx); /* sizes and tensor count */
     m->n_base = lx.off;
     int n_base_tens = m->n_tens;
@@ -292,12 +307,12 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
         seterr(err, errcap, "%s: out of memory for %zu parameters", dir, m->n_base);
         goto fail;
     }
-    if (wsrc_open(&src, dir, err, errcap)) goto fail;
-    lx = (load_ctx){.m = m, .assign = true, .grads = full && !lc->no_grad, .src = &src, .err = err, .errcap = errcap};
+    lx = (load_ctx){.m = m, .assign = true, .grads = full && !lc->no_grad, .src = &m->src, .err = err, .errcap = errcap};
     visit_base(m, load_visit, &lx);
     if (lx.rc) goto fail;
     if (c->tie_embeddings) {
         m->head = m->embed;
+        m->head16 = m->embed16;
         m->dhead = m->dembed;
     }
     if (!full) {
@@ -341,13 +356,11 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     m->inv_freq = malloc((size_t)(hd / 2) * sizeof(float));
     if (!m->inv_freq) { seterr(err, errcap, "train: out of memory"); goto fail; }
     for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
-    wsrc_close(&src);
     /* Training multiplies large matrices one at a time: let OpenBLAS use every core. */
     m->max_threads = omp_get_max_threads();
     openblas_set_num_threads(m->max_threads);
     return m;
 fail:
-    wsrc_close(&src);
     train_model_free(m);
     return NULL;
 }
@@ -368,6 +381,7 @@ void train_model_free(train_model *m) {
     free_buffers(m);
     free(m->base); free(m->base_grad); free(m->lora); free(m->lora_grad); free(m->tens); free(m->layers);
     free(m->inv_freq);
+    wsrc_close(&m->src);
     free(m);
 }
 
@@ -395,6 +409,7 @@ void train_model_zero_grad(train_model *m) {
     memset(g, 0, n * sizeof(float));
 }
 void train_model_set_checkpointing(train_model *m, bool on) { m->ckpt = on; }
+void train_model_set_fast(train_model *m, bool on) { m->mmflags = on ? MM_FAST : 0; }
 void train_model_set_dropout_key(train_model *m, uint64_t seed, uint64_t counter) {
     m->drop_seed = seed;
     m->drop_counter = counter;
@@ -485,7 +500,8 @@ static void dropout_apply(float *dst, const float *x, size_t n, uint64_t key, fl
 /* ---------- linear layers with adapters ---------- */
 
 static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, float *lt, uint64_t key, bool train) {
-    train_matmul_fwd(y, x, P->w, P->b, T, P->rows, P->cols, 0);
+    if (P->w16) mm_bf16(y, x, P->w16, P->b, T, P->rows, P->cols, m->mmflags);
+    else train_matmul_fwd(y, x, P->w, P->b, T, P->rows, P->cols, 0);
     if (!P->A) return;
     const int r = m->lc.rank;
     const float *xd = x;
@@ -501,7 +517,8 @@ static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, fl
 static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float *dy, float *dx, int accumulate,
                     const float *lt, uint64_t key) {
     if (P->dw) train_matmul_dw(P->dw, P->db, dy, x, T, P->rows, P->cols);
-    train_matmul_dx(dx, dy, P->w, T, P->rows, P->cols, accumulate);
+    if (P->w16) mm_bf16_dx(dx, dy, P->w16, T, P->rows, P->cols, m->mmflags | (accumulate ? MM_ACCUMULATE : 0));
+    else train_matmul_dx(dx, dy, P->w, T, P->rows, P->cols, accumulate);
     if (!P->A) return;
     const int r = m->lc.rank;
     const float s = m->lora_scale, p = m->lc.dropout;
@@ -606,7 +623,10 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
     for (int s = 0; s < b->n_seqs; s++)
         for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) m->pos[t] = t - b->seq_start[s];
     train_rope_table(m->cs, m->pos, T, c->head_dim, m->inv_freq);
-    for (int t = 0; t < T; t++) memcpy(m->xs + (size_t)t * H, m->embed + (size_t)b->tokens[t] * H, H * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        if (m->embed) memcpy(m->xs + (size_t)t * H, m->embed + (size_t)b->tokens[t] * H, H * sizeof(float));
+        else mm_bf16_to_f32_array(m->xs + (size_t)t * H, m->embed16 + (size_t)b->tokens[t] * H, (size_t)H);
+    }
     for (int l = 0; l < NL; l++) layer_fwd(m, l, &m->acts[keep ? l : 0], b, backward);
     const float *xl = m->xs + (size_t)NL * T * H;
     train_rmsnorm_fwd(m->hf, m->rstdf, xl, m->norm, T, H, (float)c->rms_eps);
@@ -636,11 +656,13 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
     for (int r0 = 0; r0 < nr; r0 += chunk) {
         int cn = nr - r0 < chunk ? nr - r0 : chunk;
         for (int i = 0; i < cn; i++) memcpy(xin + (size_t)i * H, m->hf + (size_t)rows[r0 + i] * H, H * sizeof(float));
-        train_matmul_fwd(logits, xin, m->head, NULL, cn, V, H, 0);
+        if (m->head) train_matmul_fwd(logits, xin, m->head, NULL, cn, V, H, 0);
+        else mm_bf16(logits, xin, m->head16, NULL, cn, V, H, m->mmflags);
         train_xent_rows(logits, tg + r0, nll, cn, V, backward ? loss_scale : 0.0f);
         for (int i = 0; i < cn; i++) total += nll[i];
         if (!backward) continue;
-        train_matmul_dx(dxin, logits, m->head, cn, V, H, 0);
+        if (m->head) train_matmul_dx(dxin, logits, m->head, cn, V, H, 0);
+        else mm_bf16_dx(dxin, logits, m->head16, cn, V, H, m->mmflags);
         for (int i = 0; i < cn; i++) {
             float *d = m->dh + (size_t)rows[r0 + i] * H;
             for (int j = 0; j < H; j++) d[j] += dxin[(size_t)i * H + j];
@@ -679,7 +701,9 @@ static int run_threaded(train_model *m, const train_batch *b, bool backward, flo
                         long *n_targets, char *err, size_t errcap) {
     int nt = threads_for(m, b);
     omp_set_num_threads(nt);
-    openblas_set_num_threads(nt);
+    /* With bf16 base weights the big products run on OpenMP threads; OpenBLAS (the small adapter products)
+     * stays on one thread so that its spinning workers do not take the cores from them. */
+    openblas_set_num_threads(m->embed16 ? 1 : nt);
     int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, err, errcap);
     omp_set_num_threads(m->max_threads);
     openblas_set_num_threads(m->max_threads);
@@ -700,7 +724,8 @@ int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long
 
 typedef struct {
     const char *name;
-    const float *src;     /* fp32 values (or NULL with a merged linear) */
+    const float *src;     /* fp32 values, or NULL with src16 */
+    const uint16_t *src16;
     const tlin *merge;    /* W + s B A when adapters are merged */
     int rows, cols;
 } out_tensor;
@@ -713,14 +738,16 @@ typedef struct {
     bool bf16;
 } save_list;
 
-static void save_visit(void *vctx, const char *name, float **slot, float **gslot, int rows, int cols, bool decay) {
+static void save_visit(void *vctx, const char *name, float **slot, float **gslot, const uint16_t **slot16, int rows,
+                       int cols, bool decay) {
     save_list *s = vctx;
     snprintf(s->names[s->n], sizeof s->names[0], "%s", name);
-    s->t[s->n] = (out_tensor){.name = s->names[s->n], .src = *slot, .rows = rows, .cols = cols ? cols : 0};
+    s->t[s->n] = (out_tensor){.name = s->names[s->n], .src = *slot, .src16 = slot16 ? *slot16 : NULL, .rows = rows,
+                              .cols = cols ? cols : 0};
     /* A linear weight with an adapter is written merged. */
     for (int l = 0; l < s->m->cfg.num_layers; l++)
         for (int p = 0; p < LORA_NPROJ; p++)
-            if (s->m->layers[l].p[p].w == *slot && s->m->layers[l].p[p].A) s->t[s->n].merge = &s->m->layers[l].p[p];
+            if (&s->m->layers[l].p[p].w == slot && s->m->layers[l].p[p].A) s->t[s->n].merge = &s->m->layers[l].p[p];
     s->n++;
 }
 
@@ -730,10 +757,14 @@ static int fill_out(void *vctx, int index, void *dst, size_t nbytes) {
     size_t n = (size_t)t->rows * (size_t)(t->cols ? t->cols : 1);
     const float *v = t->src;
     float *tmp = NULL;
-    if (t->merge) {
+    if (t->merge || !t->src) {
         tmp = malloc(n * sizeof(float));
         if (!tmp) return -1;
-        memcpy(tmp, t->src, n * sizeof(float));
+        if (t->src) memcpy(tmp, t->src, n * sizeof(float));
+        else mm_bf16_to_f32_array(tmp, t->src16, n);
+        v = tmp;
+    }
+    if (t->merge) {
         const tlin *P = t->merge;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, s->m->lc.rank, s->m->lora_scale, P->B,
                     s->m->lc.rank, P->A, P->cols, 1.0f, tmp, P->cols);
@@ -961,6 +992,11 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
         for (int p = 0; p < LORA_NPROJ && rc == 0; p++) {
             if (!(targets & (1u << p))) continue;
             tlin *P = &m->layers[l].p[p];
+            if (!P->w) {
+                seterr(err, errcap, "train: cannot merge an adapter into frozen bf16 weights (load with fp32_base)");
+                rc = -1;
+                break;
+            }
             const st_tensor *ta = NULL, *tb = NULL;
             for (int form = 0; form < 2 && (!ta || !tb); form++) {
                 char na[200], nb[200];

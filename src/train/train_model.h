@@ -2,8 +2,9 @@
  * backward needs, backward pass, LoRA adapters or full fine-tuning, and a chunked cross-entropy
  * that never holds the logits of more than a few rows.
  *
- * Parameters: the base weights are converted to fp32 once, at load, into one arena. With LoRA the
- * base arena is frozen (never copied or written per step) and the trainable parameters are the
+ * Parameters: the base weights are converted to fp32 once, at load, into one arena, except that with
+ * LoRA the bf16 matrices of a bf16 model are used in place from the memory-mapped file (kernels/matmul.h
+ * bf16 products). With LoRA the base is frozen (never copied or written per step) and the trainable parameters are the
  * adapters (A [r, in], B [out, r] per adapted projection, y = W x + b + (alpha / r) B A dropout(x)).
  * With full fine-tuning every base tensor is trainable (a tied head and embedding are one tensor).
  * Either way the trainable parameters and their gradients are flat arrays (params, grads) described
@@ -34,6 +35,7 @@ typedef struct {
     float dropout;        /* probability of zeroing an input of an adapter, training only */
     unsigned targets;     /* bit mask of LORA_* projections */
     bool no_grad;         /* rank 0 only: load for inference / merging, without a gradient arena */
+    bool fp32_base;       /* LoRA: hold bf16 base matrices in fp32 too (needed to merge another adapter into them) */
 } lora_config;
 
 typedef struct {
@@ -81,6 +83,9 @@ void train_model_zero_grad(train_model *m);
 /* Recompute each layer's activations in the backward pass instead of keeping them (less memory,
  * one more forward). Default on. */
 void train_model_set_checkpointing(train_model *m, bool on);
+/* bf16 base weights (LoRA): products with bf16-rounded activations (MM_FAST, about PyTorch bf16's
+ * accuracy, about twice as fast) instead of exact fp32 products. Default off (exact). */
+void train_model_set_fast(train_model *m, bool on);
 /* Selects the dropout masks: the same (seed, counter) gives the same masks, so a resumed run
  * draws what the uninterrupted one drew. */
 void train_model_set_dropout_key(train_model *m, uint64_t seed, uint64_t counter);

@@ -38,7 +38,7 @@ void train_options_default(train_options *o) {
         .lora = {.rank = 16, .alpha = 32, .dropout = 0.05f, .targets = LORA_ALL_TARGETS},
         .save_steps = 500, .eval_steps = 250, .save_total_limit = 3, .early_stopping_patience = 5,
         .early_stopping_threshold = 0.001f, .validation_split = 0.05, .max_seq_len = 2048,
-        .gradient_checkpointing = true, .shuffle = true, .seed = 42,
+        .gradient_checkpointing = true, .shuffle = true, .fast_matmul = true, .seed = 42,
     };
 }
 
@@ -142,6 +142,7 @@ static int write_config_json(const char *path, const train_options *o, const run
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddBoolToObject(j, "shuffle", o->shuffle);
     cJSON_AddBoolToObject(j, "train_on_prompt", o->train_on_prompt);
+    cJSON_AddStringToObject(j, "matmul", o->fast_matmul ? "fast" : "exact");
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     int rc = text ? fs_write_atomic(path, text, strlen(text)) : -1;
@@ -279,7 +280,10 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     if (!fs_exists(tpath)) fs_join(tpath, sizeof tpath, o->model_dir, "tokenizer.json");
     if (!(tok = tok_load(tpath, err, errcap))) goto out;
     double t0 = time_now();
-    if (!(m = train_model_load(load_dir, &o->lora, o->seed, err, errcap))) goto out;
+    lora_config lc = o->lora;
+    lc.fp32_base = is_adapter; /* the adapter is merged into the base weights, which must then be fp32 */
+    if (!(m = train_model_load(load_dir, &lc, o->seed, err, errcap))) goto out;
+    train_model_set_fast(m, o->fast_matmul);
     if (is_adapter) {
         if (train_model_merge_adapter(m, o->model_dir, err, errcap)) goto out;
         log_info("Loaded adapter %s on its base model %s", o->model_dir, base_dir);

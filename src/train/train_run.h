@@ -45,6 +45,7 @@ typedef struct {
     double validation_split;
     int max_seq_len;
     bool gradient_checkpointing, shuffle, train_on_prompt;
+    bool fast_matmul;          /* bf16 products with bf16-rounded activations for bf16 base weights (LoRA) */
     uint64_t seed;
     long max_steps;            /* > 0: stop after this many optimizer steps (the schedule still spans the epochs) */
 } train_options;
