@@ -112,7 +112,8 @@ def main():
     model = Model(a.model, a.mode == "lora", dtype)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
-    ids = torch.randint(0, 151000, (a.batch, a.seq))
+    vocab = json.load(open(os.path.join(a.model, "config.json")))["vocab_size"]
+    ids = torch.randint(0, min(151000, vocab), (a.batch, a.seq))
     best = float("inf")
     for s in range(a.steps + 1):
         t = time.time()

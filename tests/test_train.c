@@ -19,6 +19,8 @@
 #include "core/rng.h"
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "tokenizer/tokenizer.h"
+#include "train/data.h"
 #include "train/opt_adamw.h"
 #include "train/sched.h"
 #include "train/train_model.h"
@@ -377,6 +379,397 @@ static void test_reference_tied(void **state) { (void)state; run_reference_case(
 static void test_reference_llama(void **state) { (void)state; run_reference_case("llama_untied_f32", true); }
 static void test_reference_odd_headdim(void **state) { (void)state; run_reference_case("odd_headdim_bf16", false); }
 
+
+/* ---------- properties of the training step ---------- */
+
+static train_model *load_fixture(const char *name, int rank, float dropout, bool with_init) {
+    char model_dir[2048], fix[2048], adir[2400], err[1024];
+    snprintf(model_dir, sizeof model_dir, "%s/tests/fixtures/model/%s", src_dir(), name);
+    snprintf(fix, sizeof fix, "%s/tests/fixtures/train/%s", src_dir(), name);
+    lora_config lc = {.rank = rank, .alpha = 8, .dropout = dropout, .targets = LORA_ALL_TARGETS};
+    train_model *m = train_model_load(model_dir, &lc, 1, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    if (with_init) {
+        snprintf(adir, sizeof adir, "%s/init_%s", tmpdir, name);
+        copy_adapter_init(fix, adir);
+        if (train_model_load_adapter_weights(m, adir, err, sizeof err)) fail_msg("%s", err);
+    }
+    return m;
+}
+
+static cJSON *fixture_request(const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/train/%s/request.json", src_dir(), name);
+    return read_json_file(path);
+}
+
+static float *grads_copy(train_model *m, size_t *n) {
+    float *g = train_model_grads(m, n);
+    float *c = malloc(*n * sizeof(float));
+    memcpy(c, g, *n * sizeof(float));
+    return c;
+}
+
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d) / (sqrt(r) + 1e-30);
+}
+
+/* Two micro-batches with the step's target count as scale give the gradient of one batch holding both. */
+static void test_accumulation(void **state) {
+    (void)state;
+    cJSON *req = fixture_request("gqa2_untied_bf16");
+    owned_batch all, a, b;
+    batch_from_request(&all, req, 0, -1);
+    batch_from_request(&a, req, 0, 1);
+    batch_from_request(&b, req, 1, -1);
+    char err[512];
+    for (int full = 0; full < 2; full++) {
+        train_model *m = load_fixture("gqa2_untied_bf16", full ? 0 : 4, 0, !full);
+        double nll, n1, n2;
+        long nt;
+        train_model_zero_grad(m);
+        assert_int_equal(train_model_step(m, &all.b, 1.0f / (float)all.n_targets, &nll, &nt, err, sizeof err), 0);
+        size_t n;
+        float *g_all = grads_copy(m, &n);
+        train_model_zero_grad(m);
+        assert_int_equal(train_model_step(m, &a.b, 1.0f / (float)all.n_targets, &n1, &nt, err, sizeof err), 0);
+        assert_int_equal(train_model_step(m, &b.b, 1.0f / (float)all.n_targets, &n2, &nt, err, sizeof err), 0);
+        float *g_acc = grads_copy(m, &n);
+        assert_true(fabs(n1 + n2 - nll) < 1e-4 * fabs(nll));
+        assert_true(rel_diff(g_acc, g_all, n) < 1e-5);
+        free(g_all);
+        free(g_acc);
+        train_model_free(m);
+    }
+    batch_free(&all);
+    batch_free(&a);
+    batch_free(&b);
+    cJSON_Delete(req);
+}
+
+/* Checkpointing recomputes the same activations: identical gradients. */
+static void test_checkpointing_same_gradients(void **state) {
+    (void)state;
+    cJSON *req = fixture_request("llama_untied_f32");
+    owned_batch ob;
+    batch_from_request(&ob, req, 0, -1);
+    char err[512];
+    float *g[2];
+    size_t n;
+    for (int ck = 0; ck < 2; ck++) {
+        train_model *m = load_fixture("llama_untied_f32", 4, 0.2f, true);
+        train_model_set_checkpointing(m, ck);
+        train_model_set_dropout_key(m, 9, 3);
+        double nll;
+        long nt;
+        train_model_zero_grad(m);
+        assert_int_equal(train_model_step(m, &ob.b, 0.1f, &nll, &nt, err, sizeof err), 0);
+        g[ck] = grads_copy(m, &n);
+        train_model_free(m);
+    }
+    assert_memory_equal(g[0], g[1], n * sizeof(float));
+    free(g[0]);
+    free(g[1]);
+    batch_free(&ob);
+    cJSON_Delete(req);
+}
+
+/* Dropout: the same key gives the same masks, another key others; no dropout at evaluation. */
+static void test_dropout(void **state) {
+    (void)state;
+    cJSON *req = fixture_request("gqa1_tied_f32");
+    owned_batch ob;
+    batch_from_request(&ob, req, 0, -1);
+    char err[512];
+    train_model *m = load_fixture("gqa1_tied_f32", 4, 0.3f, true);
+    train_model *m0 = load_fixture("gqa1_tied_f32", 4, 0.0f, true);
+    double l1, l2, l3, l0, e1, e0;
+    long nt;
+    train_model_set_dropout_key(m, 1, 1);
+    assert_int_equal(train_model_step(m, &ob.b, 0, &l1, &nt, err, sizeof err), 0);
+    assert_int_equal(train_model_step(m, &ob.b, 0, &l2, &nt, err, sizeof err), 0);
+    train_model_set_dropout_key(m, 1, 2);
+    assert_int_equal(train_model_step(m, &ob.b, 0, &l3, &nt, err, sizeof err), 0);
+    assert_int_equal(train_model_step(m0, &ob.b, 0, &l0, &nt, err, sizeof err), 0);
+    assert_true(l1 == l2);
+    assert_true(l1 != l3);
+    assert_true(l1 != l0);
+    assert_int_equal(train_model_eval(m, &ob.b, &e1, &nt, err, sizeof err), 0);
+    assert_int_equal(train_model_eval(m0, &ob.b, &e0, &nt, err, sizeof err), 0);
+    assert_true(fabs(e1 - e0) < 1e-6 * fabs(e0));
+    train_model_free(m);
+    train_model_free(m0);
+    batch_free(&ob);
+    cJSON_Delete(req);
+}
+
+/* The fast bf16 products stay close to the exact ones. */
+static void test_fast_matmul_close(void **state) {
+    (void)state;
+    cJSON *req = fixture_request("gqa2_untied_bf16");
+    owned_batch ob;
+    batch_from_request(&ob, req, 0, -1);
+    char err[512];
+    train_model *m = load_fixture("gqa2_untied_bf16", 4, 0, true);
+    double le, lf;
+    long nt;
+    train_model_zero_grad(m);
+    assert_int_equal(train_model_step(m, &ob.b, 1.0f / (float)ob.n_targets, &le, &nt, err, sizeof err), 0);
+    size_t n;
+    float *ge = grads_copy(m, &n);
+    train_model_set_fast(m, true);
+    train_model_zero_grad(m);
+    assert_int_equal(train_model_step(m, &ob.b, 1.0f / (float)ob.n_targets, &lf, &nt, err, sizeof err), 0);
+    float *gf = grads_copy(m, &n);
+    assert_true(fabs(le - lf) / nt < 2e-2);
+    assert_true(rel_diff(gf, ge, n) < 5e-2);
+    free(ge);
+    free(gf);
+    train_model_free(m);
+    batch_free(&ob);
+    cJSON_Delete(req);
+}
+
+/* The schedule: first step > 0, warmup rising, peak after warmup, decays end above 0. */
+static void test_schedules(void **state) {
+    (void)state;
+    const long total = 20, w = sched_warmup(0, 0.1, total);
+    assert_int_equal(w, 2);
+    assert_int_equal(sched_warmup(5, 0.1, total), 5);
+    assert_int_equal(sched_warmup(0, 0.9999, 3), 2);
+    for (int k = 0; k < 3; k++) {
+        float prev = 0;
+        for (long s = 0; s < total; s++) {
+            float lr = sched_lr((sched_kind)k, 1.0f, s, w, total);
+            assert_true(lr > 0 && lr <= 1.0f);
+            if (s < w) assert_true(lr > prev);
+            if (s == w) assert_true(lr == 1.0f);
+            if (s > w && k == SCHED_CONSTANT) assert_true(lr == 1.0f);
+            if (s > w && k != SCHED_CONSTANT) assert_true(lr < prev);
+            prev = lr;
+        }
+    }
+    assert_true(fabsf(sched_lr(SCHED_COSINE, 1.0f, 11, 2, 20) - 0.5f) < 1e-6f); /* halfway through the decay */
+    assert_true(fabsf(sched_lr(SCHED_LINEAR, 1.0f, 11, 2, 20) - 0.5f) < 1e-6f);
+    sched_kind k;
+    assert_int_equal(sched_parse("cosine", &k), 0);
+    assert_int_equal(k, SCHED_COSINE);
+    assert_int_equal(sched_parse("step", &k), -1);
+}
+
+/* AdamW's first step moves every parameter with a gradient by about lr (m/sqrt(v) = sign(g)). */
+static void test_adamw_first_step(void **state) {
+    (void)state;
+    cJSON *req = fixture_request("gqa1_tied_f32");
+    owned_batch ob;
+    batch_from_request(&ob, req, 0, -1);
+    char err[512];
+    train_model *m = load_fixture("gqa1_tied_f32", 4, 0, true);
+    double nll;
+    long nt;
+    train_model_zero_grad(m);
+    assert_int_equal(train_model_step(m, &ob.b, 1.0f / (float)ob.n_targets, &nll, &nt, err, sizeof err), 0);
+    size_t n;
+    float *params = train_model_params(m, &n);
+    float *p0 = malloc(n * sizeof(float));
+    memcpy(p0, params, n * sizeof(float));
+    float *g = train_model_grads(m, &n);
+    opt_adamw o;
+    assert_int_equal(opt_adamw_init(&o, n), 0);
+    opt_adamw_config oc = {0.9f, 0.999f, 1e-8f, 0.0f};
+    opt_adamw_step(&o, m, 1e-3f, &oc);
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(g[i]) > 1e-5f) assert_true(fabsf(fabsf(params[i] - p0[i]) - 1e-3f) < 1e-5f);
+    /* clipping to half the norm halves every gradient */
+    double norm = opt_grad_norm(m);
+    double before = opt_clip_grad_norm(m, norm / 2);
+    assert_true(fabs(before - norm) < 1e-9);
+    assert_true(fabs(opt_grad_norm(m) - norm / 2) < 1e-4 * norm);
+    opt_adamw_free(&o);
+    free(p0);
+    train_model_free(m);
+    batch_free(&ob);
+    cJSON_Delete(req);
+}
+
+/* An adapter saved and loaded gives the same loss; merged into the base (lora merge), the plain model
+ * runtime scores a sequence as the model with the adapter does. */
+static void test_adapter_save_merge(void **state) {
+    (void)state;
+    cJSON *req = fixture_request("gqa2_untied_bf16");
+    owned_batch ob;
+    batch_from_request(&ob, req, 0, 1);
+    char err[1024], adir[512], mdir[512], base[2048];
+    snprintf(adir, sizeof adir, "%s/adapter", tmpdir);
+    snprintf(mdir, sizeof mdir, "%s/merged", tmpdir);
+    snprintf(base, sizeof base, "%s/tests/fixtures/model/gqa2_untied_bf16", src_dir());
+    train_model *m = load_fixture("gqa2_untied_bf16", 4, 0, true);
+    assert_int_equal(train_model_save_adapter(m, adir, base, err, sizeof err), 0);
+    double e1, e2;
+    long nt;
+    assert_int_equal(train_model_eval(m, &ob.b, &e1, &nt, err, sizeof err), 0);
+    train_model *m2 = load_fixture("gqa2_untied_bf16", 4, 0, false);
+    if (train_model_load_adapter_weights(m2, adir, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(train_model_eval(m2, &ob.b, &e2, &nt, err, sizeof err), 0);
+    assert_true(e1 == e2);
+    char found[4096];
+    assert_int_equal(train_adapter_base(adir, found, sizeof found, err, sizeof err), 1);
+    assert_string_equal(found, base);
+    /* merge as `lora merge` does */
+    lora_config lc = {.rank = 0, .no_grad = true};
+    train_model *b = train_model_load(base, &lc, 0, err, sizeof err);
+    assert_non_null(b);
+    if (train_model_merge_adapter(b, adir, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(train_model_save_full(b, mdir, false, err, sizeof err), 0);
+    model *rt = model_load(mdir, err, sizeof err);
+    if (!rt) fail_msg("%s", err);
+    float lp[64];
+    assert_int_equal(model_logprobs(rt, ob.tokens, ob.b.n_tokens, lp, err, sizeof err), 0);
+    /* all positions: evaluate with every token a target */
+    uint8_t all[64];
+    memset(all, 1, sizeof all);
+    train_batch full = ob.b;
+    full.target = all;
+    assert_int_equal(train_model_eval(m, &full, &e1, &nt, err, sizeof err), 0);
+    double s = 0;
+    for (int i = 0; i + 1 < ob.b.n_tokens; i++) s -= lp[i];
+    if (fabs(s - e1) > 1e-4 * fabs(e1)) fail_msg("merged model NLL %.7f, base+adapter %.7f", s, e1);
+    model_free(rt);
+    train_model_free(b);
+    train_model_free(m);
+    train_model_free(m2);
+    batch_free(&ob);
+    cJSON_Delete(req);
+}
+
+/* ---------- data ---------- */
+
+static void warn_count(void *ctx, const char *msg) {
+    (void)msg;
+    ++*(int *)ctx;
+}
+
+static void test_data_formats(void **state) {
+    (void)state;
+    char err[1024], path[512], tdir[512], tjson[600];
+    snprintf(tdir, sizeof tdir, "%s/tok", tmpdir);
+    assert_int_equal(tok_write_small(tdir, err, sizeof err), 0);
+    snprintf(tjson, sizeof tjson, "%s/tokenizer.json", tdir);
+    tokenizer *tok = tok_load(tjson, err, sizeof err);
+    assert_non_null(tok);
+    snprintf(path, sizeof path, "%s/d.jsonl", tmpdir);
+    const char *lines =
+        "{\"text\": \"hello world\"}\n"
+        "{\"prompt\": \"say hi\", \"completion\": \"hi there\"}\n"
+        "{\"prompt\": \"say yo\", \"response\": \"yo\"}\n"
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"bb\"},"
+        " {\"role\": \"user\", \"content\": \"c\"}, {\"role\": \"assistant\", \"content\": \"dd\"}]}\n"
+        "{\"instruction\": \"add\", \"input\": \"1 2\", \"output\": \"3\"}\n"
+        "[1, 2]\n"
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"no answer\"}]}\n"
+        "{\"prompt\": \"p\"}\n";
+    assert_int_equal(fs_write_atomic(path, lines, strlen(lines)), 0);
+    data_options o = {.max_seq_len = 4096, .tpl = CHAT_CHATML, .seed = 1};
+    data_set ds;
+    int warned = 0;
+    assert_int_equal(data_load(&ds, path, tok, &o, warn_count, &warned, err, sizeof err), 0);
+    assert_int_equal(ds.n, 5);
+    assert_int_equal(ds.n_bad, 3);
+    assert_int_equal(warned, 3);
+    assert_int_equal(ds.ex[3].line, 4);
+    /* Which text is learned: decode the target tokens of each example. */
+    const char *want[5] = {"ello world", "hi there<|im_end|>\n", "yo<|im_end|>\n",
+                           "bb<|im_end|>\ndd<|im_end|>\n", "3<|im_end|>\n"};
+    for (int e = 0; e < 5; e++) {
+        const data_example *x = &ds.ex[e];
+        int ids[4096], k = 0;
+        for (int i = 1; i < x->len; i++)
+            if (ds.tgt_pool[x->off + i]) ids[k++] = ds.tok_pool[x->off + i];
+        char *txt = tok_decode(tok, ids, (size_t)k, false);
+        if (e == 0) assert_true(strstr("hello world", txt) && strlen(txt) >= strlen("ello world") - 2);
+        else assert_string_equal(txt, want[e]);
+        free(txt);
+    }
+    /* train_on_prompt learns everything but the first token */
+    data_set all;
+    o.train_on_prompt = true;
+    assert_int_equal(data_load(&all, path, tok, &o, NULL, NULL, err, sizeof err), 0);
+    for (int e = 0; e < all.n; e++) assert_int_equal(all.ex[e].n_targets, all.ex[e].len - 1);
+    /* truncation, max samples */
+    o.train_on_prompt = false;
+    o.max_seq_len = 6;
+    data_set tr;
+    assert_int_equal(data_load(&tr, path, tok, &o, NULL, NULL, err, sizeof err), 0);
+    for (int e = 0; e < tr.n; e++) assert_true(tr.ex[e].len <= 6);
+    o.max_seq_len = 4096;
+    o.max_samples = 2;
+    data_set few;
+    assert_int_equal(data_load(&few, path, tok, &o, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(few.n, 2);
+    /* split and epoch orders are deterministic; batches are packed without padding */
+    data_set val;
+    assert_int_equal(data_split(&ds, &val, 0.4, 7), 0);
+    assert_int_equal(ds.n, 3);
+    assert_int_equal(val.n, 2);
+    int o1[3], o2[3], o3[3];
+    data_epoch_order(o1, 3, 5, 0, true);
+    data_epoch_order(o2, 3, 5, 0, true);
+    data_epoch_order(o3, 3, 5, 0, false);
+    assert_memory_equal(o1, o2, sizeof o1);
+    for (int i = 0; i < 3; i++) assert_int_equal(o3[i], i);
+    data_batch db = {0};
+    assert_int_equal(data_make_batch(&db, &ds, o1, 0, 3), 0);
+    assert_int_equal(db.b.n_tokens, ds.ex[0].len + ds.ex[1].len + ds.ex[2].len);
+    assert_int_equal(db.b.n_seqs, 3);
+    data_batch_free(&db);
+    data_free(&val);
+    data_free(&few);
+    data_free(&tr);
+    data_free(&all);
+    data_free(&ds);
+    /* nothing usable */
+    const char *bad = "{\"x\": 1}\nnot json\n";
+    assert_int_equal(fs_write_atomic(path, bad, strlen(bad)), 0);
+    assert_int_equal(data_load(&ds, path, tok, &o, NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no usable records"));
+    tok_free(tok);
+}
+
+static void test_bad_inputs(void **state) {
+    (void)state;
+    char err[1024];
+    unsigned mask;
+    assert_int_equal(lora_parse_targets("q_proj,down_proj", &mask, err, sizeof err), 0);
+    assert_int_equal(mask, (1u << LORA_Q) | (1u << LORA_DOWN));
+    assert_int_equal(lora_parse_targets("q_proj,attn", &mask, err, sizeof err), -1);
+    assert_non_null(strstr(err, "attn"));
+    lora_config lc = {.rank = 4, .alpha = 8, .dropout = 1.5f, .targets = LORA_ALL_TARGETS};
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/model/gqa1_tied_f32", src_dir());
+    assert_null(train_model_load(dir, &lc, 1, err, sizeof err));
+    lc.dropout = 0;
+    assert_null(train_model_load(tmpdir, &lc, 1, err, sizeof err));
+    train_model *m = train_model_load(dir, &lc, 1, err, sizeof err);
+    assert_non_null(m);
+    int toks[3] = {1, 2, 100000};
+    int starts[2] = {0, 3};
+    uint8_t tg[3] = {0, 1, 1};
+    train_batch b = {.n_tokens = 3, .n_seqs = 1, .tokens = toks, .seq_start = starts, .target = tg};
+    double nll;
+    long nt;
+    assert_int_equal(train_model_step(m, &b, 1, &nll, &nt, err, sizeof err), -1);
+    assert_non_null(strstr(err, "vocabulary"));
+    starts[1] = 2;
+    toks[2] = 0;
+    assert_int_equal(train_model_step(m, &b, 1, &nll, &nt, err, sizeof err), -1);
+    train_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_rmsnorm),
@@ -389,6 +782,15 @@ int main(void) {
         cmocka_unit_test(test_reference_tied),
         cmocka_unit_test(test_reference_llama),
         cmocka_unit_test(test_reference_odd_headdim),
+        cmocka_unit_test(test_accumulation),
+        cmocka_unit_test(test_checkpointing_same_gradients),
+        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_fast_matmul_close),
+        cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_adamw_first_step),
+        cmocka_unit_test(test_adapter_save_merge),
+        cmocka_unit_test(test_data_formats),
+        cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
