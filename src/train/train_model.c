@@ -485,16 +485,19 @@ static uint64_t drop_key(const train_model *m, int layer, int proj) {
                  ((uint64_t)layer * LORA_NPROJ + (uint64_t)proj + 1));
 }
 
-/* Scale of element i: 0 (dropped) or 1 / (1 - p). */
-static inline float drop_scale(uint64_t key, size_t i, float p, float keep_scale) {
-    uint64_t h = mix64(key + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
-    return (float)(h >> 40) * (1.0f / 16777216.0f) < p ? 0.0f : keep_scale;
+/* Scale of element i: 0 (dropped) or 1 / (1 - p); one hash gives the 16-bit uniforms of 4 elements. */
+static inline float drop_scale(uint64_t key, size_t i, uint32_t threshold, float keep_scale) {
+    uint64_t h = mix64(key + 0x9e3779b97f4a7c15ull * (uint64_t)(i / 4 + 1));
+    return (uint32_t)((h >> (16 * (i % 4))) & 0xffffu) < threshold ? 0.0f : keep_scale;
 }
+
+static inline uint32_t drop_threshold(float p) { return (uint32_t)lrint((double)p * 65536.0); }
 
 static void dropout_apply(float *dst, const float *x, size_t n, uint64_t key, float p) {
     const float ks = 1.0f / (1.0f - p);
+    const uint32_t th = drop_threshold(p);
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) dst[i] = x[i] * drop_scale(key, i, p, ks);
+    for (size_t i = 0; i < n; i++) dst[i] = x[i] * drop_scale(key, i, th, ks);
 }
 
 /* ---------- linear layers with adapters ---------- */
@@ -534,8 +537,9 @@ static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float 
         train_matmul_dx(m->drop, m->dt, P->A, T, r, P->cols, 0);
         const float ks = 1.0f / (1.0f - p);
         const size_t n = (size_t)T * P->cols;
+        const uint32_t th = drop_threshold(p);
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; i++) dx[i] += m->drop[i] * drop_scale(key, i, p, ks);
+        for (size_t i = 0; i < n; i++) dx[i] += m->drop[i] * drop_scale(key, i, th, ks);
     } else {
         train_matmul_dx(dx, m->dt, P->A, T, r, P->cols, 1);
     }
