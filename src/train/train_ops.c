@@ -69,36 +69,43 @@ void train_rope_fwd(float *v, int T, int nheads, int hd, const float *cs) { rope
 /* The rotation is orthogonal: its transpose is the rotation by the opposite angle. */
 void train_rope_bwd(float *dv, int T, int nheads, int hd, const float *cs) { rope_rows(dv, T, nheads, hd, cs, -1.0f); }
 
-/* Vectorised (the simd reduction lets the compiler reorder the sum; the order is fixed per build). */
-static inline float dotf(const float *a, const float *b, int n) {
-    float s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+
+/* Keys (or values) of one kv head of one sequence transposed to [hd][len], so that the scores of a query
+ * row against all keys are axpys over the keys (vectorised) instead of short dot products. */
+static void transpose_head(float *dst, const float *src, int len, int stride, int hd) {
+    for (int j = 0; j < len; j++)
+        for (int d = 0; d < hd; d++) dst[(size_t)d * len + j] = src[(size_t)j * stride + d];
+}
+
+/* sc[0..n) = (q . k_j) * scale from the transposed keys kt[hd][ld]. */
+static inline void scores_row(float *sc, const float *q, const float *kt, int ld, int n, int hd, float scale) {
+    for (int j = 0; j < n; j++) sc[j] = 0;
+    for (int d = 0; d < hd; d++) {
+        const float qd = q[d] * scale, *kr = kt + (size_t)d * ld;
+        for (int j = 0; j < n; j++) sc[j] += qd * kr[j];
+    }
 }
 
 void train_attn_fwd(float *out, float *lse, const float *q, const float *k, const float *v, int n_seqs,
                     const int *seq_start, int nh, int nkv, int hd) {
     const int qd = nh * hd, kvd = nkv * hd, group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)hd);
-    int maxlen = 0;
+    int maxlen = 1;
     for (int s = 0; s < n_seqs; s++)
         if (seq_start[s + 1] - seq_start[s] > maxlen) maxlen = seq_start[s + 1] - seq_start[s];
-#pragma omp parallel
+#pragma omp parallel if ((size_t)seq_start[n_seqs] * maxlen * nh > 65536)
     {
-        float *sc = malloc((size_t)(maxlen > 0 ? maxlen : 1) * sizeof(float));
+        float *sc = malloc((size_t)maxlen * sizeof(float)), *kt = malloc((size_t)maxlen * hd * sizeof(float));
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int s = 0; s < n_seqs; s++)
             for (int h = 0; h < nh; h++) {
                 const int t0 = seq_start[s], len = seq_start[s + 1] - t0, kvh = h / group;
+                transpose_head(kt, k + (size_t)t0 * kvd + (size_t)kvh * hd, len, kvd, hd);
                 for (int i = 0; i < len; i++) {
                     const int t = t0 + i;
-                    const float *qr = q + (size_t)t * qd + (size_t)h * hd;
+                    scores_row(sc, q + (size_t)t * qd + (size_t)h * hd, kt, len, i + 1, hd, scale);
                     float mx = -INFINITY;
-                    for (int j = 0; j <= i; j++) {
-                        sc[j] = dotf(qr, k + (size_t)(t0 + j) * kvd + (size_t)kvh * hd, hd) * scale;
-                        if (sc[j] > mx) mx = sc[j];
-                    }
+                    for (int j = 0; j <= i; j++) mx = sc[j] > mx ? sc[j] : mx;
                     float sum = 0;
                     for (int j = 0; j <= i; j++) {
                         sc[j] = expf(sc[j] - mx);
@@ -109,13 +116,14 @@ void train_attn_fwd(float *out, float *lse, const float *q, const float *k, cons
                     memset(o, 0, (size_t)hd * sizeof(float));
                     for (int j = 0; j <= i; j++) {
                         const float *vr = v + (size_t)(t0 + j) * kvd + (size_t)kvh * hd;
-                        float a = sc[j] * inv;
+                        const float a = sc[j] * inv;
                         for (int d = 0; d < hd; d++) o[d] += a * vr[d];
                     }
                     lse[(size_t)t * nh + h] = mx + logf(sum);
                 }
             }
         free(sc);
+        free(kt);
     }
 }
 
@@ -124,13 +132,20 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
                     int hd) {
     const int qd = nh * hd, kvd = nkv * hd, group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)hd);
+    int maxlen = 1;
+    for (int s = 0; s < n_seqs; s++)
+        if (seq_start[s + 1] - seq_start[s] > maxlen) maxlen = seq_start[s + 1] - seq_start[s];
     /* One task per (sequence, kv head): the query heads sharing a kv head write the same dk/dv rows. */
-#pragma omp parallel
+#pragma omp parallel if ((size_t)seq_start[n_seqs] * maxlen * nh > 65536)
     {
+        float *p = malloc((size_t)maxlen * sizeof(float)), *dp = malloc((size_t)maxlen * sizeof(float));
+        float *kt = malloc((size_t)maxlen * hd * sizeof(float)), *vt = malloc((size_t)maxlen * hd * sizeof(float));
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int s = 0; s < n_seqs; s++)
             for (int kvh = 0; kvh < nkv; kvh++) {
                 const int t0 = seq_start[s], len = seq_start[s + 1] - t0;
+                transpose_head(kt, k + (size_t)t0 * kvd + (size_t)kvh * hd, len, kvd, hd);
+                transpose_head(vt, v + (size_t)t0 * kvd + (size_t)kvh * hd, len, kvd, hd);
                 for (int j = 0; j < len; j++) {
                     memset(dk + (size_t)(t0 + j) * kvd + (size_t)kvh * hd, 0, (size_t)hd * sizeof(float));
                     memset(dv + (size_t)(t0 + j) * kvd + (size_t)kvh * hd, 0, (size_t)hd * sizeof(float));
@@ -140,16 +155,23 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
                         const int t = t0 + i;
                         const float *qr = q + (size_t)t * qd + (size_t)h * hd;
                         const float *dor = dout + (size_t)t * qd + (size_t)h * hd;
+                        const float *orow = out + (size_t)t * qd + (size_t)h * hd;
                         float *dqr = dq + (size_t)t * qd + (size_t)h * hd;
                         const float l = lse[(size_t)t * nh + h];
-                        const float D = dotf(dor, out + (size_t)t * qd + (size_t)h * hd, hd);
+                        float D = 0;
+                        for (int d = 0; d < hd; d++) D += dor[d] * orow[d];
+                        scores_row(p, qr, kt, len, i + 1, hd, scale);
+                        scores_row(dp, dor, vt, len, i + 1, hd, 1.0f);
+                        for (int j = 0; j <= i; j++) {
+                            p[j] = expf(p[j] - l);
+                            dp[j] = p[j] * (dp[j] - D) * scale; /* dscore */
+                        }
                         memset(dqr, 0, (size_t)hd * sizeof(float));
                         for (int j = 0; j <= i; j++) {
                             const size_t kv_off = (size_t)(t0 + j) * kvd + (size_t)kvh * hd;
-                            float pj = expf(dotf(qr, k + kv_off, hd) * scale - l);
-                            float ds = pj * (dotf(dor, v + kv_off, hd) - D) * scale;
                             const float *kr = k + kv_off;
                             float *dkr = dk + kv_off, *dvr = dv + kv_off;
+                            const float ds = dp[j], pj = p[j];
                             for (int d = 0; d < hd; d++) {
                                 dqr[d] += ds * kr[d];
                                 dkr[d] += ds * qr[d];
@@ -158,6 +180,10 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
                         }
                     }
             }
+        free(p);
+        free(dp);
+        free(kt);
+        free(vt);
     }
 }
 
