@@ -79,9 +79,10 @@ static void transpose_head(float *dst, const float *src, int len, int stride, in
 
 /* sc[0..n) = (q . k_j) * scale from the transposed keys kt[hd][ld]. */
 static inline void scores_row(float *sc, const float *q, const float *kt, int ld, int n, int hd, float scale) {
-    for (int j = 0; j < n; j++) sc[j] = 0;
+    memset(sc, 0, (size_t)n * sizeof(float));
     for (int d = 0; d < hd; d++) {
         const float qd = q[d] * scale, *kr = kt + (size_t)d * ld;
+#pragma omp simd
         for (int j = 0; j < n; j++) sc[j] += qd * kr[j];
     }
 }
@@ -117,6 +118,7 @@ void train_attn_fwd(float *out, float *lse, const float *q, const float *k, cons
                     for (int j = 0; j <= i; j++) {
                         const float *vr = v + (size_t)(t0 + j) * kvd + (size_t)kvh * hd;
                         const float a = sc[j] * inv;
+#pragma omp simd
                         for (int d = 0; d < hd; d++) o[d] += a * vr[d];
                     }
                     lse[(size_t)t * nh + h] = mx + logf(sum);
@@ -159,6 +161,7 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
                         float *dqr = dq + (size_t)t * qd + (size_t)h * hd;
                         const float l = lse[(size_t)t * nh + h];
                         float D = 0;
+#pragma omp simd reduction(+ : D)
                         for (int d = 0; d < hd; d++) D += dor[d] * orow[d];
                         scores_row(p, qr, kt, len, i + 1, hd, scale);
                         scores_row(dp, dor, vt, len, i + 1, hd, 1.0f);
@@ -172,6 +175,7 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
                             const float *kr = k + kv_off;
                             float *dkr = dk + kv_off, *dvr = dv + kv_off;
                             const float ds = dp[j], pj = p[j];
+#pragma omp simd
                             for (int d = 0; d < hd; d++) {
                                 dqr[d] += ds * kr[d];
                                 dkr[d] += ds * qr[d];
