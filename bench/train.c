@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
     const double tps = B * T / best, fpt = (full ? 6.0 : 4.0) * params;
     printf("bench_train: %s%s, %s matmuls, %d threads, model %s (%.1f M params, %.2f M trainable, load %.1f s)\n",
            full ? "full fine-tuning" : "LoRA r=16 all 7 projections", ckpt ? ", gradient checkpointing" : "",
-           exact ? "exact" : "fast bf16", omp_get_max_threads(), dir, params / 1e6, (double)ntrain / 1e6, load_s);
+           full ? "fp32 (OpenBLAS)" : exact ? "exact" : "fast bf16", omp_get_max_threads(), dir, params / 1e6, (double)ntrain / 1e6, load_s);
     printf("batch %d x %d tokens: best step %.2f s over %d steps -> %.1f tokens/s\n", B, T, best, steps, tps);
     printf("effective %.1f GFLOP/s (%.0f x params FLOPs/token) = %.0f%% of measured sgemm %.1f GFLOP/s\n",
            tps * fpt / 1e9, fpt / params, 100.0 * tps * fpt / 1e9 / sg, sg);
