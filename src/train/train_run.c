@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -54,52 +55,56 @@ static void log_warn_cb(void *ctx, const char *msg) {
     log_warn("%s", msg);
 }
 
+/* Streamed to PATH.tmp and renamed (the moments and parameters of a full model are gigabytes: no copy). */
 static int write_state(const char *path, const run_state *rs, const opt_adamw *o, train_model *m, char *err,
                        size_t errcap) {
     size_t n;
     const float *p = train_model_params(m, &n);
-    size_t len = 8 + 8 * 4 + 3 * n * sizeof(float);
-    char *buf = malloc(len), *w = buf;
-    if (!buf) { seterr(err, errcap, "%s: out of memory", path); return -1; }
-    memcpy(w, STATE_MAGIC, 8); w += 8;
+    char tmp[4400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { seterr(err, errcap, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
     int64_t h[4] = {rs->step, rs->bad_evals, (int64_t)n, o->step};
-    memcpy(w, h, sizeof h); w += sizeof h;
-    memcpy(w, o->m, n * sizeof(float)); w += n * sizeof(float);
-    memcpy(w, o->v, n * sizeof(float)); w += n * sizeof(float);
-    memcpy(w, p, n * sizeof(float));
-    int rc = fs_write_atomic(path, buf, len);
-    free(buf);
-    if (rc) seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
-    return rc;
+    bool ok = fwrite(STATE_MAGIC, 1, 8, f) == 8 && fwrite(h, sizeof h, 1, f) == 1 &&
+              fwrite(o->m, sizeof(float), n, f) == n && fwrite(o->v, sizeof(float), n, f) == n &&
+              fwrite(p, sizeof(float), n, f) == n;
+    ok = (fflush(f) == 0) && ok;
+    ok = (fsync(fileno(f)) == 0) && ok;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path)) {
+        remove(tmp);
+        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int read_state(const char *dir, run_state *rs, opt_adamw *o, train_model *m, char *err, size_t errcap) {
     char path[4096], jpath[4096];
     fs_join(path, sizeof path, dir, "trainer_state.bin");
-    size_t len, n;
-    char *buf = fs_read_file(path, &len);
+    size_t n;
     float *p = train_model_params(m, &n);
-    if (!buf) { seterr(err, errcap, "%s: cannot read: %s", path, strerror(errno)); return -1; }
+    FILE *f = fopen(path, "rb");
+    if (!f) { seterr(err, errcap, "%s: cannot read: %s", path, strerror(errno)); return -1; }
+    char magic[8];
     int64_t h[4];
-    if (len != 8 + sizeof h + 3 * n * sizeof(float) || memcmp(buf, STATE_MAGIC, 8)) {
-        free(buf);
-        seterr(err, errcap, "%s: not a training state of this model and these settings (size or magic differs)", path);
+    long want = (long)(8 + sizeof h + 3 * n * sizeof(float));
+    bool ok = fseek(f, 0, SEEK_END) == 0 && ftell(f) == want && fseek(f, 0, SEEK_SET) == 0 &&
+              fread(magic, 1, 8, f) == 8 && !memcmp(magic, STATE_MAGIC, 8) && fread(h, sizeof h, 1, f) == 1 &&
+              (size_t)h[2] == n;
+    if (!ok) {
+        fclose(f);
+        seterr(err, errcap, "%s: not a training state of this model and these settings (size, magic or parameter "
+               "count differs)", path);
         return -1;
     }
-    memcpy(h, buf + 8, sizeof h);
-    if ((size_t)h[2] != n) {
-        free(buf);
-        seterr(err, errcap, "%s: holds %lld parameters, this run trains %zu", path, (long long)h[2], n);
-        return -1;
-    }
-    const char *r = buf + 8 + sizeof h;
-    memcpy(o->m, r, n * sizeof(float));
-    memcpy(o->v, r + n * sizeof(float), n * sizeof(float));
-    memcpy(p, r + 2 * n * sizeof(float), n * sizeof(float));
+    ok = fread(o->m, sizeof(float), n, f) == n && fread(o->v, sizeof(float), n, f) == n &&
+         fread(p, sizeof(float), n, f) == n;
+    fclose(f);
+    if (!ok) { seterr(err, errcap, "%s: short read", path); return -1; }
     o->step = h[3];
     rs->step = h[0];
     rs->bad_evals = h[1];
-    free(buf);
     /* best eval loss is kept as text in training_config.json (exact with %.17g) */
     fs_join(jpath, sizeof jpath, dir, "training_config.json");
     char *text = fs_read_file(jpath, NULL);

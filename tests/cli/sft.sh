@@ -50,6 +50,9 @@ expect_rc 0 "resumed metrics equal the uninterrupted run's" -- cmp <(strip a/met
 expect_rc 0 "resumed adapter equals the uninterrupted one" -- cmp a/final_model/adapter_model.safetensors b/final_model/adapter_model.safetensors
 expect_rc 0 "checkpoint state equal too" -- cmp a/checkpoint-12/trainer_state.bin b/checkpoint-12/trainer_state.bin
 
+expect_rc 1 "resume with other settings" -- "$HF" -q sft train "${common[@]}" --lora-rank 2 --output b2 --resume b/checkpoint-4
+expect_grep "not a training state" "$T/err" "says the state does not fit"
+
 # The same seed gives the same run; another seed another.
 expect_rc 0 "other seed" -- "$HF" -q sft train "${common[@]}" --output c --seed 5 --save-steps 0
 expect_rc 1 "other seed, other adapter" -- cmp -s a/final_model/adapter_model.safetensors c/final_model/adapter_model.safetensors
