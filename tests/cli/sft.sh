@@ -108,6 +108,13 @@ printf 'training:\n  learning_rate: fast\n' > bad.yaml
 expect_rc 2 "config with a wrong type" -- "$HF" sft train --config bad.yaml --model m --data d.jsonl
 expect_grep "learning_rate|learning-rate" "$T/err" "names the key"
 
+# Early stopping: no evaluation can improve by 100, so training stops after 1 + patience evaluations.
+expect_rc 0 "early stopping" -- "$HF" -q sft train --model m --data d.jsonl --epochs 3 --batch-size 4 \
+    --gradient-accumulation 1 --eval-steps 1 --early-stopping-patience 2 --early-stopping-threshold 100 \
+    --validation-split 0.2 --save-steps 0 --output es
+expect_rc 0 "stopped after 3 steps" -- test "$(grep -c '"loss"' es/metrics.jsonl)" -eq 3
+expect_rc 0 "final model after early stopping" -- test -s es/final_model/adapter_model.safetensors
+
 # Errors.
 expect_rc 2 "no data" -- "$HF" sft train --model m
 expect_rc 1 "named dataset offline" -- "$HF" sft train --model m --dataset codealpaca
