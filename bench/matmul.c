@@ -1,10 +1,15 @@
 /* bench_matmul: our bf16 kernels (exact and fast) against OpenBLAS on fp32 weights, on the Qwen2.5-0.5B shapes,
  * with the machine's own sgemm rate and streaming bandwidth measured in the same run.
  *
- * usage: bench_matmul [--quick] [--best] [--m 1,8,32,128,512] [--shape NAME] [--reps R]
+ * usage: bench_matmul [--quick] [--best] [--cpu] [--m 1,8,32,128,512] [--shape NAME] [--reps R]
  *   --quick   fewer repetitions and no M=512 (a smoke run)
  *   --best    report the fastest repetition instead of the median (on a machine shared with other work,
  *             the best shows what the kernel does when it has the cores)
+ *   --cpu     per-core figures: one thread (OpenMP and OpenBLAS), timed by the process's CPU time instead of
+ *             the wall clock, so time spent descheduled by other programs is not counted: on an overloaded
+ *             machine this estimates what one core does when it is not shared. (With several threads CPU time
+ *             says little: the work is shared dynamically, so a descheduled thread's share goes to the other.)
+ * Shapes: q/o_proj k/v_proj gate/up down_proj lm_head, "decode" (the M=1 streaming check), "dx" (backward).
  * Every figure is the median of several timed repetitions after one warm-up. GFLOP/s = 2·M·N·K / t;
  * GB/s counts the weight bytes only (bf16: 2 per element, fp32: 4), the traffic that bounds M=1. */
 #include "core/timing.h"
@@ -52,17 +57,25 @@ static int reps_for(double warm, int min_reps, double budget) {
 typedef void (*bench_fn)(void *ctx);
 
 static int g_best; /* --best: report the fastest repetition instead of the median */
+static int g_cpu;  /* --cpu: one thread, timed by process CPU time (see usage) */
+
+static double clock_now(void) {
+    if (!g_cpu) return time_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static double time_median(bench_fn fn, void *ctx, int min_reps, double budget) {
-    double t0 = time_now();
+    double t0 = clock_now();
     fn(ctx);
-    double warm = time_now() - t0;
+    double warm = clock_now() - t0;
     int reps = reps_for(warm, min_reps, budget);
     double *t = malloc((size_t)reps * sizeof *t);
     for (int i = 0; i < reps; i++) {
-        double s = time_now();
+        double s = clock_now();
         fn(ctx);
-        t[i] = time_now() - s;
+        t[i] = clock_now() - s;
     }
     double m = median(t, reps); /* sorts t */
     if (g_best) m = t[0];
@@ -147,6 +160,8 @@ int main(int argc, char **argv) {
             quick = 1;
         } else if (strcmp(argv[i], "--best") == 0) {
             g_best = 1;
+        } else if (strcmp(argv[i], "--cpu") == 0) {
+            g_cpu = 1;
         } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
@@ -156,9 +171,13 @@ int main(int argc, char **argv) {
             nm = 0;
             for (char *tok = strtok(argv[++i], ","); tok && nm < 16; tok = strtok(NULL, ",")) ms[nm++] = atoi(tok);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--best] [--m 1,8,32,128,512] [--shape NAME] [--reps R]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--best] [--cpu] [--m 1,8,32,128,512] [--shape NAME] [--reps R]\n", argv[0]);
             return 2;
         }
+    }
+    if (g_cpu) {
+        omp_set_num_threads(1);
+        openblas_set_num_threads(1);
     }
     if (quick) {
         reps = 3;
@@ -166,9 +185,9 @@ int main(int argc, char **argv) {
     }
     const double budget = quick ? 0.1 : 0.4;
 
-    printf("bench_matmul: isa %s, %d OpenMP threads, OPENBLAS_NUM_THREADS=%s, %d+ reps (%s)\n",
-           mm_isa_name(mm_get_isa()), omp_get_max_threads(), getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "unset",
-           reps, g_best ? "best" : "median");
+    printf("bench_matmul: isa %s, %d OpenMP threads, OPENBLAS_NUM_THREADS=%s (library: %d), %d+ reps (%s, %s)\n",
+           mm_isa_name(mm_get_isa()), omp_get_max_threads(), getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "unset", openblas_get_num_threads(),
+           reps, g_best ? "best" : "median", g_cpu ? "CPU time, 1 thread" : "wall clock");
 
     /* streaming read bandwidth over 512 MiB (far beyond the caches) */
     bw_ctx bw = {0};
@@ -275,15 +294,15 @@ int main(int argc, char **argv) {
         mm_ctx c = {y, x, wb, NULL, 1, N, K, 0};
         double *tr = malloc(rounds * sizeof *tr), *te = malloc(rounds * sizeof *te), *tf = malloc(rounds * sizeof *tf);
         for (int r = -1; r < rounds; r++) { /* round -1 warms up */
-            double t0 = time_now();
+            double t0 = clock_now();
             bw_read(&rd);
-            double t1 = time_now();
+            double t1 = clock_now();
             c.flags = 0;
             run_bf16(&c);
-            double t2 = time_now();
+            double t2 = clock_now();
             c.flags = MM_FAST;
             run_bf16(&c);
-            double t3 = time_now();
+            double t3 = clock_now();
             if (r >= 0) {
                 tr[r] = t1 - t0;
                 te[r] = t2 - t1;

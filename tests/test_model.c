@@ -285,6 +285,16 @@ static void check_batched_equals_full(const shape *s, int seed) {
             if (md >= 1e-4) fail_msg("%s: step %d slot %d: max |dlogit| %.3g", s->name, step, sl, md);
         }
     }
+    /* One slot alone, one token per call: the single-row (decode) matrix kernels. */
+    for (int step = 0; step < 3; step++) {
+        int sl = 2, one = 1;
+        const int *tk = seq[2] + len[2];
+        assert_int_equal(model_forward(m, kv, 1, &sl, &tk, &one, logits, err, sizeof err), 0);
+        len[2]++;
+        assert_int_equal(model_forward_full(m, seq[2], len[2], full, err, sizeof err), 0);
+        double md = max_abs_diff(logits, full + (size_t)(len[2] - 1) * V, (size_t)V);
+        if (md >= 1e-4) fail_msg("%s: single-slot step %d: max |dlogit| %.3g", s->name, step, md);
+    }
     /* A cleared slot starts again from position 0. */
     kv_clear(kv, 1);
     int one = 1, sl1 = 1;
@@ -329,6 +339,40 @@ static void test_large_batch_matches_single(void **state) {
     }
     free(lb);
     free(l1);
+    kv_free(kv);
+    model_free(m);
+}
+
+/* A bf16 KV cache: prefill and one-token steps agree with each other, and stay close to fp32. */
+static void test_bf16_kv_cache(void **state) {
+    (void)state;
+    model *m = write_and_load("kvbf16", &live_shapes[1], 31);
+    const int V = model_get_config(m)->vocab_size;
+    assert_int_equal(kv_bytes_per_token(m, true) * 2, kv_bytes_per_token(m, false));
+    kv_cache *kv = kv_create_dtype(m, 2, 16, true);
+    assert_non_null(kv);
+    int ids[9] = {5, 17, 3, 99, 42, 7, 7, 120, 1};
+    float *a = malloc((size_t)V * sizeof(float)), *b = malloc((size_t)V * sizeof(float));
+    float *full = malloc((size_t)9 * V * sizeof(float));
+    char err[256];
+    int s0 = 0, s1 = 1, n9 = 9, one = 1;
+    const int *tk = ids;
+    assert_int_equal(model_forward(m, kv, 1, &s0, &tk, &n9, a, err, sizeof err), 0);
+    for (int i = 0; i < 9; i++) {
+        tk = ids + i;
+        assert_int_equal(model_forward(m, kv, 1, &s1, &tk, &one, b, err, sizeof err), 0);
+    }
+    /* Both read the same rounded cache; only the order of fp32 sums differs (which can move a
+     * value across a bf16 rounding boundary, hence not 1e-4). */
+    assert_true(max_abs_diff(a, b, (size_t)V) < 2e-3);
+    assert_int_equal(model_forward_full(m, ids, 9, full, err, sizeof err), 0);
+    double md = max_abs_diff(a, full + (size_t)8 * V, (size_t)V);
+    assert_true(md > 0 && md < 5e-2);
+    kv_copy(kv, 1, 0);
+    assert_int_equal(kv_len(kv, 1), 9);
+    free(a);
+    free(b);
+    free(full);
     kv_free(kv);
     model_free(m);
 }
@@ -442,7 +486,8 @@ static void test_sharded_checkpoint_loads_like_single_file(void **state) {
     /* A tensor the index promises but its shard lacks is reported with the shard's name. */
     cJSON_ReplaceItemInObject(wm, "model.norm.weight", cJSON_CreateString("model-00002-of-00002.safetensors"));
     cJSON *moved = cJSON_GetObjectItem(wm, "model.embed_tokens.weight");
-    const char *embed_file = moved->valuestring;
+    char embed_file[64];
+    snprintf(embed_file, sizeof embed_file, "%s", moved->valuestring);
     const char *other = strstr(embed_file, "00001-of") ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
     cJSON_ReplaceItemInObject(wm, "model.embed_tokens.weight", cJSON_CreateString(other));
     txt = cJSON_Print(idx);
@@ -451,8 +496,91 @@ static void test_sharded_checkpoint_loads_like_single_file(void **state) {
     assert_null(model_load(dir, err, sizeof err));
     assert_non_null(strstr(err, "missing tensor 'model.embed_tokens.weight'"));
     assert_non_null(strstr(err, other));
+    cJSON_ReplaceItemInObject(wm, "model.embed_tokens.weight", cJSON_CreateString(embed_file));
+    txt = cJSON_Print(idx);
+    assert_int_equal(fs_write_atomic(path, txt, strlen(txt)), 0);
+    free(txt);
+    /* A shape that does not match config.json is reported with the shard that holds it. */
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *cfg = fs_read_file(path, NULL);
+    cJSON *cj = cJSON_Parse(cfg);
+    free(cfg);
+    cJSON_ReplaceItemInObject(cj, "vocab_size", cJSON_CreateNumber(model_get_config(m1)->vocab_size + 3));
+    txt = cJSON_Print(cj);
+    assert_int_equal(fs_write_atomic(path, txt, strlen(txt)), 0);
+    free(txt);
+    cJSON_Delete(cj);
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, embed_file));
+    assert_non_null(strstr(err, "config.json implies"));
     cJSON_Delete(idx);
     model_free(m1);
+}
+
+/* F16 checkpoints: the same numbers as an f32 checkpoint holding the f16-rounded values. */
+typedef struct {
+    const st_file *src;
+    bool to_f16;
+} half_ctx;
+static int half_fill(void *vctx, int idx, void *dst, size_t nbytes) {
+    half_ctx *c = vctx;
+    const st_tensor *t = &c->src->tensors[idx];
+    const float *v = t->data;
+    int64_t n = st_numel(t);
+    if (nbytes != (size_t)n * (c->to_f16 ? 2 : 4)) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = st_f32_to_f16(v[i]);
+        if (c->to_f16) ((uint16_t *)dst)[i] = h;
+        else ((float *)dst)[i] = st_f16_to_f32(h);
+    }
+    return 0;
+}
+
+static void test_f16_checkpoint(void **state) {
+    (void)state;
+    shape sh = live_shapes[3]; /* f32, untied, GQA 3 */
+    model *m0 = write_and_load("f32src", &sh, 9);
+    model_free(m0);
+    char src[600], err[1024];
+    snprintf(src, sizeof src, "%s/f32src/model.safetensors", tmpdir);
+    st_file *f = st_open(src, err, sizeof err);
+    assert_non_null(f);
+    model *ms[2];
+    for (int k = 0; k < 2; k++) {
+        char dir[600], path[700], cmd[2048];
+        snprintf(dir, sizeof dir, "%s/%s", tmpdir, k ? "f16" : "f16_as_f32");
+        fs_mkdirs(dir);
+        snprintf(cmd, sizeof cmd, "cp %s/f32src/config.json %s/", tmpdir, dir);
+        assert_int_equal(system(cmd), 0);
+        st_spec specs[64];
+        for (int i = 0; i < f->n_tensors; i++) {
+            specs[i] = (st_spec){.name = f->tensors[i].name, .dtype = k ? ST_F16 : ST_F32, .ndim = f->tensors[i].ndim};
+            memcpy(specs[i].shape, f->tensors[i].shape, sizeof specs[i].shape);
+        }
+        half_ctx hc = {f, k == 1};
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        assert_int_equal(st_write(path, specs, f->n_tensors, NULL, half_fill, &hc, err, sizeof err), 0);
+        ms[k] = model_load(dir, err, sizeof err);
+        if (!ms[k]) fail_msg("%s", err);
+    }
+    st_close(f);
+    const int V = model_get_config(ms[0])->vocab_size;
+    int ids[5] = {3, 1, 4, 1, 5};
+    float *a = malloc((size_t)5 * V * sizeof(float)), *b = malloc((size_t)5 * V * sizeof(float));
+    assert_int_equal(model_forward_full(ms[0], ids, 5, a, err, sizeof err), 0);
+    assert_int_equal(model_forward_full(ms[1], ids, 5, b, err, sizeof err), 0);
+    assert_true(max_abs_diff(a, b, (size_t)5 * V) < 1e-5);
+    /* and the one-row path */
+    kv_cache *kv = kv_create(ms[1], 1, 4);
+    int slot = 0, one = 1;
+    const int *tk = ids;
+    assert_int_equal(model_forward(ms[1], kv, 1, &slot, &tk, &one, b, err, sizeof err), 0);
+    assert_true(max_abs_diff(a, b, (size_t)V) < 1e-5);
+    kv_free(kv);
+    free(a);
+    free(b);
+    model_free(ms[0]);
+    model_free(ms[1]);
 }
 
 static void test_config_and_eos_parsing(void **state) {
@@ -626,6 +754,20 @@ static void test_model_errors_name_file_and_tensor(void **state) {
     unlink(path);
     assert_null(model_load(dir, err, sizeof err));
     assert_non_null(strstr(err, "no model.safetensors"));
+    /* A broken index, and an index naming a shard that is not there. */
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    fs_write_atomic(path, "{\"weight_map\": {", 15);
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "model.safetensors.index.json"));
+    assert_non_null(strstr(err, "invalid JSON"));
+    const char *idx = "{\"weight_map\": {\"model.norm.weight\": \"model-00001-of-00009.safetensors\"}}";
+    fs_write_atomic(path, idx, strlen(idx));
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "model-00001-of-00009.safetensors: cannot open"));
+    idx = "{\"weight_map\": {\"model.norm.weight\": \"../../etc/passwd\"}}";
+    fs_write_atomic(path, idx, strlen(idx));
+    assert_null(model_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "must be a file name in the model folder"));
 }
 
 static void test_random_init_is_deterministic_and_hf_like(void **state) {
@@ -690,8 +832,10 @@ int main(void) {
         cmocka_unit_test(test_batched_kv_forward_equals_full_recomputation),
         cmocka_unit_test(test_large_batch_matches_single),
         cmocka_unit_test(test_logprobs_match_full_logits),
+        cmocka_unit_test(test_bf16_kv_cache),
         cmocka_unit_test(test_forward_rejects_bad_requests),
         cmocka_unit_test(test_sharded_checkpoint_loads_like_single_file),
+        cmocka_unit_test(test_f16_checkpoint),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -91,15 +91,24 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
     if (M <= 0 || N <= 0 || K <= 0) return;
     mm_isa isa = mm_get_isa();
     void (*kernel)(const mm_nt_job *, int, int) = mm_nt_scalar;
-    uint16_t *xb = NULL;
+    uint16_t xb_small[4096 + 32] __attribute__((aligned(64)));
+    uint16_t *xb = NULL, *xb_raw = NULL;
     float *xt = NULL;
     const int Mp = (M + 15) / 16 * 16;
 #if defined(__x86_64__)
     if (isa == MM_ISA_AVX2) kernel = mm_nt_avx2;
     if (isa >= MM_ISA_AVX512) kernel = mm_nt_avx512;
     if (isa == MM_ISA_AVX512BF16 && (flags & MM_FAST)) {
-        xb = malloc((size_t)M * K * sizeof *xb);
-        if (xb) kernel = mm_nt_avx512bf16; /* out of memory: the exact kernel needs no buffer */
+        /* Decode-size x goes on the stack (a malloc per call would cost as much as a small product). The buffer
+         * starts at the same offset within a cache line as W, so that when K*2 is a multiple of 64 (all Qwen
+         * shapes) the kernel's alignment peel aligns the loads of x and of W together. */
+        size_t need = (size_t)M * K + 32;
+        xb_raw = need <= sizeof xb_small / sizeof *xb_small ? xb_small : malloc(need * sizeof *xb_raw);
+        if (xb_raw) {
+            size_t shift = ((uintptr_t)W - (uintptr_t)xb_raw) & 63u;
+            xb = xb_raw + shift / 2;
+            kernel = mm_nt_avx512bf16; /* out of memory: the exact kernel needs no buffer */
+        }
     } else if (isa >= MM_ISA_AVX512 && M >= MM_XT_MIN_M) {
         xt = malloc((size_t)K * Mp * sizeof *xt);
         if (xt) kernel = mm_nt_avx512_xt;
@@ -127,7 +136,7 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
         int n0, n1;
         while (next_chunk(&counter, chunk, N, &n0, &n1)) kernel(&job, n0, n1);
     }
-    free(xb);
+    if (xb_raw != xb_small) free(xb_raw);
     free(xt);
 }
 

@@ -10,14 +10,18 @@
  *       MM_ISA_SCALAR      plain C (exact; fast is computed exactly)
  *     The weights are read in place (no packing, no copy): a memory-mapped safetensors tensor can be passed as is.
  *     Work is split over OpenMP threads by output columns (weight rows), so each core streams its own part of W.
+ *     Scratch: the fast path rounds x to bf16 (M*K*2 bytes), the exact path for M >= 16 transposes x
+ *     (K*M*4 bytes); both are allocated and freed inside the call.
  *
  * Precisions (flag MM_FAST):
  *   exact: bf16 weights widened to fp32, fp32 products and sums; equal to an fp32 computation up to the order
  *          of the additions (what tests against PyTorch fp32 need).
- *   fast:  activations rounded to bf16 (round to nearest even), bf16 x bf16 products summed in fp32 with
- *          VDPBF16PS (forward: x rounded; backward dX: dY rounded): about twice the arithmetic rate, the accuracy of PyTorch's bf16 matmul (relative error of
- *          the order of 2^-8 per product, errors average out in sums). Only on MM_ISA_AVX512BF16; elsewhere the
- *          flag is accepted and the exact code runs.
+ *   fast:  activations (x forward, dY for dX) rounded to bf16 (nearest even), bf16 x bf16 products summed in
+ *          fp32 with VDPBF16PS: about twice the arithmetic rate, the accuracy of PyTorch's bf16 matmul (relative
+ *          error up to 2^-9 per product, errors average out in sums). Only on MM_ISA_AVX512BF16; elsewhere
+ *          the flag is accepted and the exact code runs.
+ *   Each kernel sums in its own order, so the same row computed with different M agrees to fp32 rounding,
+ *   not bit for bit.
  *
  * All pointers are caller-owned; nothing is retained after a call returns. Arrays must not overlap, except
  * that nothing is read from y/dx when MM_ACCUMULATE is not set. Row strides are the logical widths (no padding).

@@ -14,6 +14,8 @@
  * only calls these functions on CPUs that have the features. */
 #include "kernels/mm_internal.h"
 
+#include <stdint.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -146,7 +148,11 @@ T512 static void row1_exact(const mm_nt_job *j, int n0, int n1) {
     for (int n = n0; n < n1; n++) {
         const uint16_t *r = j->w + (size_t)n * K;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
+        int k = imin(K, (int)(((32u - ((uintptr_t)r & 31u)) & 31u) / 2u)); /* peel to 32-byte aligned W loads */
+        if (k > 0) {
+            __mmask16 mask = (__mmask16)((1u << k) - 1u);
+            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, x), widen16_mask(r, mask), a3);
+        }
         for (; k + 64 <= K; k += 64) {
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), widen16(r + k), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), widen16(r + k + 16), a1);
@@ -302,6 +308,22 @@ T512BF INLINE void tile_fast(const int MR, const int NR, const uint16_t *x, int 
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++) acc[i][c] = zero;
     int k = k0;
+    /* Peel up to 31 k so that the weight loads (of row 0, and of every row when K*2 is a multiple of 64) are
+     * 64-byte aligned: a zmm load that straddles two cache lines costs two, which shows when streaming from DRAM. */
+    const int head = imin(k1 - k0, (int)(((64u - ((uintptr_t)(w + k0) & 63u)) & 63u) / 2u));
+    if (head > 0) {
+        __mmask32 mask = (__mmask32)((1u << head) - 1u);
+        __m512i wv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) wv[c] = _mm512_maskz_loadu_epi16(mask, w + (size_t)c * ldw + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            __m512i xv = _mm512_maskz_loadu_epi16(mask, x + (size_t)i * ldx + k);
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[i][c] = dp(acc[i][c], xv, wv[c]);
+        }
+        k += head;
+    }
     for (; k + 32 <= k1; k += 32) {
         __m512i wv[4];
 #pragma GCC unroll 4
@@ -355,7 +377,11 @@ T512BF static void row1_fast(const mm_nt_job *j, int n0, int n1) {
     for (int n = n0; n < n1; n++) {
         const uint16_t *r = j->w + (size_t)n * K;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
+        int k = imin(K, (int)(((64u - ((uintptr_t)r & 63u)) & 63u) / 2u)); /* peel to 64-byte aligned W loads */
+        if (k > 0) {
+            __mmask32 mask = (__mmask32)((1u << k) - 1u);
+            a3 = dp(a3, _mm512_maskz_loadu_epi16(mask, x), _mm512_maskz_loadu_epi16(mask, r));
+        }
         for (; k + 128 <= K; k += 128) {
             a0 = dp(a0, _mm512_loadu_si512((const void *)(x + k)), _mm512_loadu_si512((const void *)(r + k)));
             a1 = dp(a1, _mm512_loadu_si512((const void *)(x + k + 32)), _mm512_loadu_si512((const void *)(r + k + 32)));

@@ -21,6 +21,11 @@ typedef struct {
 /* out must not alias x. bias may be NULL. */
 void linear_forward(float *out, const float *x, const linear_weight *w, const float *bias, int M);
 
+/* Several products of the same x (q/k/v, gate/up) in one parallel region: outs[i] = x . ws[i]^T
+ * (+ biases[i]). All ws share cols. biases may be NULL, or hold NULL entries. */
+void linear_forward_many(int count, float *const *outs, const linear_weight *const *ws, const float *const *biases,
+                         const float *x, int M);
+
 /* Makes BLAS single-threaded so that OpenMP alone schedules threads; model_load() calls it. */
 void linear_init_threads(void);
 

@@ -42,7 +42,9 @@ struct model {
 struct kv_cache {
     int n_slots, max_len, n_layers, kv_dim;
     int *len;
-    float *k, *v; /* [slot][layer][pos][kv_dim] */
+    bool bf16;    /* elements are bf16 bits (uint16_t) instead of floats */
+    size_t esz;   /* bytes per element */
+    char *k, *v;  /* [slot][layer][pos][kv_dim] */
 };
 
 static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -293,7 +295,7 @@ static const st_tensor *find_tensor(loader *L, const char *name, const char **fi
     fs_join(path, sizeof path, L->dir, fj->valuestring);
     for (int i = 0; i < L->n_files; i++)
         if (!strcmp(L->files[i]->path, path)) {
-            *file = path;
+            *file = L->files[i]->path;
             const st_tensor *t = st_find(L->files[i], name);
             if (!t) seterr(err, errcap, "%s: missing tensor '%s' (listed in the index)", path, name);
             return t;
@@ -467,7 +469,7 @@ size_t model_num_params(const model *m) { return m->n_params; }
 
 /* ---------- KV cache ---------- */
 
-kv_cache *kv_create(const model *m, int n_slots, int max_len) {
+kv_cache *kv_create_dtype(const model *m, int n_slots, int max_len, bool bf16) {
     if (n_slots <= 0 || max_len <= 0) return NULL;
     kv_cache *kv = calloc(1, sizeof *kv);
     if (!kv) return NULL;
@@ -475,14 +477,22 @@ kv_cache *kv_create(const model *m, int n_slots, int max_len) {
     kv->max_len = max_len;
     kv->n_layers = m->cfg.num_layers;
     kv->kv_dim = m->cfg.num_kv_heads * m->cfg.head_dim;
+    kv->bf16 = bf16;
+    kv->esz = bf16 ? 2 : 4;
     size_t per = (size_t)kv->n_layers * (size_t)max_len * (size_t)kv->kv_dim;
-    if (per && (size_t)n_slots > SIZE_MAX / sizeof(float) / per) { free(kv); return NULL; }
+    if (per && (size_t)n_slots > SIZE_MAX / kv->esz / per) { free(kv); return NULL; }
     /* calloc of a large block maps zero pages lazily: memory is used only as slots fill. */
     kv->len = calloc((size_t)n_slots, sizeof *kv->len);
-    kv->k = calloc((size_t)n_slots * per, sizeof(float));
-    kv->v = calloc((size_t)n_slots * per, sizeof(float));
+    kv->k = calloc((size_t)n_slots * per, kv->esz);
+    kv->v = calloc((size_t)n_slots * per, kv->esz);
     if (!kv->len || !kv->k || !kv->v) { kv_free(kv); return NULL; }
     return kv;
+}
+
+kv_cache *kv_create(const model *m, int n_slots, int max_len) { return kv_create_dtype(m, n_slots, max_len, false); }
+
+size_t kv_bytes_per_token(const model *m, bool bf16) {
+    return (size_t)2 * m->cfg.num_layers * m->cfg.num_kv_heads * m->cfg.head_dim * (bf16 ? 2 : 4);
 }
 
 void kv_free(kv_cache *kv) {
@@ -493,20 +503,24 @@ void kv_free(kv_cache *kv) {
     free(kv);
 }
 
-int kv_len(const kv_cache *kv, int slot) { return kv->len[slot]; }
+static inline bool slot_ok(const kv_cache *kv, int slot) { return slot >= 0 && slot < kv->n_slots; }
+int kv_len(const kv_cache *kv, int slot) { return slot_ok(kv, slot) ? kv->len[slot] : -1; }
 int kv_max_len(const kv_cache *kv) { return kv->max_len; }
-void kv_clear(kv_cache *kv, int slot) { kv->len[slot] = 0; }
+void kv_clear(kv_cache *kv, int slot) {
+    if (slot_ok(kv, slot)) kv->len[slot] = 0;
+}
 
+/* Byte offset of (slot, layer, pos). */
 static inline size_t kv_off(const kv_cache *kv, int slot, int layer, int pos) {
-    return (((size_t)slot * kv->n_layers + (size_t)layer) * kv->max_len + (size_t)pos) * kv->kv_dim;
+    return (((size_t)slot * kv->n_layers + (size_t)layer) * kv->max_len + (size_t)pos) * kv->kv_dim * kv->esz;
 }
 
 void kv_copy(kv_cache *kv, int dst, int src) {
-    if (dst == src) return;
+    if (dst == src || !slot_ok(kv, dst) || !slot_ok(kv, src)) return;
     int n = kv->len[src];
     for (int l = 0; l < kv->n_layers; l++) {
-        memcpy(kv->k + kv_off(kv, dst, l, 0), kv->k + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * sizeof(float));
-        memcpy(kv->v + kv_off(kv, dst, l, 0), kv->v + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * sizeof(float));
+        memcpy(kv->k + kv_off(kv, dst, l, 0), kv->k + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * kv->esz);
+        memcpy(kv->v + kv_off(kv, dst, l, 0), kv->v + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * kv->esz);
     }
     kv->len[dst] = n;
 }
@@ -593,16 +607,27 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     for (int l = 0; l < c->num_layers; l++) {
         const layer_weights *w = &m->layers[l];
         rmsnorm_rows(s->xb, s->x, w->attn_norm, T, H, eps);
-        linear_forward(s->q, s->xb, &w->q, w->bq, T);
-        linear_forward(s->k, s->xb, &w->k, w->bk, T);
-        linear_forward(s->v, s->xb, &w->v, w->bv, T);
+        {
+            float *outs[3] = {s->q, s->k, s->v};
+            const linear_weight *ws[3] = {&w->q, &w->k, &w->v};
+            const float *bs[3] = {w->bq, w->bk, w->bv};
+            linear_forward_many(3, outs, ws, bs, s->xb, T);
+        }
         for (int t = 0; t < T; t++) {
             const float *cs = rope + (size_t)t * hd;
             rope_row(s->q + (size_t)t * qd, nh, hd, cs, cs + half);
             rope_row(s->k + (size_t)t * kvd, nkv, hd, cs, cs + half);
             size_t off = kv_off(kv, s->slot[t], l, s->pos[t]);
-            memcpy(kv->k + off, s->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
-            memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+            if (kv->bf16) {
+                uint16_t *kd = (uint16_t *)(kv->k + off), *vd = (uint16_t *)(kv->v + off);
+                for (int i = 0; i < kvd; i++) {
+                    kd[i] = st_f32_to_bf16(s->k[(size_t)t * kvd + i]);
+                    vd[i] = st_f32_to_bf16(s->v[(size_t)t * kvd + i]);
+                }
+            } else {
+                memcpy(kv->k + off, s->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+                memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+            }
         }
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
         for (int t = 0; t < T; t++)
@@ -610,15 +635,28 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 float *sc = scores + (size_t)omp_get_thread_num() * maxpos;
                 const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
                 const int kvh = h / group, n = s->pos[t] + 1;
-                const float *K = kv->k + kv_off(kv, s->slot[t], l, 0) + (size_t)kvh * hd;
-                const float *V = kv->v + kv_off(kv, s->slot[t], l, 0) + (size_t)kvh * hd;
+                const size_t base = kv_off(kv, s->slot[t], l, 0);
                 float mx = -INFINITY;
-                for (int p = 0; p < n; p++) {
-                    const float *kr = K + (size_t)p * kvd;
-                    float d = 0;
-                    for (int i = 0; i < hd; i++) d += q[i] * kr[i];
-                    sc[p] = d * scale;
-                    if (sc[p] > mx) mx = sc[p];
+                if (kv->bf16) {
+                    const uint16_t *K = (const uint16_t *)(kv->k + base) + (size_t)kvh * hd;
+                    for (int p = 0; p < n; p++) {
+                        const uint16_t *kr = K + (size_t)p * kvd;
+                        float d = 0;
+#pragma omp simd reduction(+ : d)
+                        for (int i = 0; i < hd; i++) d += q[i] * st_bf16_to_f32(kr[i]);
+                        sc[p] = d * scale;
+                        if (sc[p] > mx) mx = sc[p];
+                    }
+                } else {
+                    const float *K = (const float *)(kv->k + base) + (size_t)kvh * hd;
+                    for (int p = 0; p < n; p++) {
+                        const float *kr = K + (size_t)p * kvd;
+                        float d = 0;
+#pragma omp simd reduction(+ : d)
+                        for (int i = 0; i < hd; i++) d += q[i] * kr[i];
+                        sc[p] = d * scale;
+                        if (sc[p] > mx) mx = sc[p];
+                    }
                 }
                 float sum = 0;
                 for (int p = 0; p < n; p++) {
@@ -628,17 +666,32 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 float inv = 1.0f / sum;
                 float *o = s->att + (size_t)t * qd + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) o[i] = 0;
-                for (int p = 0; p < n; p++) {
-                    const float *vr = V + (size_t)p * kvd;
-                    float a = sc[p] * inv;
-                    for (int i = 0; i < hd; i++) o[i] += a * vr[i];
+                if (kv->bf16) {
+                    const uint16_t *V = (const uint16_t *)(kv->v + base) + (size_t)kvh * hd;
+                    for (int p = 0; p < n; p++) {
+                        const uint16_t *vr = V + (size_t)p * kvd;
+                        float a = sc[p] * inv;
+#pragma omp simd
+                        for (int i = 0; i < hd; i++) o[i] += a * st_bf16_to_f32(vr[i]);
+                    }
+                } else {
+                    const float *V = (const float *)(kv->v + base) + (size_t)kvh * hd;
+                    for (int p = 0; p < n; p++) {
+                        const float *vr = V + (size_t)p * kvd;
+                        float a = sc[p] * inv;
+#pragma omp simd
+                        for (int i = 0; i < hd; i++) o[i] += a * vr[i];
+                    }
                 }
             }
         linear_forward(s->proj, s->att, &w->o, NULL, T);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
         rmsnorm_rows(s->xb, s->x, w->mlp_norm, T, H, eps);
-        linear_forward(s->gate, s->xb, &w->gate, NULL, T);
-        linear_forward(s->up, s->xb, &w->up, NULL, T);
+        {
+            float *outs[2] = {s->gate, s->up};
+            const linear_weight *ws[2] = {&w->gate, &w->up};
+            linear_forward_many(2, outs, ws, NULL, s->xb, T);
+        }
 #pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
         for (size_t i = 0; i < (size_t)T * I; i++) {
             float g = s->gate[i];

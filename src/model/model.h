@@ -4,7 +4,13 @@
  * Ownership: model_load() returns a model that owns its config, its weights (memory-mapped from the
  * safetensors files where the dtype allows it) and its scratch buffers; model_free() releases all.
  * A kv_cache is owned by its creator and must be freed before the model it was made for.
- * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err. */
+ * Functions that can fail return 0 on success and -1 with a message "FILE: what is wrong" in err.
+ *
+ * Threads: the forward pass uses OpenMP (omp_get_max_threads() threads) and calls BLAS from inside
+ * its parallel regions, so model_load() sets OpenBLAS to one thread (openblas_set_num_threads(1)):
+ * a single thread pool instead of two pools spinning against each other. A model is not reentrant:
+ * its scratch buffers are shared by model_forward/model_forward_full/model_logprobs calls, so use
+ * one model from one thread at a time (batch work into one model_forward call instead). */
 #ifndef HF_MODEL_H
 #define HF_MODEL_H
 
@@ -46,12 +52,21 @@ size_t model_num_params(const model *m);
 
 /* The KV cache: n_slots independent sequences, each up to max_len tokens. */
 typedef struct kv_cache kv_cache;
+/* fp32 keys and values (exact: what the tests against the fp32 reference use). NULL when out of memory.
+ * Memory is reserved for n_slots x max_len tokens but only touched as slots fill. */
 kv_cache *kv_create(const model *m, int n_slots, int max_len);
+/* Same, with keys and values stored as bf16 when bf16 is true: half the memory (12 KiB instead of
+ * 24 KiB per token for Qwen2.5-0.5B) for a relative rounding of 2^-9 on cached keys and values. */
+kv_cache *kv_create_dtype(const model *m, int n_slots, int max_len, bool bf16);
+/* Bytes one cached token takes (all layers, keys and values). */
+size_t kv_bytes_per_token(const model *m, bool bf16);
 void kv_free(kv_cache *kv);
-int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot */
+int kv_len(const kv_cache *kv, int slot);            /* tokens cached in slot; -1 for a slot that does not exist */
 int kv_max_len(const kv_cache *kv);
 void kv_clear(kv_cache *kv, int slot);               /* empties a slot for reuse */
-void kv_copy(kv_cache *kv, int dst_slot, int src_slot); /* dst becomes a copy of src (fork a prefix) */
+/* dst becomes a copy of src (fork a prefix); copies only the tokens src holds. Slots that do not
+ * exist are ignored. */
+void kv_copy(kv_cache *kv, int dst_slot, int src_slot);
 
 /* Feeds a batch of n entries through the model in one pass: entry i appends ntok[i] tokens
  * (tokens[i][0..ntok[i]-1]) to slot slots[i], attending to what that slot already holds.
