@@ -281,6 +281,12 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     if (is_adapter < 0) return -1;
     const char *load_dir = is_adapter ? base_dir : o->model_dir;
     char tpath[4096];
+    fs_join(tpath, sizeof tpath, load_dir, "config.json");
+    if (!fs_exists(tpath)) {
+        seterr(err, errcap, "%s: not a model folder (no config.json)%s", load_dir,
+               fs_is_dir(load_dir) ? "" : "; give a local folder (Hugging Face ids are not downloaded by sft train)");
+        return -1;
+    }
     fs_join(tpath, sizeof tpath, load_dir, "tokenizer.json");
     if (!fs_exists(tpath)) fs_join(tpath, sizeof tpath, o->model_dir, "tokenizer.json");
     if (!(tok = tok_load(tpath, err, errcap))) goto out;

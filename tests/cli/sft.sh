@@ -116,6 +116,8 @@ expect_rc 0 "stopped after 3 steps" -- test "$(grep -c '"loss"' es/metrics.jsonl
 expect_rc 0 "final model after early stopping" -- test -s es/final_model/adapter_model.safetensors
 
 # Errors.
+expect_rc 1 "no model folder" -- "$HF" sft train --model nowhere --data d.jsonl
+expect_grep "nowhere: not a model folder" "$T/err" "says the model folder is missing"
 expect_rc 2 "no data" -- "$HF" sft train --model m
 expect_rc 1 "named dataset offline" -- "$HF" sft train --model m --dataset codealpaca
 expect_grep "not available offline" "$T/err" "says to use --data"
