@@ -23,6 +23,8 @@ typedef struct {
 extern const cli_command cli_config_cmds[];
 extern const cli_command cli_model_cmds[];
 extern const cli_command cli_benchmark_cmds[];
+extern const cli_command cli_sft_cmds[];
+extern const cli_command cli_lora_cmds[];
 
 /* Single commands joined into a group's table. */
 int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */

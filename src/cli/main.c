@@ -14,6 +14,8 @@ const cli_group cli_groups[] = {
     {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {"score", "Log-probability of each token of a text under a model", cmd_score, NULL},
     {"generate", "Sample completions for prompts with a model", cmd_generate, NULL},
+    {"sft", "Supervised fine-tuning (LoRA or full) on JSONL data", NULL, cli_sft_cmds},
+    {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
     {"benchmark", "Benchmarks: pass@k of generated samples", NULL, cli_benchmark_cmds},
     {"test", "Check the installation (--level smoke: toolchains, verifiers, sandbox)", cmd_test, NULL},

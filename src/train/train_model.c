@@ -1,0 +1,1041 @@
+#include "train/train_model.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fs.h"
+#include "core/rng.h"
+#include "kernels/matmul.h"
+#include "model/safetensors.h"
+#include "train/train_ops.h"
+
+const char *const lora_proj_names[LORA_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                   "gate_proj", "up_proj", "down_proj"};
+
+/* Logits held at once by the cross-entropy: chunk rows x vocab <= this many floats (32 MiB). */
+#define XENT_CHUNK_FLOATS (1u << 23)
+
+typedef struct {
+    float *w, *b;       /* base weight [rows, cols] and bias (NULL when none), fp32 arena */
+    const uint16_t *w16; /* or the weight as bf16, memory-mapped from the file (frozen base of LoRA) */
+    float *dw, *db;     /* their gradients (full fine-tuning), else NULL */
+    int rows, cols;
+    float *A, *B;       /* adapter [r, cols] and [rows, r], NULL when not adapted */
+    float *dA, *dB;
+} tlin;
+
+typedef struct {
+    float *ln1, *ln2, *dln1, *dln2;
+    tlin p[LORA_NPROJ];
+} tlayer;
+
+/* What the backward of one layer needs (the layer input itself lives in xs). */
+typedef struct {
+    float *h1, *rstd1, *q, *k, *v, *att, *lse, *x_mid, *h2, *rstd2, *g, *u, *act;
+    float *lt[LORA_NPROJ]; /* adapter intermediate dropout(x) A^T, [T, r] */
+} tacts;
+
+typedef struct {
+    st_file **files;
+    int n;
+    cJSON *weight_map;
+    char index_path[4096];
+    const char *dir;
+} wsrc;
+
+struct train_model {
+    model_config cfg;
+    char dir[4096];
+    lora_config lc;
+    float lora_scale;
+    float *base, *base_grad;
+    size_t n_base;
+    float *embed, *head, *norm, *dembed, *dhead, *dnorm;
+    const uint16_t *embed16, *head16; /* bf16 embedding / head (frozen, mapped) when embed / head are NULL */
+    wsrc src;           /* the open safetensors files (bf16 weights are used in place) */
+    unsigned mmflags;   /* MM_FAST for the bf16 products */
+    tlayer *layers;
+    float *lora, *lora_grad;
+    size_t n_lora;
+    train_tensor *tens;
+    int n_tens;
+    float *inv_freq;
+    bool ckpt;
+    int max_threads;
+    uint64_t drop_seed, drop_counter;
+    /* buffers sized for cap_T tokens */
+    int cap_T, cap_acts;
+    float *xs;          /* [L + 1, T, H]: the input of each layer, then the last residual */
+    tacts *acts;        /* cap_acts entries (1 with checkpointing, L without) */
+    float *acts_arena;
+    int *pos;
+    float *cs, *dx, *dh, *dtmp, *dq, *dk, *dv, *datt, *dg, *du, *dact, *drop, *dt, *hf, *rstdf;
+};
+
+static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t cap, const char *fmt, ...) {
+    if (!err || !cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+int lora_parse_targets(const char *list, unsigned *mask, char *err, size_t errcap) {
+    *mask = 0;
+    if (!list || !*list || !strcmp(list, "all") || !strcmp(list, "all-linear")) {
+        *mask = LORA_ALL_TARGETS;
+        return 0;
+    }
+    const char *p = list;
+    while (*p) {
+        while (*p == ',' || *p == ' ') p++;
+        if (!*p) break;
+        size_t n = strcspn(p, ", ");
+        int found = -1;
+        for (int i = 0; i < LORA_NPROJ; i++)
+            if (strlen(lora_proj_names[i]) == n && !strncmp(p, lora_proj_names[i], n)) found = i;
+        if (found < 0) {
+            seterr(err, errcap, "unknown LoRA target module '%.*s' (expected q_proj, k_proj, v_proj, o_proj, gate_proj, "
+                   "up_proj, down_proj or all)", (int)n, p);
+            return -1;
+        }
+        *mask |= 1u << found;
+        p += n;
+    }
+    if (!*mask) {
+        seterr(err, errcap, "no LoRA target modules given");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------- loading ---------- */
+
+
+static void wsrc_close(wsrc *s) {
+    for (int i = 0; i < s->n; i++) st_close(s->files[i]);
+    free(s->files);
+    cJSON_Delete(s->weight_map);
+}
+
+static int wsrc_open(wsrc *s, const char *dir, char *err, size_t errcap) {
+    memset(s, 0, sizeof *s);
+    s->dir = dir;
+    char spath[4096];
+    fs_join(s->index_path, sizeof s->index_path, dir, "model.safetensors.index.json");
+    fs_join(spath, sizeof spath, dir, "model.safetensors");
+    if (fs_exists(s->index_path)) {
+        char *text = fs_read_file(s->index_path, NULL);
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        cJSON *wm = j ? cJSON_DetachItemFromObjectCaseSensitive(j, "weight_map") : NULL;
+        cJSON_Delete(j);
+        if (!cJSON_IsObject(wm)) {
+            cJSON_Delete(wm);
+            seterr(err, errcap, "%s: not JSON with a \"weight_map\" object", s->index_path);
+            return -1;
+        }
+        s->weight_map = wm;
+        s->files = calloc((size_t)cJSON_GetArraySize(wm) + 1, sizeof *s->files);
+        if (!s->files) { seterr(err, errcap, "%s: out of memory", s->index_path); return -1; }
+        for (cJSON *e = wm->child; e; e = e->next) {
+            if (!cJSON_IsString(e) || strchr(e->valuestring, '/')) {
+                seterr(err, errcap, "%s: bad weight_map entry for '%s'", s->index_path, e->string);
+                return -1;
+            }
+            char path[4096];
+            fs_join(path, sizeof path, dir, e->valuestring);
+            bool have = false;
+            for (int i = 0; i < s->n && !have; i++) have = !strcmp(s->files[i]->path, path);
+            if (have) continue;
+            if (!(s->files[s->n] = st_open(path, err, errcap))) return -1;
+            s->n++;
+        }
+        return 0;
+    }
+    s->files = calloc(1, sizeof *s->files);
+    if (!s->files) { seterr(err, errcap, "%s: out of memory", dir); return -1; }
+    if (!(s->files[0] = st_open(spath, err, errcap))) return -1;
+    s->n = 1;
+    return 0;
+}
+
+static const st_tensor *wsrc_find(wsrc *s, const char *name) {
+    for (int i = 0; i < s->n; i++) {
+        const st_tensor *t = st_find(s->files[i], name);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+static void to_f32(float *dst, const st_tensor *t, size_t n) {
+    if (t->dtype == ST_F32) { memcpy(dst, t->data, n * sizeof(float)); return; }
+    const uint16_t *h = t->data;
+    if (t->dtype == ST_BF16) for (size_t i = 0; i < n; i++) dst[i] = st_bf16_to_f32(h[i]);
+    else for (size_t i = 0; i < n; i++) dst[i] = st_f16_to_f32(h[i]);
+}
+
+/* The base tensors in a fixed order; visit() is called with the HF name, the address of the
+ * pointer to set, its shape (cols = 0 for vectors) and whether weight decay applies. */
+typedef void (*visit_fn)(void *ctx, const char *name, float **slot, float **gslot, const uint16_t **slot16, int rows,
+                         int cols, bool decay);
+
+static void visit_base(train_model *m, visit_fn visit, void *ctx) {
+    const model_config *c = &m->cfg;
+    const int H = c->hidden_size, FF = c->intermediate_size, qd = c->num_heads * c->head_dim;
+    const int kvd = c->num_kv_heads * c->head_dim;
+    visit(ctx, "model.embed_tokens.weight", &m->embed, &m->dembed, &m->embed16, c->vocab_size, H, true);
+    if (!c->tie_embeddings) visit(ctx, "lm_head.weight", &m->head, &m->dhead, &m->head16, c->vocab_size, H, true);
+    visit(ctx, "model.norm.weight", &m->norm, &m->dnorm, NULL, H, 0, false);
+    static const char *const part[LORA_NPROJ] = {"self_attn", "self_attn", "self_attn", "self_attn", "mlp", "mlp", "mlp"};
+    for (int l = 0; l < c->num_layers; l++) {
+        tlayer *L = &m->layers[l];
+        char nm[192];
+        snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
+        visit(ctx, nm, &L->ln1, &L->dln1, NULL, H, 0, false);
+        snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
+        visit(ctx, nm, &L->ln2, &L->dln2, NULL, H, 0, false);
+        const int rows[LORA_NPROJ] = {qd, kvd, kvd, H, FF, FF, H}, cols[LORA_NPROJ] = {H, H, H, qd, H, H, FF};
+        for (int p = 0; p < LORA_NPROJ; p++) {
+            tlin *P = &L->p[p];
+            P->rows = rows[p];
+            P->cols = cols[p];
+            snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.weight", l, part[p], lora_proj_names[p]);
+            visit(ctx, nm, &P->w, &P->dw, &P->w16, rows[p], cols[p], true);
+            if (c->attn_bias && p <= LORA_V) {
+                snprintf(nm, sizeof nm, "model.layers.%d.%s.%s.bias", l, part[p], lora_proj_names[p]);
+                visit(ctx, nm, &P->b, &P->db, NULL, rows[p], 0, false);
+            }
+        }
+    }
+}
+
+typedef struct {
+    train_model *m;
+    size_t off;
+    bool assign, grads;
+    wsrc *src;
+    int rc;
+    char *err;
+    size_t errcap;
+} load_ctx;
+
+static void load_visit(void *vctx, const char *name, float **slot, float **gslot, const uint16_t **slot16, int rows,
+                       int cols, bool decay) {
+    load_ctx *x = vctx;
+    size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
+    /* A frozen bf16 matrix is used where the file maps it: no fp32 copy. */
+    const st_tensor *t16 = slot16 && x->m->lc.rank > 0 && !x->m->lc.fp32_base ? wsrc_find(x->src, name) : NULL;
+    if (t16 && t16->dtype == ST_BF16 && t16->ndim == 2 && t16->shape[0] == rows && t16->shape[1] == cols) {
+        *slot16 = t16->data;
+        *slot = NULL;
+        return;
+    }
+    if (x->assign) {
+        *slot = x->m->base + x->off;
+        if (x->grads) {
+            *gslot = x->m->base_grad + x->off;
+            train_tensor *t = &x->m->tens[x->m->n_tens++];
+            snprintf(t->name, sizeof t->name, "%s", name);
+            t->data = *slot;
+            t->grad = *gslot;
+            t->numel = n;
+            t->ndim = cols ? 2 : 1;
+            t->shape[0] = rows;
+            t->shape[1] = cols;
+            t->decay = decay;
+        }
+        if (x->rc == 0 && x->src) {
+            const st_tensor *t = wsrc_find(x->src, name);
+            if (!t) {
+                seterr(x->err, x->errcap, "%s: missing tensor '%s'", x->m->dir, name);
+                x->rc = -1;
+            } else if ((cols && (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols)) ||
+                       (!cols && (t->ndim != 1 || t->shape[0] != rows))) {
+                seterr(x->err, x->errcap, "%s: tensor '%s' does not have the shape config.json implies", x->m->dir, name);
+                x->rc = -1;
+            } else {
+                to_f32(*slot, t, n);
+            }
+        }
+    } else {
+        x->m->n_tens++;
+    }
+    x->off += n;
+}
+
+static void kaiming_uniform(float *a, int rows, int cols, rng_state *r) {
+    /* PEFT: nn.init.kaiming_uniform_(A, a=sqrt(5)) -> U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+    float bound = 1.0f / sqrtf((float)cols);
+    for (size_t i = 0; i < (size_t)rows * cols; i++) a[i] = (2.0f * rng_float(r) - 1.0f) * bound;
+}
+
+train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap) {
+    train_model *m = calloc(1, sizeof *m);
+    if (!m) { seterr(err, errcap, "%s: out of memory", dir); return NULL; }
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    m->lc = *lc;
+    m->ckpt = true;
+    if (model_read_config(dir, &m->cfg, err, errcap)) goto fail;
+    const model_config *c = &m->cfg;
+    if (lc->rank < 0 || (lc->rank > 0 && (!(lc->targets & LORA_ALL_TARGETS) || lc->alpha <= 0)) || lc->dropout < 0 ||
+        lc->dropout >= 1) {
+        seterr(err, errcap, "train: bad LoRA settings (rank %d, alpha %g, dropout %g)", lc->rank, lc->alpha, lc->dropout);
+        goto fail;
+    }
+    m->lora_scale = lc->rank > 0 ? lc->alpha / (float)lc->rank : 0;
+    m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
+    if (!m->layers) { seterr(err, errcap, "%s: out of memory", dir); goto fail; }
+    const bool full = lc->rank == 0;
+    if (wsrc_open(&m->src, dir, err, errcap)) goto fail;
+    load_ctx lx = {.m = m, .src = &m->src, .err = err, .errcap = errcap};
+    visit_base(m, load_visit, &lx); /* sizes and tensor count */
+    m->n_base = lx.off;
+    int n_base_tens = m->n_tens;
+    m->n_tens = 0;
+    m->base = malloc(m->n_base * sizeof(float));
+    if (full && !lc->no_grad) m->base_grad = calloc(m->n_base, sizeof(float));
+    m->tens = calloc((size_t)n_base_tens + (size_t)c->num_layers * LORA_NPROJ * 2, sizeof *m->tens);
+    if (!m->base || (full && !lc->no_grad && !m->base_grad) || !m->tens) {
+        seterr(err, errcap, "%s: out of memory for %zu parameters", dir, m->n_base);
+        goto fail;
+    }
+    lx = (load_ctx){.m = m, .assign = true, .grads = full && !lc->no_grad, .src = &m->src, .err = err, .errcap = errcap};
+    visit_base(m, load_visit, &lx);
+    if (lx.rc) goto fail;
+    if (c->tie_embeddings) {
+        m->head = m->embed;
+        m->head16 = m->embed16;
+        m->dhead = m->dembed;
+    }
+    if (!full) {
+        const int r = lc->rank;
+        size_t n = 0;
+        for (int l = 0; l < c->num_layers; l++)
+            for (int p = 0; p < LORA_NPROJ; p++)
+                if (lc->targets & (1u << p)) n += (size_t)r * (m->layers[l].p[p].rows + m->layers[l].p[p].cols);
+        m->n_lora = n;
+        m->lora = calloc(n, sizeof(float));
+        m->lora_grad = calloc(n, sizeof(float));
+        if (!m->lora || !m->lora_grad) { seterr(err, errcap, "train: out of memory for adapters"); goto fail; }
+        rng_state rs;
+        rng_seed(&rs, init_seed);
+        size_t off = 0;
+        for (int l = 0; l < c->num_layers; l++)
+            for (int p = 0; p < LORA_NPROJ; p++) {
+                if (!(lc->targets & (1u << p))) continue;
+                tlin *P = &m->layers[l].p[p];
+                const char *part = p <= LORA_O ? "self_attn" : "mlp";
+                P->A = m->lora + off;
+                P->dA = m->lora_grad + off;
+                kaiming_uniform(P->A, r, P->cols, &rs);
+                train_tensor *t = &m->tens[m->n_tens++];
+                *t = (train_tensor){.data = P->A, .grad = P->dA, .numel = (size_t)r * P->cols, .ndim = 2,
+                                    .shape = {r, P->cols}, .decay = true};
+                snprintf(t->name, sizeof t->name, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l, part,
+                         lora_proj_names[p]);
+                off += (size_t)r * P->cols;
+                P->B = m->lora + off;
+                P->dB = m->lora_grad + off;
+                t = &m->tens[m->n_tens++];
+                *t = (train_tensor){.data = P->B, .grad = P->dB, .numel = (size_t)r * P->rows, .ndim = 2,
+                                    .shape = {P->rows, r}, .decay = true};
+                snprintf(t->name, sizeof t->name, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l, part,
+                         lora_proj_names[p]);
+                off += (size_t)r * P->rows;
+            }
+    }
+    const int hd = c->head_dim;
+    m->inv_freq = malloc((size_t)(hd / 2) * sizeof(float));
+    if (!m->inv_freq) { seterr(err, errcap, "train: out of memory"); goto fail; }
+    for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
+    /* Training multiplies large matrices one at a time: let OpenBLAS use every core. */
+    m->max_threads = omp_get_max_threads();
+    openblas_set_num_threads(m->max_threads);
+    return m;
+fail:
+    train_model_free(m);
+    return NULL;
+}
+
+static void free_buffers(train_model *m) {
+    free(m->xs); free(m->acts); free(m->acts_arena); free(m->pos);
+    free(m->cs); free(m->dx); free(m->dh); free(m->dtmp); free(m->dq); free(m->dk); free(m->dv); free(m->datt);
+    free(m->dg); free(m->du); free(m->dact); free(m->drop); free(m->dt); free(m->hf); free(m->rstdf);
+    m->xs = NULL; m->acts = NULL; m->acts_arena = NULL; m->pos = NULL;
+    m->cs = m->dx = m->dh = m->dtmp = m->dq = m->dk = m->dv = m->datt = NULL;
+    m->dg = m->du = m->dact = m->drop = m->dt = m->hf = m->rstdf = NULL;
+    m->cap_T = 0;
+    m->cap_acts = 0;
+}
+
+void train_model_free(train_model *m) {
+    if (!m) return;
+    free_buffers(m);
+    free(m->base); free(m->base_grad); free(m->lora); free(m->lora_grad); free(m->tens); free(m->layers);
+    free(m->inv_freq);
+    wsrc_close(&m->src);
+    free(m);
+}
+
+const model_config *train_model_config(const train_model *m) { return &m->cfg; }
+const lora_config *train_model_lora(const train_model *m) { return &m->lc; }
+const char *train_model_dir(const train_model *m) { return m->dir; }
+int train_model_n_tensors(const train_model *m) { return m->n_tens; }
+train_tensor *train_model_tensor(train_model *m, int i) { return &m->tens[i]; }
+train_tensor *train_model_find(train_model *m, const char *name) {
+    for (int i = 0; i < m->n_tens; i++)
+        if (!strcmp(m->tens[i].name, name)) return &m->tens[i];
+    return NULL;
+}
+float *train_model_params(train_model *m, size_t *n) {
+    *n = m->lc.rank ? m->n_lora : m->n_base;
+    return m->lc.rank ? m->lora : m->base;
+}
+float *train_model_grads(train_model *m, size_t *n) {
+    *n = m->lc.rank ? m->n_lora : m->n_base;
+    return m->lc.rank ? m->lora_grad : m->base_grad;
+}
+void train_model_zero_grad(train_model *m) {
+    size_t n;
+    float *g = train_model_grads(m, &n);
+    memset(g, 0, n * sizeof(float));
+}
+void train_model_set_checkpointing(train_model *m, bool on) { m->ckpt = on; }
+void train_model_set_fast(train_model *m, bool on) { m->mmflags = on ? MM_FAST : 0; }
+void train_model_set_dropout_key(train_model *m, uint64_t seed, uint64_t counter) {
+    m->drop_seed = seed;
+    m->drop_counter = counter;
+}
+
+/* ---------- buffers ---------- */
+
+static int reserve(train_model *m, int T, int n_acts, char *err, size_t errcap) {
+    if (T <= m->cap_T && n_acts <= m->cap_acts) return 0;
+    if (T < m->cap_T) T = m->cap_T;
+    free_buffers(m);
+    const model_config *c = &m->cfg;
+    const size_t t = (size_t)T, H = (size_t)c->hidden_size, FF = (size_t)c->intermediate_size;
+    const size_t qd = (size_t)c->num_heads * c->head_dim, kvd = (size_t)c->num_kv_heads * c->head_dim;
+    const size_t nh = (size_t)c->num_heads, r = (size_t)m->lc.rank;
+    size_t per = t * (2 * H + 2 + 2 * qd + 2 * kvd + nh + H + 3 * FF);
+    if (r)
+        for (int p = 0; p < LORA_NPROJ; p++)
+            if (m->lc.targets & (1u << p)) per += t * r;
+    size_t maxcols = H > FF ? H : FF;
+    if (qd > maxcols) maxcols = qd;
+    m->xs = malloc(((size_t)c->num_layers + 1) * t * H * sizeof(float));
+    m->acts = calloc((size_t)n_acts, sizeof *m->acts);
+    m->acts_arena = malloc((size_t)n_acts * per * sizeof(float));
+    m->pos = malloc(t * sizeof(int));
+    m->cs = malloc(t * (size_t)c->head_dim * sizeof(float));
+    m->dx = malloc(t * H * sizeof(float));
+    m->dh = malloc(t * H * sizeof(float));
+    m->dtmp = malloc(t * H * sizeof(float));
+    m->dq = malloc(t * qd * sizeof(float));
+    m->dk = malloc(t * kvd * sizeof(float));
+    m->dv = malloc(t * kvd * sizeof(float));
+    m->datt = malloc(t * qd * sizeof(float));
+    m->dg = malloc(t * FF * sizeof(float));
+    m->du = malloc(t * FF * sizeof(float));
+    m->dact = malloc(t * FF * sizeof(float));
+    m->drop = malloc(t * maxcols * sizeof(float));
+    m->dt = malloc(t * (r ? r : 1) * sizeof(float));
+    m->hf = malloc(t * H * sizeof(float));
+    m->rstdf = malloc(t * sizeof(float));
+    if (!m->xs || !m->acts || !m->acts_arena || !m->pos || !m->cs || !m->dx || !m->dh || !m->dtmp || !m->dq || !m->dk ||
+        !m->dv || !m->datt || !m->dg || !m->du || !m->dact || !m->drop || !m->dt || !m->hf || !m->rstdf) {
+        free_buffers(m);
+        seterr(err, errcap, "train: out of memory for the activations of %d tokens", T);
+        return -1;
+    }
+    for (int a = 0; a < n_acts; a++) {
+        float *p = m->acts_arena + (size_t)a * per;
+        tacts *A = &m->acts[a];
+#define TAKE(f, n) (A->f = p, p += (n))
+        TAKE(h1, t * H); TAKE(rstd1, t); TAKE(q, t * qd); TAKE(k, t * kvd); TAKE(v, t * kvd); TAKE(att, t * qd);
+        TAKE(lse, t * nh); TAKE(x_mid, t * H); TAKE(h2, t * H); TAKE(rstd2, t); TAKE(g, t * FF); TAKE(u, t * FF);
+        TAKE(act, t * FF);
+        for (int pj = 0; pj < LORA_NPROJ; pj++)
+            if (r && (m->lc.targets & (1u << pj))) TAKE(lt[pj], t * r);
+#undef TAKE
+    }
+    m->cap_T = T;
+    m->cap_acts = n_acts;
+    return 0;
+}
+
+/* ---------- dropout: a counter-based hash, so the backward redraws the forward's mask ---------- */
+
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t drop_key(const train_model *m, int layer, int proj) {
+    return mix64(mix64(m->drop_seed + 0x9e3779b97f4a7c15ull * (m->drop_counter + 1)) ^
+                 ((uint64_t)layer * LORA_NPROJ + (uint64_t)proj + 1));
+}
+
+/* Scale of element i: 0 (dropped) or 1 / (1 - p); one hash gives the 16-bit uniforms of 4 elements. */
+static inline float drop_scale(uint64_t key, size_t i, uint32_t threshold, float keep_scale) {
+    uint64_t h = mix64(key + 0x9e3779b97f4a7c15ull * (uint64_t)(i / 4 + 1));
+    return (uint32_t)((h >> (16 * (i % 4))) & 0xffffu) < threshold ? 0.0f : keep_scale;
+}
+
+static inline uint32_t drop_threshold(float p) { return (uint32_t)lrint((double)p * 65536.0); }
+
+static void dropout_apply(float *dst, const float *x, size_t n, uint64_t key, float p) {
+    const float ks = 1.0f / (1.0f - p);
+    const uint32_t th = drop_threshold(p);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] = x[i] * drop_scale(key, i, th, ks);
+}
+
+/* ---------- linear layers with adapters ---------- */
+
+static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, float *lt, uint64_t key, bool train) {
+    if (P->w16) mm_bf16(y, x, P->w16, P->b, T, P->rows, P->cols, m->mmflags);
+    else train_matmul_fwd(y, x, P->w, P->b, T, P->rows, P->cols, 0);
+    if (!P->A) return;
+    const int r = m->lc.rank;
+    const float *xd = x;
+    if (train && m->lc.dropout > 0) {
+        dropout_apply(m->drop, x, (size_t)T * P->cols, key, m->lc.dropout);
+        xd = m->drop;
+    }
+    train_matmul_fwd(lt, xd, P->A, NULL, T, r, P->cols, 0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, P->rows, r, m->lora_scale, lt, r, P->B, r, 1.0f, y,
+                P->rows);
+}
+
+static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float *dy, float *dx, int accumulate,
+                    const float *lt, uint64_t key) {
+    if (P->dw) train_matmul_dw(P->dw, P->db, dy, x, T, P->rows, P->cols);
+    if (P->w16) mm_bf16_dx(dx, dy, P->w16, T, P->rows, P->cols, m->mmflags | (accumulate ? MM_ACCUMULATE : 0));
+    else train_matmul_dx(dx, dy, P->w, T, P->rows, P->cols, accumulate);
+    if (!P->A) return;
+    const int r = m->lc.rank;
+    const float s = m->lora_scale, p = m->lc.dropout;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P->rows, r, T, s, dy, P->rows, lt, r, 1.0f, P->dB, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, r, P->rows, s, dy, P->rows, P->B, r, 0.0f, m->dt, r);
+    const float *xd = x;
+    if (p > 0) {
+        dropout_apply(m->drop, x, (size_t)T * P->cols, key, p);
+        xd = m->drop;
+    }
+    train_matmul_dw(P->dA, NULL, m->dt, xd, T, r, P->cols);
+    if (p > 0) {
+        train_matmul_dx(m->drop, m->dt, P->A, T, r, P->cols, 0);
+        const float ks = 1.0f / (1.0f - p);
+        const size_t n = (size_t)T * P->cols;
+        const uint32_t th = drop_threshold(p);
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) dx[i] += m->drop[i] * drop_scale(key, i, th, ks);
+    } else {
+        train_matmul_dx(dx, m->dt, P->A, T, r, P->cols, 1);
+    }
+}
+
+/* ---------- layers ---------- */
+
+static void layer_fwd(train_model *m, int l, tacts *a, const train_batch *b, bool train) {
+    const model_config *c = &m->cfg;
+    const int T = b->n_tokens, H = c->hidden_size, hd = c->head_dim;
+    const float *x = m->xs + (size_t)l * T * H;
+    float *y = m->xs + (size_t)(l + 1) * T * H;
+    tlayer *L = &m->layers[l];
+    train_rmsnorm_fwd(a->h1, a->rstd1, x, L->ln1, T, H, (float)c->rms_eps);
+    lin_fwd(m, &L->p[LORA_Q], a->h1, T, a->q, a->lt[LORA_Q], drop_key(m, l, LORA_Q), train);
+    lin_fwd(m, &L->p[LORA_K], a->h1, T, a->k, a->lt[LORA_K], drop_key(m, l, LORA_K), train);
+    lin_fwd(m, &L->p[LORA_V], a->h1, T, a->v, a->lt[LORA_V], drop_key(m, l, LORA_V), train);
+    train_rope_fwd(a->q, T, c->num_heads, hd, m->cs);
+    train_rope_fwd(a->k, T, c->num_kv_heads, hd, m->cs);
+    train_attn_fwd(a->att, a->lse, a->q, a->k, a->v, b->n_seqs, b->seq_start, c->num_heads, c->num_kv_heads, hd);
+    lin_fwd(m, &L->p[LORA_O], a->att, T, m->dtmp, a->lt[LORA_O], drop_key(m, l, LORA_O), train);
+    const size_t n = (size_t)T * H;
+    for (size_t i = 0; i < n; i++) a->x_mid[i] = x[i] + m->dtmp[i];
+    train_rmsnorm_fwd(a->h2, a->rstd2, a->x_mid, L->ln2, T, H, (float)c->rms_eps);
+    lin_fwd(m, &L->p[LORA_GATE], a->h2, T, a->g, a->lt[LORA_GATE], drop_key(m, l, LORA_GATE), train);
+    lin_fwd(m, &L->p[LORA_UP], a->h2, T, a->u, a->lt[LORA_UP], drop_key(m, l, LORA_UP), train);
+    train_swiglu_fwd(a->act, a->g, a->u, (size_t)T * c->intermediate_size);
+    lin_fwd(m, &L->p[LORA_DOWN], a->act, T, m->dtmp, a->lt[LORA_DOWN], drop_key(m, l, LORA_DOWN), train);
+    for (size_t i = 0; i < n; i++) y[i] = a->x_mid[i] + m->dtmp[i];
+}
+
+/* m->dx holds dLoss/d(output of layer l) on entry and dLoss/d(input of layer l) on return. */
+static void layer_bwd(train_model *m, int l, tacts *a, const train_batch *b) {
+    const model_config *c = &m->cfg;
+    const int T = b->n_tokens, H = c->hidden_size, hd = c->head_dim;
+    const float *x = m->xs + (size_t)l * T * H;
+    tlayer *L = &m->layers[l];
+    const size_t n = (size_t)T * H;
+    lin_bwd(m, &L->p[LORA_DOWN], a->act, T, m->dx, m->dact, 0, a->lt[LORA_DOWN], drop_key(m, l, LORA_DOWN));
+    train_swiglu_bwd(m->dg, m->du, m->dact, a->g, a->u, (size_t)T * c->intermediate_size);
+    lin_bwd(m, &L->p[LORA_GATE], a->h2, T, m->dg, m->dh, 0, a->lt[LORA_GATE], drop_key(m, l, LORA_GATE));
+    lin_bwd(m, &L->p[LORA_UP], a->h2, T, m->du, m->dh, 1, a->lt[LORA_UP], drop_key(m, l, LORA_UP));
+    train_rmsnorm_bwd(m->dtmp, L->dln2, m->dh, a->x_mid, L->ln2, a->rstd2, T, H);
+    for (size_t i = 0; i < n; i++) m->dx[i] += m->dtmp[i];
+    lin_bwd(m, &L->p[LORA_O], a->att, T, m->dx, m->datt, 0, a->lt[LORA_O], drop_key(m, l, LORA_O));
+    train_attn_bwd(m->dq, m->dk, m->dv, m->datt, a->att, a->lse, a->q, a->k, a->v, b->n_seqs, b->seq_start,
+                   c->num_heads, c->num_kv_heads, hd);
+    train_rope_bwd(m->dq, T, c->num_heads, hd, m->cs);
+    train_rope_bwd(m->dk, T, c->num_kv_heads, hd, m->cs);
+    lin_bwd(m, &L->p[LORA_Q], a->h1, T, m->dq, m->dh, 0, a->lt[LORA_Q], drop_key(m, l, LORA_Q));
+    lin_bwd(m, &L->p[LORA_K], a->h1, T, m->dk, m->dh, 1, a->lt[LORA_K], drop_key(m, l, LORA_K));
+    lin_bwd(m, &L->p[LORA_V], a->h1, T, m->dv, m->dh, 1, a->lt[LORA_V], drop_key(m, l, LORA_V));
+    train_rmsnorm_bwd(m->dtmp, L->dln1, m->dh, x, L->ln1, a->rstd1, T, H);
+    for (size_t i = 0; i < n; i++) m->dx[i] += m->dtmp[i];
+}
+
+static int check_batch(const train_model *m, const train_batch *b, char *err, size_t errcap) {
+    if (b->n_tokens <= 0 || b->n_seqs <= 0 || b->seq_start[0] != 0 || b->seq_start[b->n_seqs] != b->n_tokens) {
+        seterr(err, errcap, "train: malformed batch (%d tokens, %d sequences)", b->n_tokens, b->n_seqs);
+        return -1;
+    }
+    for (int s = 0; s < b->n_seqs; s++)
+        if (b->seq_start[s + 1] <= b->seq_start[s]) {
+            seterr(err, errcap, "train: empty sequence %d in batch", s);
+            return -1;
+        }
+    for (int t = 0; t < b->n_tokens; t++)
+        if (b->tokens[t] < 0 || b->tokens[t] >= m->cfg.vocab_size) {
+            seterr(err, errcap, "train: token id %d is outside the vocabulary (0..%d)", b->tokens[t],
+                   m->cfg.vocab_size - 1);
+            return -1;
+        }
+    return 0;
+}
+
+/* Forward through all layers (keeping what the backward needs), then the head and loss in chunks;
+ * with backward, the head's gradient goes to m->dx and then back through the layers. */
+static int run(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
+               long *n_targets, char *err, size_t errcap) {
+    const model_config *c = &m->cfg;
+    if (check_batch(m, b, err, errcap)) return -1;
+    const int T = b->n_tokens, H = c->hidden_size, V = c->vocab_size, NL = c->num_layers;
+    const bool keep = backward && !m->ckpt;
+    if (reserve(m, T, keep ? NL : 1, err, errcap)) return -1;
+    for (int s = 0; s < b->n_seqs; s++)
+        for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) m->pos[t] = t - b->seq_start[s];
+    train_rope_table(m->cs, m->pos, T, c->head_dim, m->inv_freq);
+    for (int t = 0; t < T; t++) {
+        if (m->embed) memcpy(m->xs + (size_t)t * H, m->embed + (size_t)b->tokens[t] * H, H * sizeof(float));
+        else mm_bf16_to_f32_array(m->xs + (size_t)t * H, m->embed16 + (size_t)b->tokens[t] * H, (size_t)H);
+    }
+    for (int l = 0; l < NL; l++) layer_fwd(m, l, &m->acts[keep ? l : 0], b, backward);
+    const float *xl = m->xs + (size_t)NL * T * H;
+    train_rmsnorm_fwd(m->hf, m->rstdf, xl, m->norm, T, H, (float)c->rms_eps);
+
+    /* Rows whose next token is a target. */
+    int *rows = malloc((size_t)T * sizeof(int)), *tg = malloc((size_t)T * sizeof(int));
+    int chunk = (int)(XENT_CHUNK_FLOATS / (unsigned)V);
+    if (chunk < 1) chunk = 1;
+    if (chunk > T) chunk = T;
+    float *logits = malloc((size_t)chunk * V * sizeof(float));
+    float *xin = malloc((size_t)chunk * H * sizeof(float)), *dxin = malloc((size_t)chunk * H * sizeof(float));
+    float *nll = malloc((size_t)chunk * sizeof(float));
+    if (!rows || !tg || !logits || !xin || !dxin || !nll) {
+        free(rows); free(tg); free(logits); free(xin); free(dxin); free(nll);
+        seterr(err, errcap, "train: out of memory for the loss");
+        return -1;
+    }
+    int nr = 0;
+    for (int s = 0; s < b->n_seqs; s++)
+        for (int t = b->seq_start[s]; t + 1 < b->seq_start[s + 1]; t++)
+            if (b->target[t + 1]) {
+                rows[nr] = t;
+                tg[nr++] = b->tokens[t + 1];
+            }
+    double total = 0;
+    if (backward) memset(m->dh, 0, (size_t)T * H * sizeof(float));
+    for (int r0 = 0; r0 < nr; r0 += chunk) {
+        int cn = nr - r0 < chunk ? nr - r0 : chunk;
+        for (int i = 0; i < cn; i++) memcpy(xin + (size_t)i * H, m->hf + (size_t)rows[r0 + i] * H, H * sizeof(float));
+        if (m->head) train_matmul_fwd(logits, xin, m->head, NULL, cn, V, H, 0);
+        else mm_bf16(logits, xin, m->head16, NULL, cn, V, H, m->mmflags);
+        train_xent_rows(logits, tg + r0, nll, cn, V, backward ? loss_scale : 0.0f);
+        for (int i = 0; i < cn; i++) total += nll[i];
+        if (!backward) continue;
+        if (m->head) train_matmul_dx(dxin, logits, m->head, cn, V, H, 0);
+        else mm_bf16_dx(dxin, logits, m->head16, cn, V, H, m->mmflags);
+        for (int i = 0; i < cn; i++) {
+            float *d = m->dh + (size_t)rows[r0 + i] * H;
+            for (int j = 0; j < H; j++) d[j] += dxin[(size_t)i * H + j];
+        }
+        if (m->dhead) train_matmul_dw(m->dhead, NULL, logits, xin, cn, V, H);
+    }
+    free(rows); free(tg); free(logits); free(xin); free(dxin); free(nll);
+    *nll_sum = total;
+    *n_targets = nr;
+    if (!backward || nr == 0) return 0;
+
+    train_rmsnorm_bwd(m->dx, m->dnorm, m->dh, xl, m->norm, m->rstdf, T, H);
+    for (int l = NL - 1; l >= 0; l--) {
+        tacts *a = &m->acts[keep ? l : 0];
+        if (!keep && l != NL - 1) layer_fwd(m, l, a, b, true); /* the last layer's are still there */
+        layer_bwd(m, l, a, b);
+    }
+    if (m->dembed)
+        for (int t = 0; t < T; t++) {
+            float *d = m->dembed + (size_t)b->tokens[t] * H;
+            const float *g = m->dx + (size_t)t * H;
+            for (int j = 0; j < H; j++) d[j] += g[j];
+        }
+    return 0;
+}
+
+/* Small batches of small models run on one thread: waking threads costs more than the work (far more
+ * on a busy machine). Sums depend on the thread count in their last bits, so the choice depends on the
+ * batch alone: a resumed run chooses as the uninterrupted one did. */
+static int threads_for(const train_model *m, const train_batch *b) {
+    double flops = 6.0 * b->n_tokens * (double)m->n_base;
+    return flops < 2e8 ? 1 : m->max_threads;
+}
+
+static int run_threaded(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
+                        long *n_targets, char *err, size_t errcap) {
+    int nt = threads_for(m, b);
+    omp_set_num_threads(nt);
+    /* With bf16 base weights the big products run on OpenMP threads; OpenBLAS (the small adapter products)
+     * stays on one thread so that its spinning workers do not take the cores from them. */
+    openblas_set_num_threads(m->embed16 ? 1 : nt);
+    int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, err, errcap);
+    omp_set_num_threads(m->max_threads);
+    openblas_set_num_threads(m->max_threads);
+    return rc;
+}
+
+int train_model_step(train_model *m, const train_batch *b, float loss_scale, double *nll_sum, long *n_targets,
+                     char *err, size_t errcap) {
+    return run_threaded(m, b, true, loss_scale, nll_sum, n_targets, err, errcap);
+}
+
+int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long *n_targets, char *err,
+                     size_t errcap) {
+    return run_threaded(m, b, false, 0, nll_sum, n_targets, err, errcap);
+}
+
+/* ---------- saving ---------- */
+
+typedef struct {
+    const char *name;
+    const float *src;     /* fp32 values, or NULL with src16 */
+    const uint16_t *src16;
+    const tlin *merge;    /* W + s B A when adapters are merged */
+    int rows, cols;
+} out_tensor;
+
+typedef struct {
+    train_model *m;
+    out_tensor *t;
+    char (*names)[192];
+    int n;
+    bool bf16;
+} save_list;
+
+static void save_visit(void *vctx, const char *name, float **slot, float **gslot, const uint16_t **slot16, int rows,
+                       int cols, bool decay) {
+    save_list *s = vctx;
+    snprintf(s->names[s->n], sizeof s->names[0], "%s", name);
+    s->t[s->n] = (out_tensor){.name = s->names[s->n], .src = *slot, .src16 = slot16 ? *slot16 : NULL, .rows = rows,
+                              .cols = cols ? cols : 0};
+    /* A linear weight with an adapter is written merged. */
+    for (int l = 0; l < s->m->cfg.num_layers; l++)
+        for (int p = 0; p < LORA_NPROJ; p++)
+            if (&s->m->layers[l].p[p].w == slot && s->m->layers[l].p[p].A) s->t[s->n].merge = &s->m->layers[l].p[p];
+    s->n++;
+}
+
+static int fill_out(void *vctx, int index, void *dst, size_t nbytes) {
+    save_list *s = vctx;
+    const out_tensor *t = &s->t[index];
+    size_t n = (size_t)t->rows * (size_t)(t->cols ? t->cols : 1);
+    const float *v = t->src;
+    float *tmp = NULL;
+    if (t->merge || !t->src) {
+        tmp = malloc(n * sizeof(float));
+        if (!tmp) return -1;
+        if (t->src) memcpy(tmp, t->src, n * sizeof(float));
+        else mm_bf16_to_f32_array(tmp, t->src16, n);
+        v = tmp;
+    }
+    if (t->merge) {
+        const tlin *P = t->merge;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, s->m->lc.rank, s->m->lora_scale, P->B,
+                    s->m->lc.rank, P->A, P->cols, 1.0f, tmp, P->cols);
+        v = tmp;
+    }
+    if (s->bf16) {
+        uint16_t *o = dst;
+        for (size_t i = 0; i < n; i++) o[i] = st_f32_to_bf16(v[i]);
+    } else {
+        memcpy(dst, v, nbytes);
+    }
+    free(tmp);
+    return 0;
+}
+
+static int copy_file_if_present(const char *from_dir, const char *to_dir, const char *name, char *err, size_t errcap) {
+    char src[4096], dst[4096];
+    fs_join(src, sizeof src, from_dir, name);
+    fs_join(dst, sizeof dst, to_dir, name);
+    if (!fs_exists(src)) return 0;
+    size_t len;
+    char *data = fs_read_file(src, &len);
+    if (!data || fs_write_atomic(dst, data, len)) {
+        free(data);
+        seterr(err, errcap, "%s: cannot copy to %s", src, dst);
+        return -1;
+    }
+    free(data);
+    return 0;
+}
+
+static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                              "vocab.json", "merges.txt", "added_tokens.json", NULL};
+
+int train_model_save_full(train_model *m, const char *dir, bool bf16, char *err, size_t errcap) {
+    if (fs_mkdirs(dir)) { seterr(err, errcap, "%s: cannot create folder", dir); return -1; }
+    int cap = 3 + m->cfg.num_layers * 12;
+    save_list s = {.m = m, .bf16 = bf16};
+    s.t = calloc((size_t)cap, sizeof *s.t);
+    s.names = calloc((size_t)cap, sizeof *s.names);
+    st_spec *specs = calloc((size_t)cap, sizeof *specs);
+    int rc = -1;
+    if (!s.t || !s.names || !specs) { seterr(err, errcap, "%s: out of memory", dir); goto done; }
+    visit_base(m, save_visit, &s);
+    for (int i = 0; i < s.n; i++) {
+        specs[i].name = s.t[i].name;
+        specs[i].dtype = bf16 ? ST_BF16 : ST_F32;
+        specs[i].ndim = s.t[i].cols ? 2 : 1;
+        specs[i].shape[0] = s.t[i].rows;
+        specs[i].shape[1] = s.t[i].cols;
+    }
+    char path[4096];
+    fs_join(path, sizeof path, dir, "model.safetensors");
+    if (st_write(path, specs, s.n, "{\"format\":\"pt\"}", fill_out, &s, err, errcap)) goto done;
+    /* config.json: the base model's, with the dtype written. */
+    fs_join(path, sizeof path, m->dir, "config.json");
+    char *text = fs_read_file(path, NULL);
+    cJSON *cj = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!cj) { seterr(err, errcap, "%s: cannot read", path); goto done; }
+    cJSON_DeleteItemFromObjectCaseSensitive(cj, "torch_dtype");
+    cJSON_AddStringToObject(cj, "torch_dtype", bf16 ? "bfloat16" : "float32");
+    char *out = cJSON_Print(cj);
+    cJSON_Delete(cj);
+    fs_join(path, sizeof path, dir, "config.json");
+    if (!out || fs_write_atomic(path, out, strlen(out))) {
+        free(out);
+        seterr(err, errcap, "%s: cannot write", path);
+        goto done;
+    }
+    free(out);
+    if (copy_file_if_present(m->dir, dir, "generation_config.json", err, errcap)) goto done;
+    for (int i = 0; tokenizer_files[i]; i++)
+        if (copy_file_if_present(m->dir, dir, tokenizer_files[i], err, errcap)) goto done;
+    rc = 0;
+done:
+    free(s.t);
+    free(s.names);
+    free(specs);
+    return rc;
+}
+
+static int fill_adapter(void *vctx, int index, void *dst, size_t nbytes) {
+    train_model *m = vctx;
+    memcpy(dst, m->tens[index].data, nbytes);
+    return 0;
+}
+
+int train_model_save_adapter(train_model *m, const char *dir, const char *base_name, char *err, size_t errcap) {
+    if (m->lc.rank <= 0) { seterr(err, errcap, "train: no adapter to save (full fine-tuning)"); return -1; }
+    if (fs_mkdirs(dir)) { seterr(err, errcap, "%s: cannot create folder", dir); return -1; }
+    st_spec *specs = calloc((size_t)m->n_tens, sizeof *specs);
+    if (!specs) { seterr(err, errcap, "%s: out of memory", dir); return -1; }
+    for (int i = 0; i < m->n_tens; i++) {
+        specs[i].name = m->tens[i].name;
+        specs[i].dtype = ST_F32;
+        specs[i].ndim = 2;
+        specs[i].shape[0] = m->tens[i].shape[0];
+        specs[i].shape[1] = m->tens[i].shape[1];
+    }
+    char path[4096];
+    fs_join(path, sizeof path, dir, "adapter_model.safetensors");
+    int rc = st_write(path, specs, m->n_tens, "{\"format\":\"pt\"}", fill_adapter, m, err, errcap);
+    free(specs);
+    if (rc) return -1;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "alpha_pattern", cJSON_CreateObject());
+    cJSON_AddItemToObject(j, "auto_mapping", cJSON_CreateNull());
+    cJSON_AddStringToObject(j, "base_model_name_or_path", base_name ? base_name : m->dir);
+    cJSON_AddStringToObject(j, "bias", "none");
+    cJSON_AddBoolToObject(j, "fan_in_fan_out", false);
+    cJSON_AddBoolToObject(j, "inference_mode", true);
+    cJSON_AddBoolToObject(j, "init_lora_weights", true);
+    cJSON_AddItemToObject(j, "layers_pattern", cJSON_CreateNull());
+    cJSON_AddItemToObject(j, "layers_to_transform", cJSON_CreateNull());
+    cJSON_AddNumberToObject(j, "lora_alpha", round((double)m->lc.alpha * 1e6) / 1e6);
+    cJSON_AddNumberToObject(j, "lora_dropout", round((double)m->lc.dropout * 1e6) / 1e6);
+    cJSON_AddItemToObject(j, "modules_to_save", cJSON_CreateNull());
+    cJSON_AddStringToObject(j, "peft_type", "LORA");
+    cJSON_AddNumberToObject(j, "r", m->lc.rank);
+    cJSON_AddItemToObject(j, "rank_pattern", cJSON_CreateObject());
+    cJSON_AddItemToObject(j, "revision", cJSON_CreateNull());
+    cJSON *tm = cJSON_AddArrayToObject(j, "target_modules");
+    for (int p = 0; p < LORA_NPROJ; p++)
+        if (m->lc.targets & (1u << p)) cJSON_AddItemToArray(tm, cJSON_CreateString(lora_proj_names[p]));
+    cJSON_AddStringToObject(j, "task_type", "CAUSAL_LM");
+    cJSON_AddBoolToObject(j, "use_dora", false);
+    cJSON_AddBoolToObject(j, "use_rslora", false);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    fs_join(path, sizeof path, dir, "adapter_config.json");
+    if (!text || fs_write_atomic(path, text, strlen(text))) {
+        free(text);
+        seterr(err, errcap, "%s: cannot write", path);
+        return -1;
+    }
+    free(text);
+    for (int i = 0; tokenizer_files[i]; i++)
+        if (copy_file_if_present(m->dir, dir, tokenizer_files[i], err, errcap)) return -1;
+    return 0;
+}
+
+int train_model_load_adapter_weights(train_model *m, const char *dir, char *err, size_t errcap) {
+    char path[4096];
+    fs_join(path, sizeof path, dir, "adapter_model.safetensors");
+    st_file *f = st_open(path, err, errcap);
+    if (!f) return -1;
+    int rc = 0;
+    for (int i = 0; i < m->n_tens && rc == 0; i++) {
+        train_tensor *t = &m->tens[i];
+        const st_tensor *s = st_find(f, t->name);
+        if (!s) {
+            /* PEFT also writes names with the adapter name ("...lora_A.default.weight") in some versions. */
+            char alt[200];
+            snprintf(alt, sizeof alt, "%.*s.default.weight", (int)(strlen(t->name) - 7), t->name);
+            s = st_find(f, alt);
+        }
+        if (!s) {
+            seterr(err, errcap, "%s: missing tensor '%s'", path, t->name);
+            rc = -1;
+        } else if (s->ndim != t->ndim || s->shape[0] != t->shape[0] || (t->ndim == 2 && s->shape[1] != t->shape[1])) {
+            seterr(err, errcap, "%s: tensor '%s' has the wrong shape for this model and rank", path, t->name);
+            rc = -1;
+        } else {
+            to_f32(t->data, s, t->numel);
+        }
+    }
+    st_close(f);
+    return rc;
+}
+
+int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap) {
+    char path[4096];
+    fs_join(path, sizeof path, dir, "adapter_config.json");
+    if (!fs_exists(path)) return 0;
+    char *text = fs_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *b = j ? cJSON_GetObjectItemCaseSensitive(j, "base_model_name_or_path") : NULL;
+    if (!cJSON_IsString(b) || !b->valuestring[0]) {
+        cJSON_Delete(j);
+        seterr(err, errcap, "%s: no \"base_model_name_or_path\" string", path);
+        return -1;
+    }
+    char rel[4096];
+    fs_join(rel, sizeof rel, dir, b->valuestring);
+    snprintf(base, cap, "%s", fs_is_dir(b->valuestring) || b->valuestring[0] == '/' || !fs_is_dir(rel) ? b->valuestring
+                                                                                                          : rel);
+    cJSON_Delete(j);
+    return 1;
+}
+
+int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err, size_t errcap) {
+    char path[4096];
+    fs_join(path, sizeof path, adapter_dir, "adapter_config.json");
+    char *text = fs_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!j) { seterr(err, errcap, "%s: cannot read or not JSON", path); return -1; }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r"), *al = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(j, "target_modules");
+    if (!cJSON_IsNumber(r) || r->valueint <= 0 || !cJSON_IsNumber(al)) {
+        cJSON_Delete(j);
+        seterr(err, errcap, "%s: needs a positive \"r\" and a number \"lora_alpha\"", path);
+        return -1;
+    }
+    const int rank = r->valueint;
+    const float scale = (float)(al->valuedouble / rank);
+    unsigned targets = 0;
+    if (cJSON_IsString(tm)) {
+        if (lora_parse_targets(tm->valuestring, &targets, err, errcap)) { cJSON_Delete(j); return -1; }
+    } else if (cJSON_IsArray(tm)) {
+        for (const cJSON *e = tm->child; e; e = e->next)
+            for (int p = 0; p < LORA_NPROJ; p++)
+                if (cJSON_IsString(e) && !strcmp(e->valuestring, lora_proj_names[p])) targets |= 1u << p;
+    }
+    cJSON_Delete(j);
+    if (!targets) { seterr(err, errcap, "%s: no target_modules this model has", path); return -1; }
+    fs_join(path, sizeof path, adapter_dir, "adapter_model.safetensors");
+    st_file *f = st_open(path, err, errcap);
+    if (!f) return -1;
+    int rc = 0;
+    float *A = NULL, *B = NULL;
+    for (int l = 0; l < m->cfg.num_layers && rc == 0; l++)
+        for (int p = 0; p < LORA_NPROJ && rc == 0; p++) {
+            if (!(targets & (1u << p))) continue;
+            tlin *P = &m->layers[l].p[p];
+            if (!P->w) {
+                seterr(err, errcap, "train: cannot merge an adapter into frozen bf16 weights (load with fp32_base)");
+                rc = -1;
+                break;
+            }
+            const st_tensor *ta = NULL, *tb = NULL;
+            for (int form = 0; form < 2 && (!ta || !tb); form++) {
+                char na[200], nb[200];
+                const char *part = p <= LORA_O ? "self_attn" : "mlp";
+                snprintf(na, sizeof na, "base_model.model.model.layers.%d.%s.%s.lora_A%s.weight", l, part,
+                         lora_proj_names[p], form ? ".default" : "");
+                snprintf(nb, sizeof nb, "base_model.model.model.layers.%d.%s.%s.lora_B%s.weight", l, part,
+                         lora_proj_names[p], form ? ".default" : "");
+                ta = st_find(f, na);
+                tb = st_find(f, nb);
+            }
+            if (!ta || !tb) {
+                seterr(err, errcap, "%s: missing lora_A/lora_B of layer %d %s", path, l, lora_proj_names[p]);
+                rc = -1;
+                break;
+            }
+            if (ta->ndim != 2 || tb->ndim != 2 || ta->shape[0] != rank || ta->shape[1] != P->cols ||
+                tb->shape[0] != P->rows || tb->shape[1] != rank) {
+                seterr(err, errcap, "%s: adapter of layer %d %s does not fit this model (r=%d)", path, l,
+                       lora_proj_names[p], rank);
+                rc = -1;
+                break;
+            }
+            free(A);
+            free(B);
+            A = malloc((size_t)rank * P->cols * sizeof(float));
+            B = malloc((size_t)rank * P->rows * sizeof(float));
+            if (!A || !B) { seterr(err, errcap, "%s: out of memory", path); rc = -1; break; }
+            to_f32(A, ta, (size_t)rank * P->cols);
+            to_f32(B, tb, (size_t)rank * P->rows);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, rank, scale, B, rank, A, P->cols,
+                        1.0f, P->w, P->cols);
+        }
+    free(A);
+    free(B);
+    st_close(f);
+    return rc;
+}
