@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/timing.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,15 @@ static void put(const char *rel, const char *text) {
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
     fs_mkdirs(dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    /* In place with one write and no truncation first, as a sysfs value changes: the sampling
+     * thread may read at any moment (through a descriptor it keeps open) and must never see an
+     * empty file. */
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(pwrite(fd, text, n, 0), (ssize_t)n);
+    assert_int_equal(ftruncate(fd, (off_t)n), 0);
+    close(fd);
 }
 
 static int setup(void **state) {

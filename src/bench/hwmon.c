@@ -78,10 +78,12 @@ void hw_read_sample(sys_gpus *gpus, sys_energy *energy, hw_reader_state *st, hw_
     if (energy) {
         double j;
         int rc = sys_energy_read(energy, &j);
-        if (rc == 0 && st->have_joules && now > st->last_t) out->cpu_power_w = (j - st->last_joules) / (now - st->last_t);
-        st->last_joules = j;
-        st->last_t = now;
-        st->have_joules = rc == 0;
+        if (rc == 0) {
+            if (st->have_joules && now > st->last_t) out->cpu_power_w = (j - st->last_joules) / (now - st->last_t);
+            st->last_joules = j;
+            st->last_t = now;
+            st->have_joules = true;
+        }
     }
 }
 
