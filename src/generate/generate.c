@@ -1,4 +1,5 @@
 #include "generate/generate.h"
+#include "core/err.h"
 
 #include "core/timing.h"
 
@@ -26,22 +27,13 @@ void gen_params_default(gen_params *p) {
     p->tpl = CHAT_CHATML;
 }
 
-static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 int gen_params_check(const gen_params *p, char *err, size_t errcap) {
-    if (p->n_samples < 1) return fail(err, errcap, "n_samples must be >= 1 (got %d)", p->n_samples), -1;
-    if (p->max_new_tokens < 1) return fail(err, errcap, "max_new_tokens must be >= 1 (got %d)", p->max_new_tokens), -1;
-    if (p->batch_size < 1) return fail(err, errcap, "batch_size must be >= 1 (got %d)", p->batch_size), -1;
-    if (p->n_stop < 0 || (p->n_stop > 0 && !p->stop)) return fail(err, errcap, "bad stop string list"), -1;
+    if (p->n_samples < 1) return err_set(err, errcap, "n_samples must be >= 1 (got %d)", p->n_samples), -1;
+    if (p->max_new_tokens < 1) return err_set(err, errcap, "max_new_tokens must be >= 1 (got %d)", p->max_new_tokens), -1;
+    if (p->batch_size < 1) return err_set(err, errcap, "batch_size must be >= 1 (got %d)", p->batch_size), -1;
+    if (p->n_stop < 0 || (p->n_stop > 0 && !p->stop)) return err_set(err, errcap, "bad stop string list"), -1;
     for (int i = 0; i < p->n_stop; i++)
-        if (!p->stop[i] || !p->stop[i][0]) return fail(err, errcap, "stop strings must not be empty"), -1;
+        if (!p->stop[i] || !p->stop[i][0]) return err_set(err, errcap, "stop strings must not be empty"), -1;
     return gen_sampling_check(&p->sampling, err, errcap);
 }
 
@@ -164,7 +156,7 @@ static bool is_eos(const engine *e, int tok) {
 /* Hands a finished sample to the callback and frees its slot. */
 static int deliver(engine *e, int slot, gen_finish why, char *err, size_t errcap) {
     seq *s = &e->seqs[slot];
-    if (grow((void **)&e->outbuf, &e->outcap, 3 * s->tlen + 1, 1) != 0) return fail(err, errcap, "out of memory"), -1;
+    if (grow((void **)&e->outbuf, &e->outcap, 3 * s->tlen + 1, 1) != 0) return err_set(err, errcap, "out of memory"), -1;
     size_t len = gen_utf8_lossy(s->text, s->tlen, e->outbuf);
     gen_result r = {s->prompt_idx, s->sample_idx, e->outbuf, len, s->toks, (int)s->ntok,
                     e->n_ids[s->prompt_idx], why};
@@ -192,7 +184,7 @@ static long find_stop(const engine *e, const seq *s, size_t old_len) {
 static int take_token(engine *e, int slot, int tok, char *err, size_t errcap) {
     seq *s = &e->seqs[slot];
     if (grow((void **)&s->toks, &s->tcap, s->ntok + 1, sizeof *s->toks) != 0)
-        return fail(err, errcap, "out of memory"), -1;
+        return err_set(err, errcap, "out of memory"), -1;
     s->toks[s->ntok++] = tok;
     e->st.generated_tokens++;
     if (is_eos(e, tok)) return deliver(e, slot, GEN_FINISH_STOP, err, errcap);
@@ -200,7 +192,7 @@ static int take_token(engine *e, int slot, int tok, char *err, size_t errcap) {
         size_t len = 0;
         const char *b = tok_token_bytes(e->t, tok, &len);
         if (b && len) {
-            if (grow((void **)&s->text, &s->xcap, s->tlen + len, 1) != 0) return fail(err, errcap, "out of memory"), -1;
+            if (grow((void **)&s->text, &s->xcap, s->tlen + len, 1) != 0) return err_set(err, errcap, "out of memory"), -1;
             size_t old = s->tlen;
             memcpy(s->text + s->tlen, b, len);
             s->tlen += len;
@@ -234,7 +226,7 @@ static int fork_sample(engine *e, int slot, char *err, size_t errcap) {
     double t0 = time_now();
     int tok = gen_sample(e->samplers[0], e->prefix_logits, &e->p->sampling, &s->rng);
     e->st.sample_seconds += time_now() - t0;
-    if (tok < 0) return fail(err, errcap, "prompt %d: the model produced no finite logit", s->prompt_idx), -1;
+    if (tok < 0) return err_set(err, errcap, "prompt %d: the model produced no finite logit", s->prompt_idx), -1;
     return take_token(e, slot, tok, err, errcap);
 }
 
@@ -247,7 +239,7 @@ static int run(engine *e, char *err, size_t errcap) {
         free(slots);
         free(ntok);
         free((void *)toks);
-        return fail(err, errcap, "out of memory"), -1;
+        return err_set(err, errcap, "out of memory"), -1;
     }
     int rc = 0, next_prompt = 0;
     char ferr[512];
@@ -293,7 +285,7 @@ static int run(engine *e, char *err, size_t errcap) {
         if (n == 0) break;
         double t0 = time_now();
         if (model_forward(e->m, e->kv, n, slots, toks, ntok, e->logits, ferr, sizeof ferr) != 0) {
-            fail(err, errcap, "%s", ferr);
+            err_set(err, errcap, "%s", ferr);
             rc = -1;
             goto out;
         }
@@ -314,7 +306,7 @@ static int run(engine *e, char *err, size_t errcap) {
         e->st.sample_seconds += time_now() - t1;
         for (int i = 0; i < n_decode && !e->stopped; i++) {
             if (e->chosen[i] < 0) {
-                fail(err, errcap, "prompt %d: the model produced no finite logit", e->seqs[slots[i]].prompt_idx);
+                err_set(err, errcap, "prompt %d: the model produced no finite logit", e->seqs[slots[i]].prompt_idx);
                 rc = -1;
                 goto out;
             }
@@ -344,10 +336,10 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
     if (gen_params_check(p, err, errcap) != 0) return -1;
     const model_config *cfg = model_get_config(m);
     for (int i = 0; i < n_prompts; i++) {
-        if (n_ids[i] < 1) return fail(err, errcap, "prompt %d has no tokens", i), -1;
+        if (n_ids[i] < 1) return err_set(err, errcap, "prompt %d has no tokens", i), -1;
         for (int j = 0; j < n_ids[i]; j++)
             if (prompt_ids[i][j] < 0 || prompt_ids[i][j] >= cfg->vocab_size)
-                return fail(err, errcap, "prompt %d: token id %d outside the model's vocabulary (%d)", i,
+                return err_set(err, errcap, "prompt %d: token id %d outside the model's vocabulary (%d)", i,
                             prompt_ids[i][j], cfg->vocab_size),
                        -1;
     }
@@ -381,12 +373,12 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
     e.samplers = calloc((size_t)e.nthreads, sizeof *e.samplers);
     int rc = -1;
     if (!e.kv || !e.seqs || !e.logits || !e.prefix_logits || !e.chosen || !e.samplers) {
-        fail(err, errcap, "out of memory for %d sequences of up to %d tokens", e.B, e.max_len);
+        err_set(err, errcap, "out of memory for %d sequences of up to %d tokens", e.B, e.max_len);
         goto done;
     }
     for (int i = 0; i < e.nthreads; i++)
         if (!(e.samplers[i] = gen_sampler_create(V))) {
-            fail(err, errcap, "out of memory");
+            err_set(err, errcap, "out of memory");
             goto done;
         }
     e.t_start = time_now();
@@ -418,7 +410,7 @@ int gen_run(model *m, const tokenizer *t, const char *const *prompts, int n_prom
     int *n = calloc((size_t)(n_prompts > 0 ? n_prompts : 1), sizeof *n);
     int rc = -1;
     if (!ids || !n) {
-        fail(err, errcap, "out of memory");
+        err_set(err, errcap, "out of memory");
         goto done;
     }
     for (int i = 0; i < n_prompts; i++) {
@@ -427,11 +419,11 @@ int gen_run(model *m, const tokenizer *t, const char *const *prompts, int n_prom
         int erc = text ? tok_encode(t, text, strlen(text), true, &ids[i], &len) : -1;
         free(text);
         if (erc != 0) {
-            fail(err, errcap, "prompt %d: cannot be tokenized (invalid UTF-8?)", i);
+            err_set(err, errcap, "prompt %d: cannot be tokenized (invalid UTF-8?)", i);
             goto done;
         }
         if (len == 0) {
-            fail(err, errcap, "prompt %d: formats to no tokens at all", i);
+            err_set(err, errcap, "prompt %d: formats to no tokens at all", i);
             goto done;
         }
         n[i] = (int)len;

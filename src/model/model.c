@@ -1,5 +1,6 @@
 /* Loading a Hugging Face Qwen2/Llama folder and its forward pass (see model.h). */
 #include "model/model.h"
+#include "core/err.h"
 
 #include "core/fs.h"
 #include "model/linear.h"
@@ -47,15 +48,6 @@ struct kv_cache {
     char *k, *v;  /* [slot][layer][pos][kv_dim] */
 };
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* ---------- config ---------- */
 
 static cJSON *read_json(const char *path, bool required, char *err, size_t errcap, int *missing) {
@@ -64,7 +56,7 @@ static cJSON *read_json(const char *path, bool required, char *err, size_t errca
     *missing = 0;
     if (!text) {
         if (errno == ENOENT && !required) { *missing = 1; return NULL; }
-        seterr(err, errcap, "%s: cannot read: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         if (errno == ENOENT) *missing = 1;
         return NULL;
     }
@@ -74,7 +66,7 @@ static cJSON *read_json(const char *path, bool required, char *err, size_t errca
         int line = 1;
         if (endp)
             for (const char *c = text; c < endp && *c; c++) line += *c == '\n';
-        seterr(err, errcap, "%s:%d: %s", path, line, j ? "top level is not a JSON object" : "invalid JSON");
+        err_set(err, errcap, "%s:%d: %s", path, line, j ? "top level is not a JSON object" : "invalid JSON");
         cJSON_Delete(j);
         free(text);
         return NULL;
@@ -88,13 +80,13 @@ static int json_int(const cJSON *o, const char *key, bool required, long def, lo
                     const char *path, char *err, size_t errcap) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) {
-        if (required) { seterr(err, errcap, "%s: missing required key \"%s\"", path, key); return -1; }
+        if (required) { err_set(err, errcap, "%s: missing required key \"%s\"", path, key); return -1; }
         *out = def;
         return 0;
     }
     if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < (double)lo ||
         j->valuedouble > (double)hi) {
-        seterr(err, errcap, "%s: \"%s\" must be an integer in [%ld, %ld]", path, key, lo, hi);
+        err_set(err, errcap, "%s: \"%s\" must be an integer in [%ld, %ld]", path, key, lo, hi);
         return -1;
     }
     *out = (long)j->valuedouble;
@@ -106,7 +98,7 @@ static int json_num(const cJSON *o, const char *key, double def, double *out, co
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) { *out = def; return 0; }
     if (!cJSON_IsNumber(j) || !(j->valuedouble > 0)) {
-        seterr(err, errcap, "%s: \"%s\" must be a positive number", path, key);
+        err_set(err, errcap, "%s: \"%s\" must be a positive number", path, key);
         return -1;
     }
     *out = j->valuedouble;
@@ -141,7 +133,7 @@ static int read_eos(const cJSON *o, model_config *c, const char *path, char *err
         }
         return 0;
     }
-    seterr(err, errcap, "%s: \"eos_token_id\" must be an integer or a list of integers", path);
+    err_set(err, errcap, "%s: \"eos_token_id\" must be an integer or a list of integers", path);
     return -1;
 }
 
@@ -149,13 +141,13 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
     char path[4096], gpath[4096];
     memset(c, 0, sizeof *c);
     if (!fs_join(path, sizeof path, dir, "config.json") || !fs_join(gpath, sizeof gpath, dir, "generation_config.json")) {
-        seterr(err, errcap, "%s: path too long", dir);
+        err_set(err, errcap, "%s: path too long", dir);
         return -1;
     }
     int missing;
     cJSON *j = read_json(path, true, err, errcap, &missing);
     if (!j) {
-        if (missing && !fs_is_dir(dir)) seterr(err, errcap, "%s: not a model folder (no such directory)", dir);
+        if (missing && !fs_is_dir(dir)) err_set(err, errcap, "%s: not a model folder (no such directory)", dir);
         return -1;
     }
     int rc = -1;
@@ -166,11 +158,11 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
     else if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "qwen2")) arch = "Qwen2ForCausalLM";
     else if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "llama")) arch = "LlamaForCausalLM";
     if (!arch) {
-        seterr(err, errcap, "%s: no \"architectures\" list (nor a known \"model_type\")", path);
+        err_set(err, errcap, "%s: no \"architectures\" list (nor a known \"model_type\")", path);
         goto done;
     }
     if (strcmp(arch, "Qwen2ForCausalLM") != 0 && strcmp(arch, "LlamaForCausalLM") != 0) {
-        seterr(err, errcap, "%s: unsupported architecture \"%s\" (supported: Qwen2ForCausalLM, LlamaForCausalLM)",
+        err_set(err, errcap, "%s: unsupported architecture \"%s\" (supported: Qwen2ForCausalLM, LlamaForCausalLM)",
                path, arch);
         goto done;
     }
@@ -190,7 +182,7 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
     if (json_int(j, "num_key_value_heads", false, c->num_heads, 1, 4096, &v, path, err, errcap)) goto done;
     c->num_kv_heads = (int)v;
     if (c->num_heads % c->num_kv_heads != 0) {
-        seterr(err, errcap, "%s: num_attention_heads (%d) is not a multiple of num_key_value_heads (%d)", path,
+        err_set(err, errcap, "%s: num_attention_heads (%d) is not a multiple of num_key_value_heads (%d)", path,
                c->num_heads, c->num_kv_heads);
         goto done;
     }
@@ -198,7 +190,7 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
     if (json_int(j, "head_dim", false, def_hd, 1, 1 << 16, &v, path, err, errcap)) goto done;
     c->head_dim = (int)v;
     if (c->head_dim < 2 || c->head_dim % 2) {
-        seterr(err, errcap, "%s: head_dim %d must be even (rotary embedding works on halves)", path, c->head_dim);
+        err_set(err, errcap, "%s: head_dim %d must be even (rotary embedding works on halves)", path, c->head_dim);
         goto done;
     }
     if (json_int(j, "max_position_embeddings", false, 32768, 1, 1L << 30, &v, path, err, errcap)) goto done;
@@ -210,7 +202,7 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
         if (cJSON_IsNumber(t) && t->valuedouble > 0) theta_def = t->valuedouble;
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(rp, "rope_type");
         if (cJSON_IsString(rt) && strcmp(rt->valuestring, "default") != 0) {
-            seterr(err, errcap, "%s: rope_type \"%s\" is not supported (only plain RoPE)", path, rt->valuestring);
+            err_set(err, errcap, "%s: rope_type \"%s\" is not supported (only plain RoPE)", path, rt->valuestring);
             goto done;
         }
     }
@@ -221,24 +213,24 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
         const cJSON *rt = cJSON_IsObject(rs) ? cJSON_GetObjectItemCaseSensitive(rs, "rope_type") : NULL;
         if (!rt && cJSON_IsObject(rs)) rt = cJSON_GetObjectItemCaseSensitive(rs, "type");
         if (!cJSON_IsString(rt) || strcmp(rt->valuestring, "default") != 0) {
-            seterr(err, errcap, "%s: rope_scaling %s is not supported (only plain RoPE)", path,
+            err_set(err, errcap, "%s: rope_scaling %s is not supported (only plain RoPE)", path,
                    cJSON_IsString(rt) ? rt->valuestring : "(set)");
             goto done;
         }
     }
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "hidden_act");
     if (act && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0)) {
-        seterr(err, errcap, "%s: hidden_act must be \"silu\"", path);
+        err_set(err, errcap, "%s: hidden_act must be \"silu\"", path);
         goto done;
     }
     if (json_true(j, "use_sliding_window", false)) {
-        seterr(err, errcap, "%s: use_sliding_window=true is not supported", path);
+        err_set(err, errcap, "%s: use_sliding_window=true is not supported", path);
         goto done;
     }
     c->tie_embeddings = json_true(j, "tie_word_embeddings", false);
     c->attn_bias = qwen;
     if (!qwen && (json_true(j, "attention_bias", false) || json_true(j, "mlp_bias", false))) {
-        seterr(err, errcap, "%s: Llama with attention_bias or mlp_bias is not supported", path);
+        err_set(err, errcap, "%s: Llama with attention_bias or mlp_bias is not supported", path);
         goto done;
     }
     if (json_int(j, "bos_token_id", false, -1, -1, 1 << 24, &v, path, err, errcap)) goto done;
@@ -260,7 +252,7 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
     }
     for (int i = 0; i < c->n_eos; i++)
         if (c->eos_ids[i] >= c->vocab_size) {
-            seterr(err, errcap, "%s: eos token id %d is outside the vocabulary (%d)", path, c->eos_ids[i], c->vocab_size);
+            err_set(err, errcap, "%s: eos token id %d is outside the vocabulary (%d)", path, c->eos_ids[i], c->vocab_size);
             goto done;
         }
     rc = 0;
@@ -283,12 +275,12 @@ static const st_tensor *find_tensor(loader *L, const char *name, const char **fi
     if (!L->weight_map) {
         *file = L->files[0]->path;
         const st_tensor *t = st_find(L->files[0], name);
-        if (!t) seterr(err, errcap, "%s: missing tensor '%s'", L->files[0]->path, name);
+        if (!t) err_set(err, errcap, "%s: missing tensor '%s'", L->files[0]->path, name);
         return t;
     }
     const cJSON *fj = cJSON_GetObjectItemCaseSensitive(L->weight_map, name);
     if (!cJSON_IsString(fj)) {
-        seterr(err, errcap, "%s: missing tensor '%s' (not in weight_map)", L->index_path, name);
+        err_set(err, errcap, "%s: missing tensor '%s' (not in weight_map)", L->index_path, name);
         return NULL;
     }
     char path[4096];
@@ -297,10 +289,10 @@ static const st_tensor *find_tensor(loader *L, const char *name, const char **fi
         if (!strcmp(L->files[i]->path, path)) {
             *file = L->files[i]->path;
             const st_tensor *t = st_find(L->files[i], name);
-            if (!t) seterr(err, errcap, "%s: missing tensor '%s' (listed in the index)", path, name);
+            if (!t) err_set(err, errcap, "%s: missing tensor '%s' (listed in the index)", path, name);
             return t;
         }
-    seterr(err, errcap, "%s: shard '%s' was not opened", L->index_path, fj->valuestring);
+    err_set(err, errcap, "%s: shard '%s' was not opened", L->index_path, fj->valuestring);
     return NULL;
 }
 
@@ -313,7 +305,7 @@ static int get_matrix(loader *L, const char *name, int rows, int cols, linear_we
         char got[128] = "";
         for (int d = 0; d < t->ndim; d++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-        seterr(err, errcap, "%s: tensor '%s' has shape [%s], config.json implies [%d, %d]", file, name, got, rows, cols);
+        err_set(err, errcap, "%s: tensor '%s' has shape [%s], config.json implies [%d, %d]", file, name, got, rows, cols);
         return -1;
     }
     w->data = t->data;
@@ -330,11 +322,11 @@ static float *get_vector(loader *L, const char *name, int n, size_t *nparams, ch
     const st_tensor *t = find_tensor(L, name, &file, err, errcap);
     if (!t) return NULL;
     if (t->ndim != 1 || t->shape[0] != n) {
-        seterr(err, errcap, "%s: tensor '%s' must have shape [%d] (from config.json)", file, name, n);
+        err_set(err, errcap, "%s: tensor '%s' must have shape [%d] (from config.json)", file, name, n);
         return NULL;
     }
     float *v = malloc((size_t)n * sizeof(float));
-    if (!v) { seterr(err, errcap, "%s: out of memory", file); return NULL; }
+    if (!v) { err_set(err, errcap, "%s: out of memory", file); return NULL; }
     linear_weight w = {t->data, t->dtype, 1, n};
     linear_row(v, &w, 0);
     *nparams += (size_t)n;
@@ -352,21 +344,21 @@ static int open_files(loader *L, model *m, char *err, size_t errcap) {
         L->weight_map = cJSON_DetachItemFromObjectCaseSensitive(idx, "weight_map");
         cJSON_Delete(idx);
         if (!cJSON_IsObject(L->weight_map) || !L->weight_map->child) {
-            seterr(err, errcap, "%s: no \"weight_map\" object", ipath);
+            err_set(err, errcap, "%s: no \"weight_map\" object", ipath);
             return -1;
         }
         L->index_path = strdup(ipath);
         m->files = calloc((size_t)cJSON_GetArraySize(L->weight_map), sizeof *m->files);
-        if (!L->index_path || !m->files) { seterr(err, errcap, "%s: out of memory", ipath); return -1; }
+        if (!L->index_path || !m->files) { err_set(err, errcap, "%s: out of memory", ipath); return -1; }
         for (cJSON *e = L->weight_map->child; e; e = e->next) {
             if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, '/') ||
                 !strcmp(e->valuestring, "..")) {
-                seterr(err, errcap, "%s: weight_map entry for '%s' must be a file name in the model folder", ipath,
+                err_set(err, errcap, "%s: weight_map entry for '%s' must be a file name in the model folder", ipath,
                        e->string);
                 return -1;
             }
             char path[4096];
-            if (!fs_join(path, sizeof path, L->dir, e->valuestring)) { seterr(err, errcap, "%s: path too long", ipath); return -1; }
+            if (!fs_join(path, sizeof path, L->dir, e->valuestring)) { err_set(err, errcap, "%s: path too long", ipath); return -1; }
             bool have = false;
             for (int i = 0; i < m->n_files && !have; i++) have = !strcmp(m->files[i]->path, path);
             if (have) continue;
@@ -376,9 +368,9 @@ static int open_files(loader *L, model *m, char *err, size_t errcap) {
         }
     } else {
         m->files = calloc(1, sizeof *m->files);
-        if (!m->files) { seterr(err, errcap, "%s: out of memory", spath); return -1; }
+        if (!m->files) { err_set(err, errcap, "%s: out of memory", spath); return -1; }
         if (!fs_exists(spath)) {
-            seterr(err, errcap, "%s: no model.safetensors or model.safetensors.index.json in the model folder", L->dir);
+            err_set(err, errcap, "%s: no model.safetensors or model.safetensors.index.json in the model folder", L->dir);
             return -1;
         }
         st_file *f = st_open(spath, err, errcap);
@@ -392,7 +384,7 @@ static int open_files(loader *L, model *m, char *err, size_t errcap) {
 
 model *model_load(const char *dir, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
-    if (!m) { seterr(err, errcap, "%s: out of memory", dir); return NULL; }
+    if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
     linear_init_threads();
     if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
@@ -406,7 +398,7 @@ model *model_load(const char *dir, char *err, size_t errcap) {
     else if (get_matrix(&L, "lm_head.weight", c->vocab_size, H, &m->head, &np, err, errcap)) goto fail;
     if (!(m->final_norm = get_vector(&L, "model.norm.weight", H, &np, err, errcap))) goto fail;
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
-    if (!m->layers) { seterr(err, errcap, "%s: out of memory", dir); goto fail; }
+    if (!m->layers) { err_set(err, errcap, "%s: out of memory", dir); goto fail; }
     for (int l = 0; l < c->num_layers; l++) {
         layer_weights *w = &m->layers[l];
         char nm[160];
@@ -429,7 +421,7 @@ model *model_load(const char *dir, char *err, size_t errcap) {
     }
     m->n_params = np;
     m->inv_freq = malloc((size_t)(hd / 2) * sizeof(float));
-    if (!m->inv_freq) { seterr(err, errcap, "%s: out of memory", dir); goto fail; }
+    if (!m->inv_freq) { err_set(err, errcap, "%s: out of memory", dir); goto fail; }
     /* As HF computes it: in fp32, theta ** (2j / hd). */
     for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
     cJSON_Delete(L.weight_map);
@@ -595,7 +587,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     if (!rope || !scores) {
         free(rope);
         free(scores);
-        seterr(err, errcap, "model: out of memory for %d tokens", T);
+        err_set(err, errcap, "model: out of memory for %d tokens", T);
         return -1;
     }
     for (int t = 0; t < T; t++)
@@ -707,7 +699,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
 
 static int check_token(const model *m, int tok, char *err, size_t errcap) {
     if (tok < 0 || tok >= m->cfg.vocab_size) {
-        seterr(err, errcap, "model: token id %d is outside the vocabulary (0..%d)", tok, m->cfg.vocab_size - 1);
+        err_set(err, errcap, "model: token id %d is outside the vocabulary (0..%d)", tok, m->cfg.vocab_size - 1);
         return -1;
     }
     return 0;
@@ -719,17 +711,17 @@ static int prepare(model *m, kv_cache *kv, int n, const int *slots, const int *c
     int T = 0;
     for (int i = 0; i < n; i++) {
         if (slots[i] < 0 || slots[i] >= kv->n_slots) {
-            seterr(err, errcap, "model: slot %d does not exist (cache has %d)", slots[i], kv->n_slots);
+            err_set(err, errcap, "model: slot %d does not exist (cache has %d)", slots[i], kv->n_slots);
             return -1;
         }
         for (int j = 0; j < i; j++)
             if (slots[j] == slots[i]) {
-                seterr(err, errcap, "model: slot %d appears twice in one batch", slots[i]);
+                err_set(err, errcap, "model: slot %d appears twice in one batch", slots[i]);
                 return -1;
             }
-        if (ntok[i] < 1) { seterr(err, errcap, "model: entry %d has no tokens", i); return -1; }
+        if (ntok[i] < 1) { err_set(err, errcap, "model: entry %d has no tokens", i); return -1; }
         if (kv->len[slots[i]] + ntok[i] > kv->max_len) {
-            seterr(err, errcap, "model: slot %d would hold %d tokens, more than the cache's %d", slots[i],
+            err_set(err, errcap, "model: slot %d would hold %d tokens, more than the cache's %d", slots[i],
                    kv->len[slots[i]] + ntok[i], kv->max_len);
             return -1;
         }
@@ -737,7 +729,7 @@ static int prepare(model *m, kv_cache *kv, int n, const int *slots, const int *c
             if (check_token(m, tokens[i][j], err, errcap)) return -1;
         T += ntok[i];
     }
-    if (scratch_reserve(m, T) != 0) { seterr(err, errcap, "model: out of memory for %d tokens", T); return -1; }
+    if (scratch_reserve(m, T) != 0) { err_set(err, errcap, "model: out of memory for %d tokens", T); return -1; }
     scratch *s = &m->s;
     const int H = m->cfg.hidden_size;
     int t = 0;
@@ -755,7 +747,7 @@ static int prepare(model *m, kv_cache *kv, int n, const int *slots, const int *c
 static int head_rows(model *m, const int *rows, int nr, float *logits, char *err, size_t errcap) {
     const int H = m->cfg.hidden_size;
     float *h = malloc((size_t)nr * H * sizeof(float));
-    if (!h) { seterr(err, errcap, "model: out of memory"); return -1; }
+    if (!h) { err_set(err, errcap, "model: out of memory"); return -1; }
     for (int r = 0; r < nr; r++) memcpy(h + (size_t)r * H, m->s.x + (size_t)rows[r] * H, (size_t)H * sizeof(float));
     rmsnorm_rows(h, h, m->final_norm, nr, H, (float)m->cfg.rms_eps);
     linear_forward(logits, h, &m->head, NULL, nr);
@@ -772,7 +764,7 @@ int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *co
     for (int i = 0; i < n; i++) kv->len[slots[i]] += ntok[i];
     if (!logits) return 0;
     int *last = malloc((size_t)n * sizeof(int));
-    if (!last) { seterr(err, errcap, "model: out of memory"); return -1; }
+    if (!last) { err_set(err, errcap, "model: out of memory"); return -1; }
     for (int i = 0, t = 0; i < n; i++) {
         t += ntok[i];
         last[i] = t - 1;
@@ -784,9 +776,9 @@ int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *co
 
 /* Runs the layers over a whole sequence in a temporary one-slot cache. */
 static kv_cache *run_full(model *m, const int *tokens, int ntok, char *err, size_t errcap) {
-    if (ntok < 1) { seterr(err, errcap, "model: no tokens"); return NULL; }
+    if (ntok < 1) { err_set(err, errcap, "model: no tokens"); return NULL; }
     kv_cache *kv = kv_create(m, 1, ntok);
-    if (!kv) { seterr(err, errcap, "model: out of memory for a %d-token cache", ntok); return NULL; }
+    if (!kv) { err_set(err, errcap, "model: out of memory for a %d-token cache", ntok); return NULL; }
     int slot = 0, T;
     if (prepare(m, kv, 1, &slot, &tokens, &ntok, &T, err, errcap) != 0 || run_layers(m, kv, T, err, errcap) != 0) {
         kv_free(kv);
@@ -800,7 +792,7 @@ int model_forward_full(model *m, const int *tokens, int ntok, float *logits, cha
     if (!kv) return -1;
     kv_free(kv);
     int *rows = malloc((size_t)ntok * sizeof(int));
-    if (!rows) { seterr(err, errcap, "model: out of memory"); return -1; }
+    if (!rows) { err_set(err, errcap, "model: out of memory"); return -1; }
     for (int i = 0; i < ntok; i++) rows[i] = i;
     int rc = head_rows(m, rows, ntok, logits, err, errcap);
     free(rows);
@@ -808,14 +800,14 @@ int model_forward_full(model *m, const int *tokens, int ntok, float *logits, cha
 }
 
 int model_logprobs(model *m, const int *tokens, int ntok, float *logprobs, char *err, size_t errcap) {
-    if (ntok < 2) { seterr(err, errcap, "model: scoring needs at least 2 tokens, got %d", ntok); return -1; }
+    if (ntok < 2) { err_set(err, errcap, "model: scoring needs at least 2 tokens, got %d", ntok); return -1; }
     kv_cache *kv = run_full(m, tokens, ntok, err, errcap);
     if (!kv) return -1;
     kv_free(kv);
     const int V = m->cfg.vocab_size, chunk = 16;
     float *lg = malloc((size_t)chunk * V * sizeof(float));
     int rows[16];
-    if (!lg) { seterr(err, errcap, "model: out of memory"); return -1; }
+    if (!lg) { err_set(err, errcap, "model: out of memory"); return -1; }
     for (int r0 = 0; r0 < ntok - 1; r0 += chunk) {
         int nr = ntok - 1 - r0 < chunk ? ntok - 1 - r0 : chunk;
         for (int r = 0; r < nr; r++) rows[r] = r0 + r;

@@ -1,5 +1,6 @@
 /* Presets and random-initialised model folders for `model init` (see model.h). */
 #include "model/model.h"
+#include "core/err.h"
 
 #include "core/fs.h"
 #include "core/rng.h"
@@ -12,15 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 int model_preset(const char *name, model_config *c) {
     memset(c, 0, sizeof *c);
@@ -172,7 +164,7 @@ static int fill_tensor(void *vctx, int idx, void *dst, size_t nbytes) {
 static int write_text(const char *dir, const char *name, char *text, char *err, size_t errcap) {
     char path[4096];
     int rc = 0;
-    if (!text) { seterr(err, errcap, "%s: out of memory", dir); return -1; }
+    if (!text) { err_set(err, errcap, "%s: out of memory", dir); return -1; }
     fs_join(path, sizeof path, dir, name);
     size_t len = strlen(text);
     char *t = realloc(text, len + 2);
@@ -182,7 +174,7 @@ static int write_text(const char *dir, const char *name, char *text, char *err, 
         text[len] = 0;
     }
     if (fs_write_atomic(path, text, len) != 0) {
-        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot write: %s", path, strerror(errno));
         rc = -1;
     }
     free(text);
@@ -194,11 +186,11 @@ int model_write_random(const char *dir, const model_config *c, bool bf16, uint64
     if (c->hidden_size <= 0 || c->num_layers <= 0 || c->num_heads <= 0 || c->num_kv_heads <= 0 ||
         c->num_heads % c->num_kv_heads || c->head_dim <= 0 || c->head_dim % 2 || c->vocab_size <= 0 ||
         c->intermediate_size <= 0) {
-        seterr(err, errcap, "%s: invalid model shape (heads must be a multiple of kv heads, head_dim even)", dir);
+        err_set(err, errcap, "%s: invalid model shape (heads must be a multiple of kv heads, head_dim even)", dir);
         return -1;
     }
     if (fs_mkdirs(dir) != 0) {
-        seterr(err, errcap, "%s: cannot create directory: %s", dir, strerror(errno));
+        err_set(err, errcap, "%s: cannot create directory: %s", dir, strerror(errno));
         return -1;
     }
     if (write_text(dir, "config.json", config_json(c, bf16), err, errcap) != 0) return -1;
@@ -210,14 +202,14 @@ int model_write_random(const char *dir, const model_config *c, bool bf16, uint64
     tensor_kind *kinds = calloc((size_t)cap, sizeof *kinds);
     char **names = calloc((size_t)cap, sizeof *names);
     int rc = -1;
-    if (!specs || !kinds || !names) { seterr(err, errcap, "%s: out of memory", dir); goto done; }
+    if (!specs || !kinds || !names) { err_set(err, errcap, "%s: out of memory", dir); goto done; }
     st_dtype dt = bf16 ? ST_BF16 : ST_F32;
 #define ADD(kind_, r, cc, ...)                                                       \
     do {                                                                             \
         char nm[160];                                                                \
         snprintf(nm, sizeof nm, __VA_ARGS__);                                        \
         names[n] = strdup(nm);                                                       \
-        if (!names[n]) { seterr(err, errcap, "%s: out of memory", dir); goto done; } \
+        if (!names[n]) { err_set(err, errcap, "%s: out of memory", dir); goto done; } \
         specs[n].name = names[n];                                                    \
         specs[n].dtype = dt;                                                         \
         specs[n].ndim = (cc) > 0 ? 2 : 1;                                            \

@@ -1,4 +1,5 @@
 #include "model/safetensors.h"
+#include "core/err.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -55,15 +56,6 @@ uint16_t st_f32_to_f16(float f) {
     return (uint16_t)(sign | (((u >> 23) - 127 + 15) << 10) | ((u >> 13) & 0x3ff));
 }
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 void st_close(st_file *f) {
     if (!f) return;
     if (f->map && f->map != MAP_FAILED) munmap(f->map, f->map_len);
@@ -104,121 +96,121 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
     st_file *f = calloc(1, sizeof *f);
     cJSON *root = NULL;
     span *spans = NULL;
-    if (!f || !(f->path = strdup(path))) { seterr(err, errcap, "%s: out of memory", path); free(f); return NULL; }
+    if (!f || !(f->path = strdup(path))) { err_set(err, errcap, "%s: out of memory", path); free(f); return NULL; }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno)); goto fail; }
+    if (fd < 0) { err_set(err, errcap, "%s: cannot open: %s", path, strerror(errno)); goto fail; }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        seterr(err, errcap, "%s: not a regular file", path);
+        err_set(err, errcap, "%s: not a regular file", path);
         close(fd);
         goto fail;
     }
     size_t fsize = (size_t)sb.st_size;
     if (fsize < 8) {
-        seterr(err, errcap, "%s: truncated: %zu bytes, shorter than the 8-byte header length", path, fsize);
+        err_set(err, errcap, "%s: truncated: %zu bytes, shorter than the 8-byte header length", path, fsize);
         close(fd);
         goto fail;
     }
     f->map = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (f->map == MAP_FAILED) { f->map = NULL; seterr(err, errcap, "%s: mmap failed: %s", path, strerror(errno)); goto fail; }
+    if (f->map == MAP_FAILED) { f->map = NULL; err_set(err, errcap, "%s: mmap failed: %s", path, strerror(errno)); goto fail; }
     f->map_len = fsize;
     const unsigned char *p = f->map;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
     if (hlen > ST_MAX_HEADER) {
-        seterr(err, errcap, "%s: header length %llu is larger than the %u-byte limit (not a safetensors file?)", path,
+        err_set(err, errcap, "%s: header length %llu is larger than the %u-byte limit (not a safetensors file?)", path,
                (unsigned long long)hlen, ST_MAX_HEADER);
         goto fail;
     }
     if (hlen > fsize - 8) {
-        seterr(err, errcap, "%s: truncated: header says %llu bytes but the file has only %zu after the length", path,
+        err_set(err, errcap, "%s: truncated: header says %llu bytes but the file has only %zu after the length", path,
                (unsigned long long)hlen, fsize - 8);
         goto fail;
     }
-    if (hlen < 2) { seterr(err, errcap, "%s: header of %llu bytes is too short", path, (unsigned long long)hlen); goto fail; }
+    if (hlen < 2) { err_set(err, errcap, "%s: header of %llu bytes is too short", path, (unsigned long long)hlen); goto fail; }
     const char *hdr = (const char *)p + 8;
     const char *endp = NULL;
     root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &endp, 0);
     if (!root) {
         size_t off = endp ? (size_t)(endp - hdr) : 0;
-        seterr(err, errcap, "%s: header is not valid JSON (near byte %zu of the header)", path, off);
+        err_set(err, errcap, "%s: header is not valid JSON (near byte %zu of the header)", path, off);
         goto fail;
     }
-    if (!cJSON_IsObject(root)) { seterr(err, errcap, "%s: header is not a JSON object", path); goto fail; }
+    if (!cJSON_IsObject(root)) { err_set(err, errcap, "%s: header is not a JSON object", path); goto fail; }
     for (size_t i = (size_t)(endp - hdr); i < hlen; i++)
         if (hdr[i] != ' ' && hdr[i] != '\0') {
-            seterr(err, errcap, "%s: header has trailing bytes after the JSON object", path);
+            err_set(err, errcap, "%s: header has trailing bytes after the JSON object", path);
             goto fail;
         }
     size_t data_start = 8 + (size_t)hlen, data_len = fsize - data_start;
     int n = cJSON_GetArraySize(root);
     f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
     spans = calloc((size_t)n + 1, sizeof *spans);
-    if (!f->tensors || !spans) { seterr(err, errcap, "%s: out of memory", path); goto fail; }
+    if (!f->tensors || !spans) { err_set(err, errcap, "%s: out of memory", path); goto fail; }
     for (cJSON *e = root->child; e; e = e->next) {
         const char *name = e->string ? e->string : "";
         if (!strcmp(name, "__metadata__")) {
-            if (!cJSON_IsObject(e)) { seterr(err, errcap, "%s: __metadata__ is not an object", path); goto fail; }
+            if (!cJSON_IsObject(e)) { err_set(err, errcap, "%s: __metadata__ is not an object", path); goto fail; }
             for (cJSON *m = e->child; m; m = m->next)
                 if (!cJSON_IsString(m)) {
-                    seterr(err, errcap, "%s: __metadata__ value '%s' is not a string", path, m->string);
+                    err_set(err, errcap, "%s: __metadata__ value '%s' is not a string", path, m->string);
                     goto fail;
                 }
             continue;
         }
-        if (!cJSON_IsObject(e)) { seterr(err, errcap, "%s: tensor '%s': entry is not an object", path, name); goto fail; }
+        if (!cJSON_IsObject(e)) { err_set(err, errcap, "%s: tensor '%s': entry is not an object", path, name); goto fail; }
         cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
         cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
         cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
         if (!cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo)) {
-            seterr(err, errcap, "%s: tensor '%s': needs string dtype, array shape and array data_offsets", path, name);
+            err_set(err, errcap, "%s: tensor '%s': needs string dtype, array shape and array data_offsets", path, name);
             goto fail;
         }
         int dt = st_dtype_parse(jd->valuestring);
         if (dt < 0) {
-            seterr(err, errcap, "%s: tensor '%s': unsupported dtype '%s' (supported: F32, BF16, F16)", path, name,
+            err_set(err, errcap, "%s: tensor '%s': unsupported dtype '%s' (supported: F32, BF16, F16)", path, name,
                    jd->valuestring);
             goto fail;
         }
         st_tensor *t = &f->tensors[f->n_tensors];
         t->dtype = (st_dtype)dt;
         t->ndim = cJSON_GetArraySize(js);
-        if (t->ndim > ST_MAX_DIMS) { seterr(err, errcap, "%s: tensor '%s': too many dimensions", path, name); goto fail; }
+        if (t->ndim > ST_MAX_DIMS) { err_set(err, errcap, "%s: tensor '%s': too many dimensions", path, name); goto fail; }
         uint64_t numel = 1;
         int d = 0;
         for (cJSON *s = js->child; s; s = s->next, d++) {
             uint64_t v;
             if (json_u64(s, &v) != 0 || v > (1ull << 40)) {
-                seterr(err, errcap, "%s: tensor '%s': shape entries must be non-negative integers", path, name);
+                err_set(err, errcap, "%s: tensor '%s': shape entries must be non-negative integers", path, name);
                 goto fail;
             }
             t->shape[d] = (int64_t)v;
             numel *= v;
-            if (numel > (1ull << 42)) { seterr(err, errcap, "%s: tensor '%s': shape is absurdly large", path, name); goto fail; }
+            if (numel > (1ull << 42)) { err_set(err, errcap, "%s: tensor '%s': shape is absurdly large", path, name); goto fail; }
         }
         uint64_t b, en;
         if (cJSON_GetArraySize(jo) != 2 || json_u64(jo->child, &b) != 0 || json_u64(jo->child->next, &en) != 0 || b > en) {
-            seterr(err, errcap, "%s: tensor '%s': data_offsets must be [begin, end] with begin <= end", path, name);
+            err_set(err, errcap, "%s: tensor '%s': data_offsets must be [begin, end] with begin <= end", path, name);
             goto fail;
         }
         if (en > data_len) {
-            seterr(err, errcap, "%s: tensor '%s': data_offsets [%llu, %llu] lie outside the file (%zu data bytes)", path,
+            err_set(err, errcap, "%s: tensor '%s': data_offsets [%llu, %llu] lie outside the file (%zu data bytes)", path,
                    name, (unsigned long long)b, (unsigned long long)en, data_len);
             goto fail;
         }
         if (en - b != numel * st_dtype_size(t->dtype)) {
-            seterr(err, errcap, "%s: tensor '%s': %llu bytes do not match shape and dtype %s (%llu bytes)", path, name,
+            err_set(err, errcap, "%s: tensor '%s': %llu bytes do not match shape and dtype %s (%llu bytes)", path, name,
                    (unsigned long long)(en - b), st_dtype_name(t->dtype),
                    (unsigned long long)(numel * st_dtype_size(t->dtype)));
             goto fail;
         }
         for (int i = 0; i < f->n_tensors; i++)
             if (!strcmp(f->tensors[i].name, name)) {
-                seterr(err, errcap, "%s: tensor '%s' appears twice in the header", path, name);
+                err_set(err, errcap, "%s: tensor '%s' appears twice in the header", path, name);
                 goto fail;
             }
-        if (!(t->name = strdup(name))) { seterr(err, errcap, "%s: out of memory", path); goto fail; }
+        if (!(t->name = strdup(name))) { err_set(err, errcap, "%s: out of memory", path); goto fail; }
         t->nbytes = (size_t)(en - b);
         t->data = p + data_start + b;
         spans[f->n_tensors] = (span){b, en, f->n_tensors};
@@ -227,7 +219,7 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
     qsort(spans, (size_t)f->n_tensors, sizeof *spans, span_cmp);
     for (int i = 1; i < f->n_tensors; i++)
         if (spans[i].begin < spans[i - 1].end) {
-            seterr(err, errcap, "%s: tensors '%s' and '%s' overlap", path, f->tensors[spans[i - 1].idx].name,
+            err_set(err, errcap, "%s: tensors '%s' and '%s' overlap", path, f->tensors[spans[i - 1].idx].name,
                    f->tensors[spans[i].idx].name);
             goto fail;
         }
@@ -237,7 +229,7 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
         if (((uintptr_t)t->data % st_dtype_size(t->dtype)) == 0) continue;
         void **nc = realloc(f->copies, (size_t)(f->n_copies + 1) * sizeof *nc);
         void *copy = malloc(t->nbytes ? t->nbytes : 1);
-        if (!nc || !copy) { free(copy); if (nc) f->copies = nc; seterr(err, errcap, "%s: out of memory", path); goto fail; }
+        if (!nc || !copy) { free(copy); if (nc) f->copies = nc; err_set(err, errcap, "%s: out of memory", path); goto fail; }
         f->copies = nc;
         memcpy(copy, t->data, t->nbytes);
         f->copies[f->n_copies++] = copy;
@@ -276,7 +268,7 @@ int st_write(const char *path, const st_spec *specs, int n, const char *metadata
     if (!root) goto oom;
     if (metadata_json) {
         cJSON *meta = cJSON_Parse(metadata_json);
-        if (!meta) { seterr(err, errcap, "%s: metadata is not valid JSON", path); goto done; }
+        if (!meta) { err_set(err, errcap, "%s: metadata is not valid JSON", path); goto done; }
         cJSON_AddItemToObject(root, "__metadata__", meta);
     }
     uint64_t off = 0;
@@ -312,7 +304,7 @@ int st_write(const char *path, const st_spec *specs, int n, const char *metadata
     if (!(tmp = malloc(plen))) goto oom;
     snprintf(tmp, plen, "%s.tmp.%d", path, (int)getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) { seterr(err, errcap, "%s: cannot create: %s", tmp, strerror(errno)); goto done; }
+    if (fd < 0) { err_set(err, errcap, "%s: cannot create: %s", tmp, strerror(errno)); goto done; }
     if (write_all(fd, hdr, 8 + hl) != 0) goto io;
     buf = malloc(maxbytes ? maxbytes : 1);
     if (!buf) goto oom;
@@ -320,7 +312,7 @@ int st_write(const char *path, const st_spec *specs, int n, const char *metadata
         uint64_t numel = 1;
         for (int d = 0; d < specs[i].ndim; d++) numel *= (uint64_t)specs[i].shape[d];
         size_t nb = (size_t)(numel * st_dtype_size(specs[i].dtype));
-        if (fill(ctx, i, buf, nb) != 0) { seterr(err, errcap, "%s: could not produce tensor '%s'", path, specs[i].name); goto done; }
+        if (fill(ctx, i, buf, nb) != 0) { err_set(err, errcap, "%s: could not produce tensor '%s'", path, specs[i].name); goto done; }
         if (write_all(fd, buf, nb) != 0) goto io;
     }
     if (fsync(fd) != 0) goto io;
@@ -330,10 +322,10 @@ int st_write(const char *path, const st_spec *specs, int n, const char *metadata
     rc = 0;
     goto done;
 oom:
-    seterr(err, errcap, "%s: out of memory", path);
+    err_set(err, errcap, "%s: out of memory", path);
     goto done;
 io:
-    seterr(err, errcap, "%s: write failed: %s", path, strerror(errno));
+    err_set(err, errcap, "%s: write failed: %s", path, strerror(errno));
 done:
     if (fd >= 0) close(fd);
     if (rc != 0 && tmp) unlink(tmp);

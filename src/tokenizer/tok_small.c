@@ -2,6 +2,7 @@
  * Qwen's tokenizer.json (NFC, the Qwen Split regex, ByteLevel, ChatML special tokens), with the
  * 256 byte tokens and merges that build frequent code fragments left to right. */
 #include "tokenizer/tokenizer.h"
+#include "core/err.h"
 
 #include "core/fs.h"
 
@@ -32,15 +33,6 @@ static const char *const FRAGMENTS[] = {
     "Hello", " World", " Hello", "ab", "abc", "def", "xyz", "():\n", "):\n", ")\n", ");\n", "(i", "(\"", "\")",
     "],", "];", "\":", "=\"", " #", " //", "0,", "1,", "\n}", "\n}\n",
 };
-
-static void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* Byte-level spelling of raw bytes (GPT-2 alphabet) into out (at least 2*n+1 bytes). */
 static void byte_level(const unsigned char *s, size_t n, char *out) {
@@ -96,19 +88,19 @@ static cJSON *added_obj(int id, const char *content) {
 
 static int write_json(const char *dir, const char *name, cJSON *obj, char *err, size_t errcap) {
     char path[4096];
-    if (!fs_join(path, sizeof path, dir, name)) { set_err(err, errcap, "%s: path too long", dir); return -1; }
+    if (!fs_join(path, sizeof path, dir, name)) { err_set(err, errcap, "%s: path too long", dir); return -1; }
     char *text = cJSON_Print(obj);
-    if (!text) { set_err(err, errcap, "%s: out of memory", path); return -1; }
+    if (!text) { err_set(err, errcap, "%s: out of memory", path); return -1; }
     size_t n = strlen(text);
     text[n] = '\n'; /* replaces the NUL, inside the allocation */
     int rc = fs_write_atomic(path, text, n + 1), saved = errno;
     free(text);
-    if (rc) { set_err(err, errcap, "%s: cannot write: %s", path, strerror(saved)); return -1; }
+    if (rc) { err_set(err, errcap, "%s: cannot write: %s", path, strerror(saved)); return -1; }
     return 0;
 }
 
 int tok_write_small(const char *dir, char *err, size_t errcap) {
-    if (fs_mkdirs(dir)) { set_err(err, errcap, "%s: cannot create folder: %s", dir, strerror(errno)); return -1; }
+    if (fs_mkdirs(dir)) { err_set(err, errcap, "%s: cannot create folder: %s", dir, strerror(errno)); return -1; }
     cJSON *root = cJSON_CreateObject(), *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
     int next_id = 0;
     char a[256], b[256], ab[256];

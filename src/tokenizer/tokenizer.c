@@ -9,6 +9,7 @@
  * one character per byte, so a piece of n bytes starts as n byte tokens and merges are looked up
  * as (left id, right id) pairs in an open-addressing table. Results of short pieces are cached. */
 #include "tokenizer/tokenizer.h"
+#include "core/err.h"
 
 #include "core/fs.h"
 #include "tokenizer/tok_json.h"
@@ -26,15 +27,6 @@
 #include <utf8proc.h>
 
 /* ------------------------------------------------------------------ small helpers */
-
-static void set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static uint64_t hash_bytes(const void *p, size_t n) {
     const unsigned char *s = p;
@@ -353,13 +345,13 @@ static pcre2_code *compile_regex(const char *pattern, bool literal, const char *
     PCRE2_SIZE off;
     uint32_t opts = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
     char *rewritten = literal ? strdup(pattern) : onig_compatible(pattern);
-    if (!rewritten) { set_err(err, errcap, "%s: out of memory", path); return NULL; }
+    if (!rewritten) { err_set(err, errcap, "%s: out of memory", path); return NULL; }
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
     free(rewritten);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
-        set_err(err, errcap, "%s: pre_tokenizer regex '%s' does not compile at offset %zu: %s", path, pattern,
+        err_set(err, errcap, "%s: pre_tokenizer regex '%s' does not compile at offset %zu: %s", path, pattern,
                 (size_t)off, (const char *)msg);
         return NULL;
     }
@@ -381,10 +373,10 @@ static int add_step(tokenizer *t, pretok_step st) {
 static int load_pretok(tokenizer *t, const cJSON *pt, const char *path, bool *byte_level, char *err, size_t errcap) {
     if (!pt || cJSON_IsNull(pt)) return 0;
     const char *type = json_str(pt, "type");
-    if (!type) { set_err(err, errcap, "%s: pre_tokenizer without a type", path); return -1; }
+    if (!type) { err_set(err, errcap, "%s: pre_tokenizer without a type", path); return -1; }
     if (!strcmp(type, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers");
-        if (!cJSON_IsArray(list)) { set_err(err, errcap, "%s: Sequence pre_tokenizer without a list", path); return -1; }
+        if (!cJSON_IsArray(list)) { err_set(err, errcap, "%s: Sequence pre_tokenizer without a list", path); return -1; }
         const cJSON *e;
         cJSON_ArrayForEach(e, list) if (load_pretok(t, e, path, byte_level, err, errcap)) return -1;
         return 0;
@@ -392,16 +384,16 @@ static int load_pretok(tokenizer *t, const cJSON *pt, const char *path, bool *by
     if (!strcmp(type, "Split")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(pt, "pattern");
         const char *rx = pat ? json_str(pat, "Regex") : NULL, *lit = pat ? json_str(pat, "String") : NULL;
-        if (!rx && !lit) { set_err(err, errcap, "%s: Split pre_tokenizer without a Regex or String pattern", path); return -1; }
+        if (!rx && !lit) { err_set(err, errcap, "%s: Split pre_tokenizer without a Regex or String pattern", path); return -1; }
         const char *beh = json_str(pt, "behavior");
         static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
         int b = -1;
         for (int i = 0; i < 5; i++)
             if (beh && !strcmp(beh, names[i])) b = i;
-        if (b < 0) { set_err(err, errcap, "%s: Split pre_tokenizer has unknown behavior '%s'", path, beh ? beh : "(none)"); return -1; }
+        if (b < 0) { err_set(err, errcap, "%s: Split pre_tokenizer has unknown behavior '%s'", path, beh ? beh : "(none)"); return -1; }
         pretok_step st = {compile_regex(rx ? rx : lit, !rx, path, err, errcap), b, json_bool(pt, "invert", false), false};
         if (!st.re) return -1;
-        if (add_step(t, st)) { pcre2_code_free(st.re); set_err(err, errcap, "%s: out of memory", path); return -1; }
+        if (add_step(t, st)) { pcre2_code_free(st.re); err_set(err, errcap, "%s: out of memory", path); return -1; }
         return 0;
     }
     if (!strcmp(type, "ByteLevel")) {
@@ -410,17 +402,17 @@ static int load_pretok(tokenizer *t, const cJSON *pt, const char *path, bool *by
         if (!prefix && !use_regex) return 0; /* only the byte mapping, which BPE on raw bytes does implicitly */
         pretok_step st = {NULL, SPLIT_ISOLATED, false, prefix};
         if (use_regex && !(st.re = compile_regex(GPT2_REGEX, false, path, err, errcap))) return -1;
-        if (add_step(t, st)) { if (st.re) pcre2_code_free(st.re); set_err(err, errcap, "%s: out of memory", path); return -1; }
+        if (add_step(t, st)) { if (st.re) pcre2_code_free(st.re); err_set(err, errcap, "%s: out of memory", path); return -1; }
         return 0;
     }
-    set_err(err, errcap, "%s: unsupported pre_tokenizer type '%s' (supported: Sequence, Split, ByteLevel)", path, type);
+    err_set(err, errcap, "%s: unsupported pre_tokenizer type '%s' (supported: Sequence, Split, ByteLevel)", path, type);
     return -1;
 }
 
 static int load_normalizer(tokenizer *t, const cJSON *n, const char *path, char *err, size_t errcap) {
     if (!n || cJSON_IsNull(n)) return 0;
     const char *type = json_str(n, "type");
-    if (!type) { set_err(err, errcap, "%s: normalizer without a type", path); return -1; }
+    if (!type) { err_set(err, errcap, "%s: normalizer without a type", path); return -1; }
     if (!strcmp(type, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
         const cJSON *e;
@@ -429,7 +421,7 @@ static int load_normalizer(tokenizer *t, const cJSON *n, const char *path, char 
             if (load_normalizer(t, e, path, err, errcap)) return -1;
             count++;
         }
-        if (count > 1) { set_err(err, errcap, "%s: a Sequence of several normalizers is not supported", path); return -1; }
+        if (count > 1) { err_set(err, errcap, "%s: a Sequence of several normalizers is not supported", path); return -1; }
         return 0;
     }
     if (!strcmp(type, "NFC")) t->norm = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
@@ -437,7 +429,7 @@ static int load_normalizer(tokenizer *t, const cJSON *n, const char *path, char 
     else if (!strcmp(type, "NFKC")) t->norm = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
     else if (!strcmp(type, "NFKD")) t->norm = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
     else {
-        set_err(err, errcap, "%s: unsupported normalizer type '%s' (supported: NFC, NFD, NFKC, NFKD)", path, type);
+        err_set(err, errcap, "%s: unsupported normalizer type '%s' (supported: NFC, NFD, NFKC, NFKD)", path, type);
         return -1;
     }
     return 0;
@@ -521,34 +513,34 @@ static void json_error_at(const char *path, size_t off, const char *what, char *
     char *fresh = fs_read_file(path, &len);
     for (size_t i = 0; fresh && i < off && i < len; i++) line += fresh[i] == '\n';
     free(fresh);
-    set_err(err, errcap, "%s:%zu: invalid JSON in %s near byte %zu", path, line, what, off);
+    err_set(err, errcap, "%s:%zu: invalid JSON in %s near byte %zu", path, line, what, off);
 }
 
 static int load_model(tokenizer *t, const cJSON *root, const char *base, const char *path, char *err, size_t errcap) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (!cJSON_IsObject(model)) { set_err(err, errcap, "%s: no \"model\" object", path); return -1; }
+    if (!cJSON_IsObject(model)) { err_set(err, errcap, "%s: no \"model\" object", path); return -1; }
     const char *type = json_str(model, "type");
     if (type && strcmp(type, "BPE")) {
-        set_err(err, errcap, "%s: unsupported tokenizer model type '%s' (only byte-level BPE is supported)", path, type);
+        err_set(err, errcap, "%s: unsupported tokenizer model type '%s' (only byte-level BPE is supported)", path, type);
         return -1;
     }
     tj_span vocab, merges;
     if (!tok_json_span_of(cJSON_GetObjectItemCaseSensitive(model, "vocab"), &vocab) || tj_peek(&vocab) != '{') {
-        set_err(err, errcap, "%s: model.vocab is missing or not an object", path);
+        err_set(err, errcap, "%s: model.vocab is missing or not an object", path);
         return -1;
     }
     if (!tok_json_span_of(cJSON_GetObjectItemCaseSensitive(model, "merges"), &merges) || tj_peek(&merges) != '[') {
-        set_err(err, errcap, "%s: model.merges is missing or not a list", path);
+        err_set(err, errcap, "%s: model.merges is missing or not a list", path);
         return -1;
     }
     const char *pre = json_str(model, "continuing_subword_prefix"), *suf = json_str(model, "end_of_word_suffix");
     if ((pre && *pre) || (suf && *suf)) {
-        set_err(err, errcap, "%s: BPE with continuing_subword_prefix/end_of_word_suffix is not supported", path);
+        err_set(err, errcap, "%s: BPE with continuing_subword_prefix/end_of_word_suffix is not supported", path);
         return -1;
     }
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0) {
-        set_err(err, errcap, "%s: BPE dropout is not supported", path);
+        err_set(err, errcap, "%s: BPE dropout is not supported", path);
         return -1;
     }
     t->ignore_merges = json_bool(model, "ignore_merges", false);
@@ -565,7 +557,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
         char *key = more > 0 ? tj_string(&vocab) : NULL;
         long id = -1;
         if (!key || tj_colon(&vocab) || tj_index(&vocab, MAX_ID, &id)) {
-            if (key) set_err(err, errcap, "%s: model.vocab entry '%.60s' has a bad id", path, key);
+            if (key) err_set(err, errcap, "%s: model.vocab entry '%.60s' has a bad id", path, key);
             else json_error_at(path, (size_t)(vocab.p - base), "model.vocab", err, errcap);
             free(ventries);
             return -1;
@@ -573,7 +565,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
         if (n_vocab == vcap) {
             vcap = vcap ? vcap * 2 : 1024;
             void *q = realloc(ventries, vcap * sizeof *ventries);
-            if (!q) { free(ventries); set_err(err, errcap, "%s: out of memory", path); return -1; }
+            if (!q) { free(ventries); err_set(err, errcap, "%s: out of memory", path); return -1; }
             ventries = q;
         }
         ventries[n_vocab++] = (struct entry){key, (int)id};
@@ -582,7 +574,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
     const cJSON *e;
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) {
-        set_err(err, errcap, "%s: added_tokens is not a list", path);
+        err_set(err, errcap, "%s: added_tokens is not a list", path);
         free(ventries);
         return -1;
     }
@@ -591,7 +583,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
         const char *content = json_str(e, "content");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= MAX_ID || !content) {
-            set_err(err, errcap, "%s: an added_tokens entry lacks a valid id or content", path);
+            err_set(err, errcap, "%s: an added_tokens entry lacks a valid id or content", path);
             free(ventries);
             return -1;
         }
@@ -616,7 +608,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
     if (!t->flags || !t->str_off || !t->str_len || !t->str_table || !t->pairs || !t->added ||
         buf_reserve(&t->strs, n_vocab * 8)) {
         free(ventries);
-        set_err(err, errcap, "%s: out of memory", path);
+        err_set(err, errcap, "%s: out of memory", path);
         return -1;
     }
     for (size_t i = 0; i < nid; i++) t->str_off[i] = UINT32_MAX;
@@ -656,7 +648,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
             if (b && tj_more(&merges, ']', &f2) != 0) b = NULL;
         }
         if (!a || !b) {
-            set_err(err, errcap, "%s: merge %u is not \"a b\" or [\"a\", \"b\"] (near \"%.40s\")", path, rank,
+            err_set(err, errcap, "%s: merge %u is not \"a b\" or [\"a\", \"b\"] (near \"%.40s\")", path, rank,
                     merges.p < merges.end ? merges.p : "");
             free(joined.p);
             return -1;
@@ -667,7 +659,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
         if (buf_add(&joined, a, la) || buf_add(&joined, b, lb)) { free(joined.p); goto oom; }
         int inew = str_lookup(t, joined.p, joined.n);
         if (ia < 0 || ib < 0 || inew < 0) {
-            set_err(err, errcap, "%s: merge %u ('%s' '%s'): '%s' is not in the vocabulary", path, rank, a, b,
+            err_set(err, errcap, "%s: merge %u ('%s' '%s'): '%s' is not in the vocabulary", path, rank, a, b,
                     ia < 0 ? a : ib < 0 ? b : joined.p);
             free(joined.p);
             return -1;
@@ -728,7 +720,7 @@ static int load_model(tokenizer *t, const cJSON *root, const char *base, const c
     }
     return 0;
 oom:
-    set_err(err, errcap, "%s: out of memory", path);
+    err_set(err, errcap, "%s: out of memory", path);
     return -1;
 }
 
@@ -736,7 +728,7 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     size_t len;
     char *text = fs_read_file(path, &len);
     if (!text) {
-        set_err(err, errcap, "%s: cannot read: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
     /* Line numbers for errors must be counted before parsing rewrites strings in place. */
@@ -745,20 +737,20 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     const cJSON *root = tok_json_root(doc);
     if (!root || !cJSON_IsObject(root)) {
         if (root) {
-            set_err(err, errcap, "%s: not a JSON object", path);
+            err_set(err, errcap, "%s: not a JSON object", path);
         } else {
             free(text);
             text = fs_read_file(path, &len); /* the parser changed it: count lines on a fresh copy */
             size_t line = 1;
             for (size_t i = 0; text && i < off && i < len; i++) line += text[i] == '\n';
-            set_err(err, errcap, "%s:%zu: invalid JSON near byte %zu", path, line, off);
+            err_set(err, errcap, "%s:%zu: invalid JSON near byte %zu", path, line, off);
         }
         tok_json_free(doc);
         free(text);
         return NULL;
     }
     tokenizer *t = calloc(1, sizeof *t);
-    if (!t) { tok_json_free(doc); free(text); set_err(err, errcap, "%s: out of memory", path); return NULL; }
+    if (!t) { tok_json_free(doc); free(text); err_set(err, errcap, "%s: out of memory", path); return NULL; }
     byte_alphabet(t->byte_to_cp, t->cp_to_byte);
     bool byte_level = false;
     if (load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path, err, errcap) ||
@@ -766,14 +758,14 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
         load_model(t, root, text, path, err, errcap))
         goto fail;
     if (!byte_level) {
-        set_err(err, errcap, "%s: not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer)", path);
+        err_set(err, errcap, "%s: not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer)", path);
         goto fail;
     }
     t->cache = calloc(1, sizeof *t->cache);
     if (!t->cache || pthread_mutex_init(&t->cache->lock, NULL)) {
         free(t->cache);
         t->cache = NULL;
-        set_err(err, errcap, "%s: out of memory", path);
+        err_set(err, errcap, "%s: out of memory", path);
         goto fail;
     }
     tok_json_free(doc);

@@ -1,4 +1,5 @@
 #include "train/data.h"
+#include "core/err.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,15 +10,6 @@
 
 #include "core/jsonl.h"
 #include "core/rng.h"
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 void data_free(data_set *ds) {
     free(ds->ex);
@@ -60,19 +52,19 @@ static int add_example(data_set *ds, const tbuf *b, long line, int max_len, char
     int nt = 0;
     for (int i = 1; i < len; i++) nt += b->tgt[i];
     if (len < 2 || nt == 0) {
-        seterr(err, errcap, "no target tokens%s", b->n > (size_t)max_len ? " within --max-seq-length" : "");
+        err_set(err, errcap, "no target tokens%s", b->n > (size_t)max_len ? " within --max-seq-length" : "");
         return -1;
     }
     if ((ds->n & (ds->n - 1)) == 0) { /* grow at powers of two */
         data_example *e = realloc(ds->ex, (size_t)(ds->n ? 2 * ds->n : 1) * sizeof *e);
-        if (!e) { seterr(err, errcap, "out of memory"); return -1; }
+        if (!e) { err_set(err, errcap, "out of memory"); return -1; }
         ds->ex = e;
     }
     int *tp = realloc(ds->tok_pool, (ds->pool_len + (size_t)len) * sizeof(int));
     if (tp) ds->tok_pool = tp;
     uint8_t *gp = realloc(ds->tgt_pool, ds->pool_len + (size_t)len);
     if (gp) ds->tgt_pool = gp;
-    if (!tp || !gp) { seterr(err, errcap, "out of memory"); return -1; }
+    if (!tp || !gp) { err_set(err, errcap, "out of memory"); return -1; }
     memcpy(ds->tok_pool + ds->pool_len, b->tok, (size_t)len * sizeof(int));
     memcpy(ds->tgt_pool + ds->pool_len, b->tgt, (size_t)len);
     ds->ex[ds->n++] = (data_example){.off = ds->pool_len, .len = len, .n_targets = nt, .line = line};
@@ -89,7 +81,7 @@ static const char *str_item(const cJSON *o, const char *key) {
 static int add_chat(tbuf *b, const tokenizer *tok, const data_options *o, const chat_message *msgs, size_t n,
                     char *err, size_t errcap) {
     char *full = chat_render(o->tpl, msgs, n, false);
-    if (!full) { seterr(err, errcap, "out of memory"); return -1; }
+    if (!full) { err_set(err, errcap, "out of memory"); return -1; }
     size_t done = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -98,11 +90,11 @@ static int add_chat(tbuf *b, const tokenizer *tok, const data_options *o, const 
         size_t a = pre ? strlen(pre) : 0, z = upto ? strlen(upto) : 0;
         /* The template must render each conversation prefix as a prefix of the whole. */
         if (!pre || !upto || a < done || z < a || strncmp(full, upto, z)) {
-            seterr(err, errcap, "the chat template cannot separate the assistant turns");
+            err_set(err, errcap, "the chat template cannot separate the assistant turns");
             rc = -1;
         } else if (tb_add(b, tok, full + done, a - done, o->train_on_prompt) ||
                    tb_add(b, tok, full + a, z - a, true)) {
-            seterr(err, errcap, "text is not valid UTF-8");
+            err_set(err, errcap, "text is not valid UTF-8");
             rc = -1;
         }
         done = z;
@@ -110,7 +102,7 @@ static int add_chat(tbuf *b, const tokenizer *tok, const data_options *o, const 
         free(upto);
     }
     if (rc == 0 && tb_add(b, tok, full + done, strlen(full) - done, o->train_on_prompt)) {
-        seterr(err, errcap, "text is not valid UTF-8");
+        err_set(err, errcap, "text is not valid UTF-8");
         rc = -1;
     }
     free(full);
@@ -127,25 +119,25 @@ int data_add_record(data_set *ds, const void *record, long line, const tokenizer
     const char *instruction = str_item(r, "instruction"), *output = str_item(r, "output");
     const cJSON *messages = cJSON_GetObjectItemCaseSensitive(r, "messages");
     if (text) {
-        if (tb_add(&b, tok, text, strlen(text), true)) { seterr(err, errcap, "\"text\" is not valid UTF-8"); goto out; }
+        if (tb_add(&b, tok, text, strlen(text), true)) { err_set(err, errcap, "\"text\" is not valid UTF-8"); goto out; }
     } else if (messages) {
         int n = cJSON_GetArraySize(messages);
-        if (!cJSON_IsArray(messages) || n == 0) { seterr(err, errcap, "\"messages\" must be a non-empty array"); goto out; }
+        if (!cJSON_IsArray(messages) || n == 0) { err_set(err, errcap, "\"messages\" must be a non-empty array"); goto out; }
         chat_message *msgs = calloc((size_t)n, sizeof *msgs);
-        if (!msgs) { seterr(err, errcap, "out of memory"); goto out; }
+        if (!msgs) { err_set(err, errcap, "out of memory"); goto out; }
         bool ok = true, any = false;
         for (int i = 0; i < n && ok; i++) {
             const cJSON *m = cJSON_GetArrayItem(messages, i);
             msgs[i].role = str_item(m, "role");
             msgs[i].content = str_item(m, "content");
             if (!msgs[i].role || !msgs[i].content) {
-                seterr(err, errcap, "messages[%d] needs string \"role\" and \"content\"", i);
+                err_set(err, errcap, "messages[%d] needs string \"role\" and \"content\"", i);
                 ok = false;
             } else if (!strcmp(msgs[i].role, "assistant")) {
                 any = true;
             }
         }
-        if (ok && !any) { seterr(err, errcap, "\"messages\" has no assistant turn to learn"); ok = false; }
+        if (ok && !any) { err_set(err, errcap, "\"messages\" has no assistant turn to learn"); ok = false; }
         if (ok && add_chat(&b, tok, o, msgs, (size_t)n, err, errcap)) ok = false;
         free(msgs);
         if (!ok) goto out;
@@ -156,14 +148,14 @@ int data_add_record(data_set *ds, const void *record, long line, const tokenizer
         const char *input = str_item(r, "input");
         size_t len = strlen(instruction) + (input ? strlen(input) : 0) + 3;
         char *user = malloc(len);
-        if (!user) { seterr(err, errcap, "out of memory"); goto out; }
+        if (!user) { err_set(err, errcap, "out of memory"); goto out; }
         snprintf(user, len, "%s%s%s", instruction, input && *input ? "\n\n" : "", input && *input ? input : "");
         chat_message msgs[3] = {{"system", "You are a helpful assistant."}, {"user", user}, {"assistant", output}};
         int bad = add_chat(&b, tok, o, msgs, 3, err, errcap);
         free(user);
         if (bad) goto out;
     } else {
-        seterr(err, errcap, "no \"text\", \"messages\", \"prompt\"+\"completion\"/\"response\" or "
+        err_set(err, errcap, "no \"text\", \"messages\", \"prompt\"+\"completion\"/\"response\" or "
                             "\"instruction\"+\"output\" string fields");
         goto out;
     }
@@ -203,7 +195,7 @@ int data_load(data_set *ds, const char *path, const tokenizer *tok, const data_o
     memset(ds, 0, sizeof *ds);
     jsonl_reader r;
     if (jsonl_open(&r, path)) {
-        seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     char msg[1024], why[512];
@@ -220,7 +212,7 @@ int data_load(data_set *ds, const char *path, const tokenizer *tok, const data_o
             if (!strcmp(why, "out of memory")) {
                 cJSON_Delete(rec);
                 jsonl_close(&r);
-                seterr(err, errcap, "%s: out of memory", path);
+                err_set(err, errcap, "%s: out of memory", path);
                 return -1;
             }
             snprintf(msg, sizeof msg, "%s:%ld: %s", path, r.lineno, why);
@@ -230,16 +222,16 @@ int data_load(data_set *ds, const char *path, const tokenizer *tok, const data_o
     }
     jsonl_close(&r);
     if (ds->n == 0) {
-        seterr(err, errcap, "%s: no usable records (%ld bad line%s)", path, ds->n_bad, ds->n_bad == 1 ? "" : "s");
+        err_set(err, errcap, "%s: no usable records (%ld bad line%s)", path, ds->n_bad, ds->n_bad == 1 ? "" : "s");
         return -1;
     }
     if (o->max_samples > 0 && ds->n > o->max_samples) {
         int *ord = malloc((size_t)ds->n * sizeof(int));
-        if (!ord) { seterr(err, errcap, "out of memory"); return -1; }
+        if (!ord) { err_set(err, errcap, "out of memory"); return -1; }
         data_epoch_order(ord, ds->n, o->seed ^ 0x5eed5a3b1e5ull, -1, true);
         int rc = subset(ds, ord, (int)o->max_samples);
         free(ord);
-        if (rc) { seterr(err, errcap, "out of memory"); return -1; }
+        if (rc) { err_set(err, errcap, "out of memory"); return -1; }
     }
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "train/train_model.h"
+#include "core/err.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -78,15 +79,6 @@ struct train_model {
     float *cs, *dx, *dh, *dtmp, *dq, *dk, *dv, *datt, *dg, *du, *dact, *drop, *dt, *hf, *rstdf;
 };
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 int lora_parse_targets(const char *list, unsigned *mask, char *err, size_t errcap) {
     *mask = 0;
     if (!list || !*list || !strcmp(list, "all") || !strcmp(list, "all-linear")) {
@@ -102,7 +94,7 @@ int lora_parse_targets(const char *list, unsigned *mask, char *err, size_t errca
         for (int i = 0; i < LORA_NPROJ; i++)
             if (strlen(lora_proj_names[i]) == n && !strncmp(p, lora_proj_names[i], n)) found = i;
         if (found < 0) {
-            seterr(err, errcap, "unknown LoRA target module '%.*s' (expected q_proj, k_proj, v_proj, o_proj, gate_proj, "
+            err_set(err, errcap, "unknown LoRA target module '%.*s' (expected q_proj, k_proj, v_proj, o_proj, gate_proj, "
                    "up_proj, down_proj or all)", (int)n, p);
             return -1;
         }
@@ -110,7 +102,7 @@ int lora_parse_targets(const char *list, unsigned *mask, char *err, size_t errca
         p += n;
     }
     if (!*mask) {
-        seterr(err, errcap, "no LoRA target modules given");
+        err_set(err, errcap, "no LoRA target modules given");
         return -1;
     }
     return 0;
@@ -139,15 +131,15 @@ static int wsrc_open(wsrc *s, const char *dir, char *err, size_t errcap) {
         cJSON_Delete(j);
         if (!cJSON_IsObject(wm)) {
             cJSON_Delete(wm);
-            seterr(err, errcap, "%s: not JSON with a \"weight_map\" object", s->index_path);
+            err_set(err, errcap, "%s: not JSON with a \"weight_map\" object", s->index_path);
             return -1;
         }
         s->weight_map = wm;
         s->files = calloc((size_t)cJSON_GetArraySize(wm) + 1, sizeof *s->files);
-        if (!s->files) { seterr(err, errcap, "%s: out of memory", s->index_path); return -1; }
+        if (!s->files) { err_set(err, errcap, "%s: out of memory", s->index_path); return -1; }
         for (cJSON *e = wm->child; e; e = e->next) {
             if (!cJSON_IsString(e) || strchr(e->valuestring, '/')) {
-                seterr(err, errcap, "%s: bad weight_map entry for '%s'", s->index_path, e->string);
+                err_set(err, errcap, "%s: bad weight_map entry for '%s'", s->index_path, e->string);
                 return -1;
             }
             char path[4096];
@@ -161,7 +153,7 @@ static int wsrc_open(wsrc *s, const char *dir, char *err, size_t errcap) {
         return 0;
     }
     s->files = calloc(1, sizeof *s->files);
-    if (!s->files) { seterr(err, errcap, "%s: out of memory", dir); return -1; }
+    if (!s->files) { err_set(err, errcap, "%s: out of memory", dir); return -1; }
     if (!(s->files[0] = st_open(spath, err, errcap))) return -1;
     s->n = 1;
     return 0;
@@ -255,11 +247,11 @@ static void load_visit(void *vctx, const char *name, float **slot, float **gslot
         if (x->rc == 0 && x->src) {
             const st_tensor *t = wsrc_find(x->src, name);
             if (!t) {
-                seterr(x->err, x->errcap, "%s: missing tensor '%s'", x->m->dir, name);
+                err_set(x->err, x->errcap, "%s: missing tensor '%s'", x->m->dir, name);
                 x->rc = -1;
             } else if ((cols && (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols)) ||
                        (!cols && (t->ndim != 1 || t->shape[0] != rows))) {
-                seterr(x->err, x->errcap, "%s: tensor '%s' does not have the shape config.json implies", x->m->dir, name);
+                err_set(x->err, x->errcap, "%s: tensor '%s' does not have the shape config.json implies", x->m->dir, name);
                 x->rc = -1;
             } else {
                 to_f32(*slot, t, n);
@@ -279,7 +271,7 @@ static void kaiming_uniform(float *a, int rows, int cols, rng_state *r) {
 
 train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap) {
     train_model *m = calloc(1, sizeof *m);
-    if (!m) { seterr(err, errcap, "%s: out of memory", dir); return NULL; }
+    if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     m->lc = *lc;
     m->ckpt = true;
@@ -287,12 +279,12 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     const model_config *c = &m->cfg;
     if (lc->rank < 0 || (lc->rank > 0 && (!(lc->targets & LORA_ALL_TARGETS) || lc->alpha <= 0)) || lc->dropout < 0 ||
         lc->dropout >= 1) {
-        seterr(err, errcap, "train: bad LoRA settings (rank %d, alpha %g, dropout %g)", lc->rank, lc->alpha, lc->dropout);
+        err_set(err, errcap, "train: bad LoRA settings (rank %d, alpha %g, dropout %g)", lc->rank, lc->alpha, lc->dropout);
         goto fail;
     }
     m->lora_scale = lc->rank > 0 ? lc->alpha / (float)lc->rank : 0;
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
-    if (!m->layers) { seterr(err, errcap, "%s: out of memory", dir); goto fail; }
+    if (!m->layers) { err_set(err, errcap, "%s: out of memory", dir); goto fail; }
     const bool full = lc->rank == 0;
     if (wsrc_open(&m->src, dir, err, errcap)) goto fail;
     load_ctx lx = {.m = m, .src = &m->src, .err = err, .errcap = errcap};
@@ -304,7 +296,7 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     if (full && !lc->no_grad) m->base_grad = calloc(m->n_base, sizeof(float));
     m->tens = calloc((size_t)n_base_tens + (size_t)c->num_layers * LORA_NPROJ * 2, sizeof *m->tens);
     if (!m->base || (full && !lc->no_grad && !m->base_grad) || !m->tens) {
-        seterr(err, errcap, "%s: out of memory for %zu parameters", dir, m->n_base);
+        err_set(err, errcap, "%s: out of memory for %zu parameters", dir, m->n_base);
         goto fail;
     }
     lx = (load_ctx){.m = m, .assign = true, .grads = full && !lc->no_grad, .src = &m->src, .err = err, .errcap = errcap};
@@ -324,7 +316,7 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
         m->n_lora = n;
         m->lora = calloc(n, sizeof(float));
         m->lora_grad = calloc(n, sizeof(float));
-        if (!m->lora || !m->lora_grad) { seterr(err, errcap, "train: out of memory for adapters"); goto fail; }
+        if (!m->lora || !m->lora_grad) { err_set(err, errcap, "train: out of memory for adapters"); goto fail; }
         rng_state rs;
         rng_seed(&rs, init_seed);
         size_t off = 0;
@@ -354,7 +346,7 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     }
     const int hd = c->head_dim;
     m->inv_freq = malloc((size_t)(hd / 2) * sizeof(float));
-    if (!m->inv_freq) { seterr(err, errcap, "train: out of memory"); goto fail; }
+    if (!m->inv_freq) { err_set(err, errcap, "train: out of memory"); goto fail; }
     for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
     /* Training multiplies large matrices one at a time: let OpenBLAS use every core. */
     m->max_threads = omp_get_max_threads();
@@ -453,7 +445,7 @@ static int reserve(train_model *m, int T, int n_acts, char *err, size_t errcap) 
     if (!m->xs || !m->acts || !m->acts_arena || !m->pos || !m->cs || !m->dx || !m->dh || !m->dtmp || !m->dq || !m->dk ||
         !m->dv || !m->datt || !m->dg || !m->du || !m->dact || !m->drop || !m->dt || !m->hf || !m->rstdf) {
         free_buffers(m);
-        seterr(err, errcap, "train: out of memory for the activations of %d tokens", T);
+        err_set(err, errcap, "train: out of memory for the activations of %d tokens", T);
         return -1;
     }
     for (int a = 0; a < n_acts; a++) {
@@ -598,17 +590,17 @@ static void layer_bwd(train_model *m, int l, tacts *a, const train_batch *b) {
 
 static int check_batch(const train_model *m, const train_batch *b, char *err, size_t errcap) {
     if (b->n_tokens <= 0 || b->n_seqs <= 0 || b->seq_start[0] != 0 || b->seq_start[b->n_seqs] != b->n_tokens) {
-        seterr(err, errcap, "train: malformed batch (%d tokens, %d sequences)", b->n_tokens, b->n_seqs);
+        err_set(err, errcap, "train: malformed batch (%d tokens, %d sequences)", b->n_tokens, b->n_seqs);
         return -1;
     }
     for (int s = 0; s < b->n_seqs; s++)
         if (b->seq_start[s + 1] <= b->seq_start[s]) {
-            seterr(err, errcap, "train: empty sequence %d in batch", s);
+            err_set(err, errcap, "train: empty sequence %d in batch", s);
             return -1;
         }
     for (int t = 0; t < b->n_tokens; t++)
         if (b->tokens[t] < 0 || b->tokens[t] >= m->cfg.vocab_size) {
-            seterr(err, errcap, "train: token id %d is outside the vocabulary (0..%d)", b->tokens[t],
+            err_set(err, errcap, "train: token id %d is outside the vocabulary (0..%d)", b->tokens[t],
                    m->cfg.vocab_size - 1);
             return -1;
         }
@@ -645,7 +637,7 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
     float *nll = malloc((size_t)chunk * sizeof(float));
     if (!rows || !tg || !logits || !xin || !dxin || !nll) {
         free(rows); free(tg); free(logits); free(xin); free(dxin); free(nll);
-        seterr(err, errcap, "train: out of memory for the loss");
+        err_set(err, errcap, "train: out of memory for the loss");
         return -1;
     }
     int nr = 0;
@@ -793,7 +785,7 @@ static int copy_file_if_present(const char *from_dir, const char *to_dir, const 
     char *data = fs_read_file(src, &len);
     if (!data || fs_write_atomic(dst, data, len)) {
         free(data);
-        seterr(err, errcap, "%s: cannot copy to %s", src, dst);
+        err_set(err, errcap, "%s: cannot copy to %s", src, dst);
         return -1;
     }
     free(data);
@@ -804,14 +796,14 @@ static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_confi
                                               "vocab.json", "merges.txt", "added_tokens.json", NULL};
 
 int train_model_save_full(train_model *m, const char *dir, bool bf16, char *err, size_t errcap) {
-    if (fs_mkdirs(dir)) { seterr(err, errcap, "%s: cannot create folder", dir); return -1; }
+    if (fs_mkdirs(dir)) { err_set(err, errcap, "%s: cannot create folder", dir); return -1; }
     int cap = 3 + m->cfg.num_layers * 12;
     save_list s = {.m = m, .bf16 = bf16};
     s.t = calloc((size_t)cap, sizeof *s.t);
     s.names = calloc((size_t)cap, sizeof *s.names);
     st_spec *specs = calloc((size_t)cap, sizeof *specs);
     int rc = -1;
-    if (!s.t || !s.names || !specs) { seterr(err, errcap, "%s: out of memory", dir); goto done; }
+    if (!s.t || !s.names || !specs) { err_set(err, errcap, "%s: out of memory", dir); goto done; }
     visit_base(m, save_visit, &s);
     for (int i = 0; i < s.n; i++) {
         specs[i].name = s.t[i].name;
@@ -828,7 +820,7 @@ int train_model_save_full(train_model *m, const char *dir, bool bf16, char *err,
     char *text = fs_read_file(path, NULL);
     cJSON *cj = text ? cJSON_Parse(text) : NULL;
     free(text);
-    if (!cj) { seterr(err, errcap, "%s: cannot read", path); goto done; }
+    if (!cj) { err_set(err, errcap, "%s: cannot read", path); goto done; }
     cJSON_DeleteItemFromObjectCaseSensitive(cj, "torch_dtype");
     cJSON_AddStringToObject(cj, "torch_dtype", bf16 ? "bfloat16" : "float32");
     char *out = cJSON_Print(cj);
@@ -836,7 +828,7 @@ int train_model_save_full(train_model *m, const char *dir, bool bf16, char *err,
     fs_join(path, sizeof path, dir, "config.json");
     if (!out || fs_write_atomic(path, out, strlen(out))) {
         free(out);
-        seterr(err, errcap, "%s: cannot write", path);
+        err_set(err, errcap, "%s: cannot write", path);
         goto done;
     }
     free(out);
@@ -858,10 +850,10 @@ static int fill_adapter(void *vctx, int index, void *dst, size_t nbytes) {
 }
 
 int train_model_save_adapter(train_model *m, const char *dir, const char *base_name, char *err, size_t errcap) {
-    if (m->lc.rank <= 0) { seterr(err, errcap, "train: no adapter to save (full fine-tuning)"); return -1; }
-    if (fs_mkdirs(dir)) { seterr(err, errcap, "%s: cannot create folder", dir); return -1; }
+    if (m->lc.rank <= 0) { err_set(err, errcap, "train: no adapter to save (full fine-tuning)"); return -1; }
+    if (fs_mkdirs(dir)) { err_set(err, errcap, "%s: cannot create folder", dir); return -1; }
     st_spec *specs = calloc((size_t)m->n_tens, sizeof *specs);
-    if (!specs) { seterr(err, errcap, "%s: out of memory", dir); return -1; }
+    if (!specs) { err_set(err, errcap, "%s: out of memory", dir); return -1; }
     for (int i = 0; i < m->n_tens; i++) {
         specs[i].name = m->tens[i].name;
         specs[i].dtype = ST_F32;
@@ -902,7 +894,7 @@ int train_model_save_adapter(train_model *m, const char *dir, const char *base_n
     fs_join(path, sizeof path, dir, "adapter_config.json");
     if (!text || fs_write_atomic(path, text, strlen(text))) {
         free(text);
-        seterr(err, errcap, "%s: cannot write", path);
+        err_set(err, errcap, "%s: cannot write", path);
         return -1;
     }
     free(text);
@@ -927,10 +919,10 @@ int train_model_load_adapter_weights(train_model *m, const char *dir, char *err,
             s = st_find(f, alt);
         }
         if (!s) {
-            seterr(err, errcap, "%s: missing tensor '%s'", path, t->name);
+            err_set(err, errcap, "%s: missing tensor '%s'", path, t->name);
             rc = -1;
         } else if (s->ndim != t->ndim || s->shape[0] != t->shape[0] || (t->ndim == 2 && s->shape[1] != t->shape[1])) {
-            seterr(err, errcap, "%s: tensor '%s' has the wrong shape for this model and rank", path, t->name);
+            err_set(err, errcap, "%s: tensor '%s' has the wrong shape for this model and rank", path, t->name);
             rc = -1;
         } else {
             to_f32(t->data, s, t->numel);
@@ -950,7 +942,7 @@ int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
     const cJSON *b = j ? cJSON_GetObjectItemCaseSensitive(j, "base_model_name_or_path") : NULL;
     if (!cJSON_IsString(b) || !b->valuestring[0]) {
         cJSON_Delete(j);
-        seterr(err, errcap, "%s: no \"base_model_name_or_path\" string", path);
+        err_set(err, errcap, "%s: no \"base_model_name_or_path\" string", path);
         return -1;
     }
     char rel[4096];
@@ -967,12 +959,12 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
     char *text = fs_read_file(path, NULL);
     cJSON *j = text ? cJSON_Parse(text) : NULL;
     free(text);
-    if (!j) { seterr(err, errcap, "%s: cannot read or not JSON", path); return -1; }
+    if (!j) { err_set(err, errcap, "%s: cannot read or not JSON", path); return -1; }
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "r"), *al = cJSON_GetObjectItemCaseSensitive(j, "lora_alpha");
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(j, "target_modules");
     if (!cJSON_IsNumber(r) || r->valueint <= 0 || !cJSON_IsNumber(al)) {
         cJSON_Delete(j);
-        seterr(err, errcap, "%s: needs a positive \"r\" and a number \"lora_alpha\"", path);
+        err_set(err, errcap, "%s: needs a positive \"r\" and a number \"lora_alpha\"", path);
         return -1;
     }
     const int rank = r->valueint;
@@ -986,7 +978,7 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
                 if (cJSON_IsString(e) && !strcmp(e->valuestring, lora_proj_names[p])) targets |= 1u << p;
     }
     cJSON_Delete(j);
-    if (!targets) { seterr(err, errcap, "%s: no target_modules this model has", path); return -1; }
+    if (!targets) { err_set(err, errcap, "%s: no target_modules this model has", path); return -1; }
     fs_join(path, sizeof path, adapter_dir, "adapter_model.safetensors");
     st_file *f = st_open(path, err, errcap);
     if (!f) return -1;
@@ -997,7 +989,7 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
             if (!(targets & (1u << p))) continue;
             tlin *P = &m->layers[l].p[p];
             if (!P->w) {
-                seterr(err, errcap, "train: cannot merge an adapter into frozen bf16 weights (load with fp32_base)");
+                err_set(err, errcap, "train: cannot merge an adapter into frozen bf16 weights (load with fp32_base)");
                 rc = -1;
                 break;
             }
@@ -1013,13 +1005,13 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
                 tb = st_find(f, nb);
             }
             if (!ta || !tb) {
-                seterr(err, errcap, "%s: missing lora_A/lora_B of layer %d %s", path, l, lora_proj_names[p]);
+                err_set(err, errcap, "%s: missing lora_A/lora_B of layer %d %s", path, l, lora_proj_names[p]);
                 rc = -1;
                 break;
             }
             if (ta->ndim != 2 || tb->ndim != 2 || ta->shape[0] != rank || ta->shape[1] != P->cols ||
                 tb->shape[0] != P->rows || tb->shape[1] != rank) {
-                seterr(err, errcap, "%s: adapter of layer %d %s does not fit this model (r=%d)", path, l,
+                err_set(err, errcap, "%s: adapter of layer %d %s does not fit this model (r=%d)", path, l,
                        lora_proj_names[p], rank);
                 rc = -1;
                 break;
@@ -1028,7 +1020,7 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
             free(B);
             A = malloc((size_t)rank * P->cols * sizeof(float));
             B = malloc((size_t)rank * P->rows * sizeof(float));
-            if (!A || !B) { seterr(err, errcap, "%s: out of memory", path); rc = -1; break; }
+            if (!A || !B) { err_set(err, errcap, "%s: out of memory", path); rc = -1; break; }
             to_f32(A, ta, (size_t)rank * P->cols);
             to_f32(B, tb, (size_t)rank * P->rows);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, rank, scale, B, rank, A, P->cols,

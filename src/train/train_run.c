@@ -1,4 +1,5 @@
 #include "train/train_run.h"
+#include "core/err.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -21,15 +22,6 @@
 #include "train/opt_adamw.h"
 
 #define STATE_MAGIC "HFTRAIN1"
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    if (!err || !cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 void train_options_default(train_options *o) {
     *o = (train_options){
@@ -63,7 +55,7 @@ static int write_state(const char *path, const run_state *rs, const opt_adamw *o
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) { seterr(err, errcap, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
+    if (!f) { err_set(err, errcap, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
     int64_t h[4] = {rs->step, rs->bad_evals, (int64_t)n, o->step};
     bool ok = fwrite(STATE_MAGIC, 1, 8, f) == 8 && fwrite(h, sizeof h, 1, f) == 1 &&
               fwrite(o->m, sizeof(float), n, f) == n && fwrite(o->v, sizeof(float), n, f) == n &&
@@ -73,7 +65,7 @@ static int write_state(const char *path, const run_state *rs, const opt_adamw *o
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path)) {
         remove(tmp);
-        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -85,7 +77,7 @@ static int read_state(const char *dir, run_state *rs, opt_adamw *o, train_model 
     size_t n;
     float *p = train_model_params(m, &n);
     FILE *f = fopen(path, "rb");
-    if (!f) { seterr(err, errcap, "%s: cannot read: %s", path, strerror(errno)); return -1; }
+    if (!f) { err_set(err, errcap, "%s: cannot read: %s", path, strerror(errno)); return -1; }
     char magic[8];
     int64_t h[4];
     long want = (long)(8 + sizeof h + 3 * n * sizeof(float));
@@ -94,14 +86,14 @@ static int read_state(const char *dir, run_state *rs, opt_adamw *o, train_model 
               (size_t)h[2] == n;
     if (!ok) {
         fclose(f);
-        seterr(err, errcap, "%s: not a training state of this model and these settings (size, magic or parameter "
+        err_set(err, errcap, "%s: not a training state of this model and these settings (size, magic or parameter "
                "count differs)", path);
         return -1;
     }
     ok = fread(o->m, sizeof(float), n, f) == n && fread(o->v, sizeof(float), n, f) == n &&
          fread(p, sizeof(float), n, f) == n;
     fclose(f);
-    if (!ok) { seterr(err, errcap, "%s: short read", path); return -1; }
+    if (!ok) { err_set(err, errcap, "%s: short read", path); return -1; }
     o->step = h[3];
     rs->step = h[0];
     rs->bad_evals = h[1];
@@ -152,7 +144,7 @@ static int write_config_json(const char *path, const train_options *o, const run
     cJSON_Delete(j);
     int rc = text ? fs_write_atomic(path, text, strlen(text)) : -1;
     free(text);
-    if (rc) seterr(err, errcap, "%s: cannot write", path);
+    if (rc) err_set(err, errcap, "%s: cannot write", path);
     return rc;
 }
 
@@ -198,14 +190,14 @@ static int save_checkpoint(train_model *m, const train_options *o, const char *b
     fs_join(dir, sizeof dir, o->output_dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     if (fs_exists(tmp)) fs_remove_tree(tmp);
-    if (fs_mkdirs(tmp)) { seterr(err, errcap, "%s: cannot create folder", tmp); return -1; }
+    if (fs_mkdirs(tmp)) { err_set(err, errcap, "%s: cannot create folder", tmp); return -1; }
     if (save_weights(m, tmp, base_name, err, errcap)) return -1;
     snprintf(path, sizeof path, "%s/trainer_state.bin", tmp);
     if (write_state(path, rs, opt, m, err, errcap)) return -1;
     snprintf(path, sizeof path, "%s/training_config.json", tmp);
     if (write_config_json(path, o, rs, total_steps, err, errcap)) return -1;
-    if (fs_exists(dir) && fs_remove_tree(dir)) { seterr(err, errcap, "%s: cannot replace", dir); return -1; }
-    if (rename(tmp, dir)) { seterr(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); return -1; }
+    if (fs_exists(dir) && fs_remove_tree(dir)) { err_set(err, errcap, "%s: cannot replace", dir); return -1; }
+    if (rename(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); return -1; }
     return 0;
 }
 
@@ -239,7 +231,7 @@ static int trim_metrics(const char *path, long last_step) {
 
 static double evaluate(train_model *m, const data_set *val, int bs, data_batch *db, char *err, size_t errcap) {
     int *order = malloc((size_t)val->n * sizeof(int));
-    if (!order) { seterr(err, errcap, "out of memory"); return NAN; }
+    if (!order) { err_set(err, errcap, "out of memory"); return NAN; }
     data_epoch_order(order, val->n, 0, 0, false);
     double sum = 0;
     long cnt = 0;
@@ -271,7 +263,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     bool prog_on = false;
 
     if (o->batch_size < 1 || o->grad_accum < 1 || o->epochs < 1 || o->max_seq_len < 2 || o->learning_rate <= 0) {
-        seterr(err, errcap, "train: batch size, accumulation and epochs must be >= 1, max sequence length >= 2, "
+        err_set(err, errcap, "train: batch size, accumulation and epochs must be >= 1, max sequence length >= 2, "
                             "learning rate > 0");
         return -1;
     }
@@ -283,7 +275,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     char tpath[4096];
     fs_join(tpath, sizeof tpath, load_dir, "config.json");
     if (!fs_exists(tpath)) {
-        seterr(err, errcap, "%s: not a model folder (no config.json)%s", load_dir,
+        err_set(err, errcap, "%s: not a model folder (no config.json)%s", load_dir,
                fs_is_dir(load_dir) ? "" : "; give a local folder (Hugging Face ids are not downloaded by sft train)");
         return -1;
     }
@@ -308,7 +300,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     data_options dopt = {.max_seq_len = o->max_seq_len, .train_on_prompt = o->train_on_prompt,
                          .max_samples = o->max_samples, .seed = o->seed, .tpl = chat_detect(load_dir)};
     if (data_load(&train, o->data_path, tok, &dopt, log_warn_cb, NULL, err, errcap)) goto out;
-    if (data_split(&train, &val, o->validation_split, o->seed)) { seterr(err, errcap, "out of memory"); goto out; }
+    if (data_split(&train, &val, o->validation_split, o->seed)) { err_set(err, errcap, "out of memory"); goto out; }
     if (train.n_bad) log_warn("%s: skipped %ld bad line%s", o->data_path, train.n_bad, train.n_bad == 1 ? "" : "s");
     log_info("Data: %d training and %d validation examples (%zu tokens)", train.n, val.n, train.pool_len);
 
@@ -324,11 +316,11 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         goto out;
     }
     opt_adamw_config oc = {o->beta1, o->beta2, o->eps, o->weight_decay};
-    if (opt_adamw_init(&opt, n_par)) { seterr(err, errcap, "out of memory for the optimizer"); goto out; }
+    if (opt_adamw_init(&opt, n_par)) { err_set(err, errcap, "out of memory for the optimizer"); goto out; }
     order = malloc((size_t)train.n * sizeof(int));
-    if (!order) { seterr(err, errcap, "out of memory"); goto out; }
+    if (!order) { err_set(err, errcap, "out of memory"); goto out; }
     run_state rs = {.step = 0, .best_eval = INFINITY, .bad_evals = 0};
-    if (fs_mkdirs(o->output_dir)) { seterr(err, errcap, "%s: cannot create folder", o->output_dir); goto out; }
+    if (fs_mkdirs(o->output_dir)) { err_set(err, errcap, "%s: cannot create folder", o->output_dir); goto out; }
     char mpath[4096];
     fs_join(mpath, sizeof mpath, o->output_dir, "metrics.jsonl");
     if (o->resume_dir) {
@@ -338,7 +330,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     } else if (fs_exists(mpath)) {
         remove(mpath);
     }
-    if (!(metrics = fopen(mpath, "a"))) { seterr(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
+    if (!(metrics = fopen(mpath, "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
     log_info("Training: %d epoch%s x %ld steps (batch %d x accumulation %d), %s schedule, warmup %ld, lr %g",
              o->epochs, o->epochs == 1 ? "" : "s", spe, o->batch_size, o->grad_accum, sched_name(o->scheduler), warmup,
              (double)o->learning_rate);
@@ -369,7 +361,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         train_model_zero_grad(m);
         for (long mb = mb0; mb < mb1; mb++) {
             int first = (int)(mb * o->batch_size), cnt = train.n - first < o->batch_size ? train.n - first : o->batch_size;
-            if (data_make_batch(&db, &train, order, first, cnt)) { seterr(err, errcap, "out of memory"); goto out; }
+            if (data_make_batch(&db, &train, order, first, cnt)) { err_set(err, errcap, "out of memory"); goto out; }
             train_model_set_dropout_key(m, o->seed, (uint64_t)(epoch * n_micro + mb));
             double nll;
             long nt;
@@ -387,7 +379,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
                 "\"tokens_per_sec\":%.1f}\n",
                 rs.step, (double)rs.step / (double)spe, loss, (double)lr, gnorm, tokens, dt > 0 ? tokens / dt : 0.0);
         fflush(metrics);
-        if (!isfinite(loss)) { seterr(err, errcap, "train: the loss is not finite at step %ld", rs.step); goto out; }
+        if (!isfinite(loss)) { err_set(err, errcap, "train: the loss is not finite at step %ld", rs.step); goto out; }
         if (rs.step % 10 == 0 || rs.step == 1 || log_is_verbose())
             log_info("step %ld/%ld  loss %.4f  lr %.3g  grad_norm %.3f  %.0f tokens/s", rs.step, total, loss,
                      (double)lr, gnorm, dt > 0 ? tokens / dt : 0.0);
