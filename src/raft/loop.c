@@ -568,6 +568,27 @@ out:
 
 /* ---- the loop ---- */
 
+/* Adds a verified file's samples to the curriculum's per-prompt record. */
+static int record_verified(raft_curriculum *cur, const bench_prompt_set *ps, const char *path, char *err,
+                           size_t errcap) {
+    jsonl_reader r;
+    if (jsonl_open(&r, path) != 0) {
+        seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    cJSON *obj;
+    char e[512];
+    int rc;
+    while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (rc < 0) continue;
+        long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
+        if (pi >= 0) raft_curriculum_record(cur, (size_t)pi, 1, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "success")));
+        cJSON_Delete(obj);
+    }
+    jsonl_close(&r);
+    return 0;
+}
+
 /* The rank and alpha of an adapter folder's adapter_config.json. */
 static int adapter_shape(const char *dir, int *rank, float *alpha, char *err, size_t errcap) {
     char path[4200];
@@ -621,12 +642,7 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
     }
     cur.start = o->curriculum_start;
     cur.increment = o->curriculum_increment;
-    fs_join(path, sizeof path, o->output_dir, "curriculum_stats.json");
-    if (fs_exists(path)) {
-        if (raft_curriculum_load(&cur, path, true, err, errcap) < 0) goto out;
-    } else if (o->curriculum_stats && raft_curriculum_load(&cur, o->curriculum_stats, false, err, errcap) < 0) {
-        goto out;
-    }
+    if (o->curriculum_stats && raft_curriculum_load(&cur, o->curriculum_stats, false, err, errcap) < 0) goto out;
     raft_shaper sh;
     raft_shaper_init(&sh, o->shaping, o->filter.reward_threshold, o->filter.keep_percent, o->cycles);
     /* replay finished cycles into the adaptive shaper */
@@ -635,8 +651,13 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
     const cJSON *h;
     cJSON_ArrayForEach(h, hist) {
         int c = (int)json_get_num(h, "cycle", 0);
-        if (c >= 1 && raft_cycle_trained(o->output_dir, c))
-            raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
+        if (c < 1 || c > o->cycles || !raft_cycle_trained(o->output_dir, c)) continue;
+        /* the per-prompt record is rebuilt from the finished cycles' verified samples, so a cycle
+           that is redone after a crash is never counted twice */
+        raft_cycle_path(verified_path, sizeof verified_path, o->output_dir, c, RAFT_FILE_VERIFIED);
+        if (record_verified(&cur, &ps, verified_path, err, errcap)) goto out;
+        raft_curriculum_update(&cur, c, json_get_num(h, "success_rate", 0));
+        raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
     }
     fs_join(work_dir, sizeof work_dir, o->output_dir, "work_model");
     int merged_cycle = -1; /* which cycle's adapter work_model holds (-1: not built by this call) */
