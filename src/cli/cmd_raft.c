@@ -207,7 +207,7 @@ int cli_raft_train(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    int lrc = raft_loop_run(&o, NULL, NULL, err, sizeof err);
+    int lrc = raft_loop_run(&o, NULL, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (lrc == 1 || (lrc < 0 && interrupted)) {

@@ -382,6 +382,24 @@ static double mean_loss(const char *metrics_path) {
     return cnt ? sum / (double)cnt : NAN;
 }
 
+/* cycle_c/kept.jsonl: the kept samples' verified records, best first. */
+static int write_kept(const char *cdir, cJSON *const *recs, const long *kept, long nk, char *err, size_t errcap) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/kept.jsonl", cdir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    int bad = 0;
+    for (long i = 0; i < nk; i++) bad |= jsonl_write(f, recs[kept[i]]);
+    if (fclose(f) != 0 || bad) {
+        seterr(err, errcap, "%s: write failed: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Filters the verified samples, trains on the kept ones, writes cycle_c_final/ and the cycle's
  * statistics entry. 0 done, 1 cancelled, -1 error. */
 static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, int cycle, double threshold,
@@ -455,6 +473,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     snprintf(cdir, sizeof cdir, "%s/cycle_%d", o->output_dir, cycle);
     raft_cycle_path(final_dir, sizeof final_dir, o->output_dir, cycle, RAFT_FILE_FINAL);
     const double lr = raft_cycle_lr(o->learning_rate, o->lr_decay, cycle, o->min_lr);
+    rep->learning_rate = lr;
     double t0 = time_now();
     if (nk == 0) {
         log_warn("Cycle %d: no sample kept; the weights stay as they were", cycle);
@@ -494,6 +513,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
             goto out;
         }
         f = NULL;
+        if (write_kept(cdir, recs, kept, nk, err, errcap)) goto out;
         train_options to;
         train_options_default(&to);
         to.model_dir = o->model_dir;
@@ -521,6 +541,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         to.seed = o->seed + (uint64_t)cycle;
         to.init_adapter = prev_adapter;
         to.cancel = o->cancel;
+        rep->train_steps = steps;
         log_info("Cycle %d: training on %ld samples, %ld optimizer step%s, learning rate %.3g", cycle, nk, steps,
                  steps == 1 ? "" : "s", lr);
         if (train_run(&to, err, errcap) != 0) {
@@ -607,11 +628,12 @@ static int adapter_shape(const char *dir, int *rank, float *alpha, char *err, si
     return 0;
 }
 
-int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *user, char *err, size_t errcap) {
+int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, char *err, size_t errcap) {
     raft_loop_options oo = *opt;
     const raft_loop_options *o = &oo;
     if (oo.init_adapter && adapter_shape(oo.init_adapter, &oo.lora_rank, &oo.lora_alpha, err, errcap)) return -1;
-    bench_prompt_set ps = {0};
+    bench_prompt_set own = {0};
+    const bench_prompt_set *psp = o->prompts ? o->prompts : &own;
     raft_curriculum cur = {0};
     size_t *sel = NULL;
     cJSON *hist = NULL;
@@ -625,16 +647,16 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
         seterr(err, errcap, "%s: cannot create: %s", o->output_dir, strerror(errno));
         return -1;
     }
-    if (bench_prompts_load(o->prompts_path, &ps, err, errcap)) return -1;
-    const char **texts = malloc(ps.count * sizeof *texts);
-    sel = malloc(ps.count * sizeof *sel);
+    if (!o->prompts && bench_prompts_load(o->prompts_path, &own, err, errcap)) return -1;
+    const char **texts = malloc(psp->count * sizeof *texts);
+    sel = malloc(psp->count * sizeof *sel);
     if (!texts || !sel) {
         free(texts);
         seterr(err, errcap, "raft: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < ps.count; i++) texts[i] = ps.items[i].prompt;
-    int crc = raft_curriculum_init(&cur, o->curriculum, texts, ps.count);
+    for (size_t i = 0; i < psp->count; i++) texts[i] = psp->items[i].prompt;
+    int crc = raft_curriculum_init(&cur, o->curriculum, texts, psp->count);
     free(texts);
     if (crc) {
         seterr(err, errcap, "raft: out of memory");
@@ -655,7 +677,7 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
         /* the per-prompt record is rebuilt from the finished cycles' verified samples, so a cycle
            that is redone after a crash is never counted twice */
         raft_cycle_path(verified_path, sizeof verified_path, o->output_dir, c, RAFT_FILE_VERIFIED);
-        if (record_verified(&cur, &ps, verified_path, err, errcap)) goto out;
+        if (record_verified(&cur, psp, verified_path, err, errcap)) goto out;
         raft_curriculum_update(&cur, c, json_get_num(h, "success_rate", 0));
         raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
     }
@@ -670,6 +692,7 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
             log_info("Cycle %d: already done, skipped", c);
             continue;
         }
+        if (hooks && hooks->begin) hooks->begin(hooks->user, c);
         double thr, keep;
         raft_shaper_values(&sh, c, &thr, &keep);
         size_t nsel = raft_curriculum_select(&cur, c, sel);
@@ -691,7 +714,7 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
             }
             double t0 = time_now();
             gen_stats gst = {0};
-            int g = generate_cycle(o, &ps, sel, nsel, gen_dir, &st, samples_path, c, &gst, err, errcap);
+            int g = generate_cycle(o, psp, sel, nsel, gen_dir, &st, samples_path, c, &gst, err, errcap);
             rep.gen_seconds = time_now() - t0;
             rep.generated_tokens = gst.generated_tokens;
             if (g < 0) goto out;
@@ -702,14 +725,14 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
         }
         if (st.stage <= RAFT_STAGE_VERIFY) {
             double t0 = time_now();
-            if (verify_cycle(o, &ps, samples_path, verified_path, err, errcap)) goto out;
+            if (verify_cycle(o, psp, samples_path, verified_path, err, errcap)) goto out;
             rep.verify_seconds = time_now() - t0;
             if (cancelled(o)) {
                 rc = 1;
                 goto out;
             }
         }
-        int t = train_cycle(o, &ps, c, thr, keep, verified_path, prev, &cur, &rep, err, errcap);
+        int t = train_cycle(o, psp, c, thr, keep, verified_path, prev, &cur, &rep, err, errcap);
         if (t != 0) {
             rc = t;
             goto out;
@@ -718,7 +741,7 @@ int raft_loop_run(const raft_loop_options *opt, raft_cycle_fn on_cycle, void *us
         raft_shaper_update(&sh, c, rep.kept, rep.success_rate);
         fs_join(path, sizeof path, o->output_dir, "curriculum_stats.json");
         if (raft_curriculum_save(&cur, path, err, errcap)) goto out;
-        if (on_cycle) on_cycle(user, &rep);
+        if (hooks && hooks->end && hooks->end(hooks->user, &rep, err, errcap)) goto out;
         if (cancelled(o)) {
             rc = 1;
             goto out;
@@ -729,6 +752,6 @@ out:
     cJSON_Delete(hist);
     free(sel);
     raft_curriculum_free(&cur);
-    bench_prompts_free(&ps);
+    bench_prompts_free(&own);
     return rc;
 }

@@ -43,6 +43,7 @@ typedef struct {
     const char *init_adapter;   /* LoRA adapter of model_dir (an SFT result) that cycle 1 samples with and
                                    trains on; its rank and alpha replace lora_rank / lora_alpha. NULL: none */
     const char *prompts_path;   /* prompts JSONL (bench/prompts.h format) */
+    const struct bench_prompt_set_s *prompts; /* or the prompts themselves (borrowed); used when not NULL */
     const char *output_dir;
     int cycles;
     vf_config verifier;
@@ -75,16 +76,25 @@ typedef struct {
     long samples, kept;
     double success_rate, compile_rate, avg_reward;
     double train_loss;          /* mean training loss of the cycle; NAN when nothing was trained */
+    double learning_rate;
+    long train_steps;
     double gen_seconds, verify_seconds, train_seconds;
     long generated_tokens;
     int skipped;                /* finished by an earlier run */
 } raft_cycle_report;
 
-typedef void (*raft_cycle_fn)(void *user, const raft_cycle_report *r);
+/* Hooks for callers that watch the cycles (benchmark full); any may be NULL. begin is called before a
+ * cycle this call runs (not for skipped ones), end after it finished; end returning nonzero stops the
+ * loop with an error (its message in err). */
+typedef struct {
+    void (*begin)(void *user, int cycle);
+    int (*end)(void *user, const raft_cycle_report *r, char *err, size_t errcap);
+    void *user;
+} raft_loop_hooks;
 
-/* Runs (or resumes) every cycle. on_cycle (may be NULL) is called after each cycle this call runs.
- * Returns 0 when all cycles are done, 1 when cancelled, -1 on error. */
-int raft_loop_run(const raft_loop_options *o, raft_cycle_fn on_cycle, void *user, char *err, size_t errcap);
+/* Runs (or resumes) every cycle. Besides the files above, cycle_c/kept.jsonl holds the verified
+ * records of the kept samples, best first. Returns 0 when all cycles are done, 1 when cancelled, -1 on error. */
+int raft_loop_run(const raft_loop_options *o, const raft_loop_hooks *hooks, char *err, size_t errcap);
 
 /* Writes base + adapter (NULL: none) merged as a model folder (f32 weights, config and tokenizer files)
  * to out_dir, replacing it. Returns 0 or -1 with err. */
