@@ -562,6 +562,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     raft_curriculum_record_samples(cur, sc, (long)n);
     entry = cJSON_CreateObject();
     cJSON_AddNumberToObject(entry, "cycle", cycle);
+    cJSON_AddNumberToObject(entry, "elapsed_minutes", (rep->gen_seconds + rep->verify_seconds + rep->train_seconds) / 60);
     raft_filter_stats_to_json(&fst, entry);
     cJSON_AddNumberToObject(entry, "learning_rate", lr);
     cJSON_AddNumberToObject(entry, "temperature", o->temperature);

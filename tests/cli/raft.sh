@@ -40,7 +40,7 @@ for s in stats:
     rewards = [r["reward"] for r in ver]
     assert rewards == sorted(rewards, reverse=True), "verified file sorted by reward"
     assert all(r["success"] == (r["reward"] == 1.0) for r in ver)
-    assert s["total_samples"] == 16 and sum(s["reward_distribution"].values()) == 16, s
+    assert s["elapsed_minutes"] >= 0 and s["total_samples"] == 16 and sum(s["reward_distribution"].values()) == 16, s
     assert abs(s["success_rate"] - sum(r["success"] for r in ver) / 16) < 1e-9
     assert 1 <= s["kept"] <= 16, s
     train = [json.loads(l) for l in open(f"{out}/cycle_{c}/train.jsonl")]
