@@ -122,6 +122,13 @@ expect_rc 1 "no final adapter after the interrupt" -- test -d int/cycle_1_final
 expect_rc 0 "saved samples are complete lines" -- $PY -c "
 import json; n = sum(1 for l in open('int/cycle_1_samples.jsonl') if json.loads(l)); assert 0 < n < 2048, n"
 
+# Starting from an adapter (an SFT result): cycle 1 samples with it merged in and trains it further.
+expect_rc 0 "--checkpoint" -- "$HF" raft train "${common[@]}" --output fromck --cycles 1 --checkpoint run/cycle_1_final --lora-rank 8
+expect_grep "Cycle 1: merging run/cycle_1_final into the base model" "$T/err" "cycle 1 samples from the checkpoint"
+expect_grep '"r":[[:space:]]*4' fromck/cycle_1_final/adapter_config.json "the checkpoint's rank is kept"
+expect_rc 0 "an adapter as --model means its base + the adapter" -- "$HF" raft train "${common[@]}" --model run/cycle_1_final --output fromck2 --cycles 1
+expect_grep "Cycle 1: merging run/cycle_1_final into the base model" "$T/err" "adapter given as --model"
+
 # Errors.
 expect_rc 2 "no --model" -- "$HF" raft train --prompts p.jsonl
 expect_grep "model" "$T/err" "names the missing flag"
