@@ -39,7 +39,7 @@ typedef struct {
     long line;             /* line in the JSONL file (0 for built-ins) */
 } bench_prompt;
 
-typedef struct {
+typedef struct bench_prompt_set_s {
     bench_prompt *items;
     size_t count, cap;
     size_t bad_lines; /* lines skipped by bench_prompts_load */

@@ -132,6 +132,7 @@ done:
 }
 
 const cli_command cli_benchmark_cmds[] = {
+    {"full", "Baseline evaluation, quick RAFT cycles, final evaluation, summary", cli_benchmark_full},
     {"score", "Verify generated samples and report pass@k per category", benchmark_score},
     {NULL, NULL, NULL},
 };

@@ -25,9 +25,11 @@ extern const cli_command cli_model_cmds[];
 extern const cli_command cli_benchmark_cmds[];
 extern const cli_command cli_sft_cmds[];
 extern const cli_command cli_lora_cmds[];
+extern const cli_command cli_raft_cmds[];
 
 /* Single commands joined into a group's table. */
 int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */
+int cli_benchmark_full(int argc, char **argv); /* benchmark full (cmd_benchmark_full.c) */
 
 /* Single commands (groups without subcommands). */
 int cmd_info(int argc, char **argv);

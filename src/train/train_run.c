@@ -287,6 +287,9 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     lc.fp32_base = is_adapter; /* the adapter is merged into the base weights, which must then be fp32 */
     if (!(m = train_model_load(load_dir, &lc, o->seed, err, errcap))) goto out;
     train_model_set_fast(m, o->fast_matmul);
+    if (o->init_adapter && o->lora.rank > 0 && !o->resume_dir &&
+        train_model_load_adapter_weights(m, o->init_adapter, err, errcap))
+        goto out;
     if (is_adapter) {
         if (train_model_merge_adapter(m, o->model_dir, err, errcap)) goto out;
         log_info("Loaded adapter %s on its base model %s", o->model_dir, base_dir);
@@ -343,6 +346,10 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     progress_update(&prog, rs.step);
     bool stopped_early = false;
     while (rs.step < stop_at && !stopped_early) {
+        if (o->cancel && *o->cancel) {
+            seterr(err, errcap, "train: interrupted at step %ld of %ld", rs.step, stop_at);
+            goto out;
+        }
         const long step = rs.step, epoch = step / spe, k = step % spe;
         if (epoch != cur_epoch) {
             data_epoch_order(order, train.n, o->seed, epoch, o->shuffle);

@@ -48,6 +48,10 @@ typedef struct {
     bool fast_matmul;          /* bf16 products with bf16-rounded activations for bf16 base weights (LoRA) */
     uint64_t seed;
     long max_steps;            /* > 0: stop after this many optimizer steps (the schedule still spans the epochs) */
+    const char *init_adapter;  /* LoRA: start the adapters from this adapter folder's weights (same rank and
+                                  targets) instead of a fresh init; NULL: fresh. RAFT continues one adapter. */
+    const volatile int *cancel; /* optional: checked before each optimizer step; when nonzero train_run
+                                   returns -1 with "train: interrupted" (checkpoints already written stay) */
 } train_options;
 
 /* Default values as `sft train` documents them. */

@@ -1,0 +1,235 @@
+/* halo-forge raft train: the RAFT loop (generate, verify, filter, fine-tune, repeat). */
+#include "cli/commands.h"
+#include "core/args.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "model/hub.h"
+#include "raft/loop.h"
+#include "train/train_model.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const arg_spec raft_flags[] = {
+    {"model", 'm', ARG_STR, NULL, "Base model folder or Hub id (an SFT adapter folder: its base + the adapter)",
+     "base_model|model.name", NULL, 0, 0, "DIR"},
+    {"checkpoint", 0, ARG_STR, NULL, "LoRA adapter (e.g. an SFT final_model) to start the RAFT adapter from",
+     "sft_checkpoint", NULL, 0, 0, "DIR"},
+    {"prompts", 'p', ARG_STR, NULL, "Prompts JSONL (prompt|text, id, category, expected_output, stdin, tests, ...)",
+     "prompts", NULL, 0, 0, "FILE"},
+    {"output", 'o', ARG_STR, "models/raft", "Output folder (rerunning the same command resumes there)",
+     "output_dir", NULL, 0, 0, "DIR"},
+    {"cycles", 0, ARG_INT, "3", "RAFT cycles", "raft.num_cycles|num_cycles", NULL, 1, 1000, "N"},
+    {"verifier", 0, ARG_STR, "gcc", "Verifier (humaneval and mbpp: the python verifier)", "verifier.type",
+     "gcc|clang|mingw|execution|python|humaneval|mbpp|rust|go|custom", 0, 0, "NAME"},
+    {"run", 0, ARG_BOOL, NULL, "Run programs after compiling (compile verifiers; needed for expected outputs)",
+     "verifier.run_after_compile", NULL, 0, 0, NULL},
+    {"verify-command", 0, ARG_STR, NULL, "custom verifier: command template with {file}", "verifier.command", NULL, 0,
+     0, "CMD"},
+    {"success-regex", 0, ARG_STR, NULL, "custom verifier: success when stdout matches", "verifier.success_pattern",
+     NULL, 0, 0, "RE"},
+    {"match", 0, ARG_STR, "exact", "execution verifier: how output is compared", "verifier.match_mode",
+     "exact|contains|regex|numeric", 0, 0, NULL},
+    {"workers", 'w', ARG_INT, "0", "Verification workers (0: one per core)", "verifier.max_workers", NULL, 0, 256,
+     "N"},
+    {"keep-percent", 0, ARG_FLOAT, "0.5", "Keep this fraction of the samples above the threshold",
+     "raft.keep_top_percent", NULL, 0.001, 1, "F"},
+    {"reward-threshold", 0, ARG_FLOAT, "0.5", "Minimum reward of a kept sample", "raft.reward_threshold", NULL, 0, 1,
+     "R"},
+    {"min-samples", 0, ARG_INT, "0", "Rescue: keep at least this many samples (never reward-0 ones)",
+     "raft.min_samples", NULL, 0, 100000000, "N"},
+    {"filter", 0, ARG_STR, "global", "Filtering: one global ranking, or the best samples of each prompt",
+     "raft.filter", "global|per-prompt", 0, 0, NULL},
+    {"drop-unsolved", 0, ARG_BOOL, NULL, "Drop prompts none of whose samples succeeded (no signal)",
+     "raft.drop_unsolved", NULL, 0, 0, NULL},
+    {"drop-solved", 0, ARG_BOOL, NULL, "Drop prompts all of whose samples succeeded (no signal)", "raft.drop_solved",
+     NULL, 0, 0, NULL},
+    {"curriculum", 0, ARG_STR, "none", "Which prompts each cycle uses", "curriculum_strategy|raft.curriculum",
+     "none|complexity|progressive|adaptive|historical", 0, 0, NULL},
+    {"curriculum-stats", 0, ARG_STR, NULL, "historical: curriculum_stats.json of an earlier run",
+     "curriculum_stats_path", NULL, 0, 0, "FILE"},
+    {"curriculum-start", 0, ARG_FLOAT, "0.2", "progressive: fraction of the prompts in cycle 1",
+     "curriculum_start", NULL, 0.001, 1, "F"},
+    {"curriculum-increment", 0, ARG_FLOAT, "0.2", "progressive: fraction added per cycle", "curriculum_increment",
+     NULL, 0, 1, "F"},
+    {"reward-shaping", 0, ARG_STR, "fixed", "Threshold / keep fraction per cycle",
+     "reward_shaping_strategy|raft.reward_shaping", "fixed|warmup|annealing|adaptive", 0, 0, NULL},
+    {"lr-decay", 0, ARG_FLOAT, "0.85", "Learning rate factor per cycle", "lr_decay_per_cycle|training.lr_decay_factor",
+     NULL, 0.001, 1, "F"},
+    {"min-lr", 0, ARG_FLOAT, "1e-6", "Learning rate floor", "min_lr", NULL, 0, 1, "LR"},
+    {"system-prompt", 0, ARG_STR, RAFT_DEFAULT_SYSTEM_PROMPT, "System message for generation and training",
+     "system_prompt", NULL, 0, 0, "TEXT"},
+    {"samples-per-prompt", 0, ARG_INT, "8", "Completions per prompt per cycle", "raft.samples_per_prompt", NULL, 1,
+     10000, "N"},
+    {"temperature", 0, ARG_FLOAT, "0.7", "Sampling temperature", "generation.temperature", NULL, 0, 100, "T"},
+    {"max-new-tokens", 0, ARG_INT, "1024", "Generated tokens per completion at most", "generation.max_new_tokens",
+     NULL, 1, 10000000, "N"},
+    {"generation-batch-size", 0, ARG_INT, "16", "Sequences decoded together", "generation.batch_size", NULL, 1, 65536,
+     "N"},
+    {"seed", 's', ARG_INT, "42", "Random seed (sampling, adapter init, batches)", "seed", NULL, 0, 0, NULL},
+    {"learning-rate", 0, ARG_FLOAT, "5e-5", "Learning rate of cycle 1",
+     "training.learning_rate|training.base_learning_rate", NULL, 0, 1, "LR"},
+    {"batch-size", 0, ARG_INT, "2", "Training sequences per micro-batch", "training.batch_size", NULL, 1, 4096, "N"},
+    {"gradient-accumulation", 0, ARG_INT, "16", "Micro-batches per optimizer step",
+     "training.gradient_accumulation_steps", NULL, 1, 65536, "N"},
+    {"epochs", 0, ARG_INT, "1", "Passes over the kept samples per cycle", "training.epochs", NULL, 1, 1000, "N"},
+    {"warmup-steps", 0, ARG_INT, "10", "Warmup steps (at most a quarter of a cycle's steps)", "training.warmup_steps",
+     NULL, 0, 1000000, "N"},
+    {"lora-rank", 0, ARG_INT, "16", "LoRA rank", "lora.r", NULL, 1, 4096, "R"},
+    {"lora-alpha", 0, ARG_FLOAT, "32", "LoRA alpha", "lora.alpha", NULL, 0, 1e6, NULL},
+    {"lora-dropout", 0, ARG_FLOAT, "0.05", "LoRA dropout", "lora.dropout", NULL, 0, 0.99, "P"},
+    {"max-seq-len", 0, ARG_INT, "2048", "Training examples are cut to this many tokens", "training.max_seq_length",
+     NULL, 8, 1000000, "N"},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
+static const cmd_spec raft_train_cmd = {
+    "raft train", "RAFT: sample, verify, keep the best, fine-tune LoRA, repeat.", NULL, 0, 0, raft_flags,
+    "Each cycle generates --samples-per-prompt completions per prompt from the current weights,\n"
+    "verifies them, keeps the best (threshold, top fraction) and fine-tunes one LoRA adapter on them;\n"
+    "the next cycle samples from the base model with that adapter merged in.\n"
+    "Output: cycle_N_samples.jsonl, cycle_N_verified.jsonl, cycle_N/ (trainer output), cycle_N_final/\n"
+    "(PEFT adapter of the base model), raft_statistics.json, curriculum_stats.json, work_model/ (the\n"
+    "merged weights the last cycle sampled from). Rerunning the same command resumes; Ctrl-C stops\n"
+    "within seconds keeping what is finished. The final model is cycle_<cycles>_final.",
+    "training.lr_scheduler",
+};
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+int cli_raft_train(int argc, char **argv) {
+    int rc;
+    args *a = args_parse(&raft_train_cmd, argc, argv, &rc);
+    if (!a) return rc;
+    rc = 2;
+    char err[2048], model_dir[4096], base_buf[4096];
+    raft_loop_options o;
+    raft_loop_options_default(&o);
+    const char *model = args_str(a, "model"), *prompts = args_str(a, "prompts");
+    if (!model) {
+        rc = args_usage_error(&raft_train_cmd, "--model DIR is required");
+        goto done;
+    }
+    if (!prompts) {
+        rc = args_usage_error(&raft_train_cmd, "--prompts FILE is required");
+        goto done;
+    }
+    const char *vname = args_str(a, "verifier");
+    vf_kind kind;
+    if (!strcmp(vname, "humaneval") || !strcmp(vname, "mbpp")) vname = "python";
+    if (vf_kind_parse(vname, &kind) != 0) {
+        rc = args_usage_error(&raft_train_cmd, "unknown verifier '%s'", vname);
+        goto done;
+    }
+    vf_config_default(&o.verifier, kind);
+    o.verifier.run = args_bool(a, "run");
+    o.verifier.workers = (int)args_int(a, "workers");
+    o.verifier.custom_command = args_str(a, "verify-command");
+    o.verifier.custom_regex = args_str(a, "success-regex");
+    vf_match_parse(args_str(a, "match"), &o.verifier.match);
+    if (kind == VF_CUSTOM && (!o.verifier.custom_command || !strstr(o.verifier.custom_command, "{file}"))) {
+        rc = args_usage_error(&raft_train_cmd, "--verifier custom needs --verify-command 'PROGRAM ARGS {file}'");
+        goto done;
+    }
+    raft_filter_mode_parse(args_str(a, "filter"), &o.filter.mode);
+    o.filter.reward_threshold = args_float(a, "reward-threshold");
+    o.filter.keep_percent = args_float(a, "keep-percent");
+    o.filter.min_samples = args_int(a, "min-samples");
+    o.filter.drop_unsolved = args_bool(a, "drop-unsolved");
+    o.filter.drop_solved = args_bool(a, "drop-solved");
+    raft_curriculum_parse(args_str(a, "curriculum"), &o.curriculum);
+    o.curriculum_stats = args_str(a, "curriculum-stats");
+    if (o.curriculum_stats && !fs_exists(o.curriculum_stats)) {
+        rc = args_usage_error(&raft_train_cmd, "--curriculum-stats %s: no such file", o.curriculum_stats);
+        goto done;
+    }
+    o.curriculum_start = args_float(a, "curriculum-start");
+    o.curriculum_increment = args_float(a, "curriculum-increment");
+    raft_shaping_parse(args_str(a, "reward-shaping"), &o.shaping);
+    o.cycles = (int)args_int(a, "cycles");
+    o.lr_decay = args_float(a, "lr-decay");
+    o.min_lr = args_float(a, "min-lr");
+    o.system_prompt = args_str(a, "system-prompt");
+    o.samples_per_prompt = (int)args_int(a, "samples-per-prompt");
+    o.temperature = args_float(a, "temperature");
+    o.max_new_tokens = (int)args_int(a, "max-new-tokens");
+    o.gen_batch_size = (int)args_int(a, "generation-batch-size");
+    o.seed = (uint64_t)args_int(a, "seed");
+    o.learning_rate = args_float(a, "learning-rate");
+    o.batch_size = (int)args_int(a, "batch-size");
+    o.grad_accum = (int)args_int(a, "gradient-accumulation");
+    o.epochs = (int)args_int(a, "epochs");
+    o.warmup_steps = args_int(a, "warmup-steps");
+    o.lora_rank = (int)args_int(a, "lora-rank");
+    o.lora_alpha = (float)args_float(a, "lora-alpha");
+    o.lora_dropout = (float)args_float(a, "lora-dropout");
+    o.max_seq_len = (int)args_int(a, "max-seq-len");
+    o.prompts_path = prompts;
+    o.output_dir = args_str(a, "output");
+    o.cancel = (const volatile int *)&interrupted;
+    if (!fs_exists(prompts)) {
+        rc = args_usage_error(&raft_train_cmd, "--prompts %s: no such file", prompts);
+        goto done;
+    }
+
+    rc = 1;
+    log_open_command("raft");
+    if (hub_resolve(model, model_dir, sizeof model_dir, NULL, err, sizeof err) != 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    /* an SFT adapter as --model: its base is the model, the adapter the starting point */
+    const char *checkpoint = args_str(a, "checkpoint");
+    int is = train_adapter_base(model_dir, base_buf, sizeof base_buf, err, sizeof err);
+    if (is < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    if (is == 1) {
+        if (!checkpoint) checkpoint = model;
+        snprintf(model_dir, sizeof model_dir, "%s", base_buf);
+    }
+    if (checkpoint) {
+        char cpath[4200];
+        fs_join(cpath, sizeof cpath, checkpoint, "adapter_config.json");
+        if (!fs_exists(cpath)) {
+            log_error("%s: not a LoRA adapter folder (no adapter_config.json)", checkpoint);
+            goto done;
+        }
+    }
+    o.init_adapter = checkpoint;
+    o.model_dir = model_dir;
+
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int lrc = raft_loop_run(&o, NULL, err, sizeof err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (lrc == 1 || (lrc < 0 && interrupted)) {
+        log_warn("interrupted: finished work is kept in %s; run the same command again to resume", o.output_dir);
+        rc = 128 + (interrupted ? interrupted : SIGINT);
+        goto done;
+    }
+    if (lrc < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    char final_dir[4200];
+    snprintf(final_dir, sizeof final_dir, "%s/cycle_%d_final", o.output_dir, o.cycles);
+    log_info("RAFT done: %d cycle%s; final adapter %s", o.cycles, o.cycles == 1 ? "" : "s", final_dir);
+    printf("%s\n", final_dir);
+    rc = 0;
+done:
+    args_free(a);
+    return rc;
+}
+
+const cli_command cli_raft_cmds[] = {
+    {"train", "RAFT training: generate, verify, filter, fine-tune LoRA, repeat", cli_raft_train},
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,758 @@
+/* raft loop: generate, verify, filter, train, and sample the next cycle from the trained weights. */
+#include "raft/loop.h"
+
+#include "bench/prompts.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/timing.h"
+#include "generate/generate.h"
+#include "raft/resume.h"
+#include "train/train_model.h"
+#include "train/train_run.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void seterr(char *err, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static bool cancelled(const raft_loop_options *o) { return o->cancel && *o->cancel; }
+
+void raft_loop_options_default(raft_loop_options *o) {
+    memset(o, 0, sizeof *o);
+    o->output_dir = "models/raft";
+    o->cycles = 3;
+    vf_config_default(&o->verifier, VF_GCC);
+    raft_filter_cfg_default(&o->filter);
+    o->shaping = RAFT_SHAPING_FIXED;
+    o->curriculum = RAFT_CURRICULUM_NONE;
+    o->curriculum_start = 0.2;
+    o->curriculum_increment = 0.2;
+    o->system_prompt = RAFT_DEFAULT_SYSTEM_PROMPT;
+    o->samples_per_prompt = 8;
+    o->temperature = 0.7;
+    o->max_new_tokens = 1024;
+    o->gen_batch_size = 16;
+    o->seed = 42;
+    o->learning_rate = 5e-5;
+    o->lr_decay = 0.85;
+    o->min_lr = 1e-6;
+    o->batch_size = 2;
+    o->grad_accum = 16;
+    o->epochs = 1;
+    o->warmup_steps = 10;
+    o->lora_rank = 16;
+    o->lora_alpha = 32;
+    o->lora_dropout = 0.05f;
+    o->max_seq_len = 2048;
+}
+
+/* ---- weights ---- */
+
+int raft_merge_model(const char *base_dir, const char *adapter_dir, const char *out_dir, char *err, size_t errcap) {
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_dir);
+    fs_remove_tree(tmp);
+    lora_config lc = {.rank = 0, .no_grad = true};
+    train_model *m = train_model_load(base_dir, &lc, 0, err, errcap);
+    if (!m) return -1;
+    int rc = -1;
+    if (adapter_dir && train_model_merge_adapter(m, adapter_dir, err, errcap)) goto out;
+    if (train_model_save_full(m, tmp, false, err, errcap)) goto out;
+    if (fs_remove_tree(out_dir) != 0 || rename(tmp, out_dir) != 0) {
+        seterr(err, errcap, "%s: cannot put the merged model in place: %s", out_dir, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    train_model_free(m);
+    if (rc) fs_remove_tree(tmp);
+    return rc;
+}
+
+/* Writes an adapter that equals prev_adapter (or a fresh one, B = 0, when NULL) to dst: a cycle that
+ * kept nothing leaves the weights as they were. */
+static int carry_adapter(const raft_loop_options *o, const char *prev_adapter, const char *dst, char *err,
+                         size_t errcap) {
+    lora_config lc = {.rank = o->lora_rank, .alpha = o->lora_alpha, .dropout = o->lora_dropout,
+                      .targets = LORA_ALL_TARGETS};
+    train_model *m = train_model_load(o->model_dir, &lc, o->seed, err, errcap);
+    if (!m) return -1;
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    fs_remove_tree(tmp);
+    int rc = -1;
+    if (prev_adapter && train_model_load_adapter_weights(m, prev_adapter, err, errcap)) goto out;
+    if (train_model_save_adapter(m, tmp, o->model_dir, err, errcap)) goto out;
+    if (rename(tmp, dst) != 0) {
+        seterr(err, errcap, "%s: cannot rename into place: %s", dst, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    train_model_free(m);
+    return rc;
+}
+
+/* ---- generation ---- */
+
+typedef struct {
+    const raft_loop_options *o;
+    const bench_prompt_set *ps;
+    const size_t *sel;      /* prompt index (into ps) of each prompt given to gen_run */
+    uint8_t *done;          /* [ps->count * spp]: sample already in the file */
+    FILE *f;
+    bool write_failed;
+    progress prog;
+} gen_ctx;
+
+static int gen_on_step(void *user, const gen_stats *st) {
+    gen_ctx *g = user;
+    (void)st;
+    progress_update(&g->prog, g->prog.done);
+    return cancelled(g->o);
+}
+
+static int gen_on_result(void *user, const gen_result *r) {
+    gen_ctx *g = user;
+    size_t pi = g->sel[r->prompt_idx];
+    size_t k = pi * (size_t)g->o->samples_per_prompt + (size_t)r->sample_idx;
+    if (g->done[k]) return 0;
+    const bench_prompt *p = &g->ps->items[pi];
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "prompt_id", p->id);
+    cJSON_AddStringToObject(rec, "prompt", p->prompt);
+    cJSON_AddStringToObject(rec, "completion", r->completion);
+    cJSON_AddNumberToObject(rec, "sample_idx", r->sample_idx);
+    cJSON_AddNumberToObject(rec, "n_tokens", r->n_tokens);
+    cJSON_AddStringToObject(rec, "finish_reason", gen_finish_name(r->finish));
+    if (jsonl_write(g->f, rec) != 0) g->write_failed = true;
+    cJSON_Delete(rec);
+    g->done[k] = 1;
+    progress_add(&g->prog, 1);
+    return g->write_failed ? 1 : 0;
+}
+
+/* Marks the (prompt, sample) pairs already in the samples file (up to valid_bytes). */
+static int read_done(const char *path, long valid_bytes, const bench_prompt_set *ps, int spp, uint8_t *done,
+                     char *err, size_t errcap) {
+    if (truncate(path, valid_bytes) != 0) {
+        seterr(err, errcap, "%s: cannot truncate: %s", path, strerror(errno));
+        return -1;
+    }
+    jsonl_reader r;
+    if (jsonl_open(&r, path) != 0) {
+        seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    cJSON *obj;
+    int rc;
+    char e[512];
+    while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (rc < 0) continue;
+        long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
+        double s = json_get_num(obj, "sample_idx", -1);
+        if (pi >= 0 && s >= 0 && s < spp) done[(size_t)pi * (size_t)spp + (size_t)s] = 1;
+        cJSON_Delete(obj);
+    }
+    jsonl_close(&r);
+    return 0;
+}
+
+/* Generates the missing samples of the selected prompts into the samples file. 0 done, 1 cancelled, -1 error. */
+static int generate_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const size_t *sel, size_t nsel,
+                          const char *gen_model_dir, const raft_cycle_state *st, const char *samples_path, int cycle,
+                          gen_stats *gst, char *err, size_t errcap) {
+    const int spp = o->samples_per_prompt;
+    int rc = -1;
+    model *m = NULL;
+    tokenizer *t = NULL;
+    gen_ctx g = {.o = o, .ps = ps};
+    size_t *todo = malloc(nsel * sizeof *todo);
+    const char **texts = malloc(nsel * sizeof *texts);
+    g.done = calloc(ps->count * (size_t)spp, 1);
+    if (!todo || !texts || !g.done) {
+        seterr(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    if (st->samples_file && read_done(samples_path, st->samples_valid_bytes, ps, spp, g.done, err, errcap)) goto out;
+    size_t ntodo = 0;
+    long missing = 0;
+    for (size_t i = 0; i < nsel; i++) {
+        long miss = 0;
+        for (int s = 0; s < spp; s++) miss += !g.done[sel[i] * (size_t)spp + (size_t)s];
+        if (miss) {
+            todo[ntodo] = sel[i];
+            texts[ntodo++] = ps->items[sel[i]].prompt;
+            missing += miss;
+        }
+    }
+    if (ntodo == 0) {
+        rc = 0;
+        goto out;
+    }
+    char path[4200];
+    fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
+    if (!(t = tok_load(path, err, errcap))) goto out;
+    if (!(m = model_load(gen_model_dir, err, errcap))) goto out;
+    if (!(g.f = fopen(samples_path, "a"))) {
+        seterr(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
+        goto out;
+    }
+    gen_params p;
+    gen_params_default(&p);
+    p.n_samples = spp;
+    p.max_new_tokens = o->max_new_tokens;
+    p.sampling.temperature = (float)o->temperature;
+    p.seed = o->seed + (uint64_t)cycle * 1000003u;
+    p.batch_size = o->gen_batch_size;
+    p.system_prompt = o->system_prompt;
+    p.tpl = chat_detect(o->model_dir);
+    p.on_step = gen_on_step;
+    p.step_user = &g;
+    g.sel = todo;
+    log_info("Cycle %d: generating %ld sample%s for %zu prompt%s", cycle, missing, missing == 1 ? "" : "s", ntodo,
+             ntodo == 1 ? "" : "s");
+    progress_start(&g.prog, "generate", missing, "samples");
+    int grc = gen_run(m, t, texts, (int)ntodo, &p, gen_on_result, &g, gst, err, errcap);
+    progress_finish(&g.prog);
+    if (grc < 0) goto out;
+    if (g.write_failed || fflush(g.f) != 0) {
+        seterr(err, errcap, "%s: write failed: %s", samples_path, strerror(errno));
+        goto out;
+    }
+    rc = grc == 1 ? 1 : 0;
+out:
+    if (g.f) fclose(g.f);
+    model_free(m);
+    tok_free(t);
+    free(todo);
+    free(texts);
+    free(g.done);
+    return rc;
+}
+
+/* ---- verification ---- */
+
+static void verify_progress(void *user, size_t done, size_t total) {
+    (void)total;
+    progress_update(user, (long)done);
+}
+
+/* Reads the samples file, verifies every sample of the selected prompts, writes the verified file
+ * (records with their verdicts, best reward first, as the original). */
+static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const char *samples_path,
+                        const char *verified_path, char *err, size_t errcap) {
+    jsonl_reader r;
+    if (jsonl_open(&r, samples_path) != 0) {
+        seterr(err, errcap, "%s: cannot open: %s", samples_path, strerror(errno));
+        return -1;
+    }
+    size_t n = 0, cap = 0;
+    cJSON **recs = NULL;
+    vf_sample *smp = NULL;
+    vf_result *res = NULL;
+    cJSON *obj;
+    int rc = -1, jrc;
+    char e[512];
+    while ((jrc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (jrc < 0) continue;
+        if (bench_prompts_find(ps, json_get_str(obj, "prompt_id", "")) < 0) {
+            cJSON_Delete(obj);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            cJSON **nr = realloc(recs, cap * sizeof *nr);
+            if (!nr) {
+                cJSON_Delete(obj);
+                seterr(err, errcap, "raft: out of memory");
+                jsonl_close(&r);
+                goto out;
+            }
+            recs = nr;
+        }
+        recs[n++] = obj;
+    }
+    jsonl_close(&r);
+    smp = calloc(n ? n : 1, sizeof *smp);
+    res = calloc(n ? n : 1, sizeof *res);
+    if (!smp || !res) {
+        seterr(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long pi = bench_prompts_find(ps, json_get_str(recs[i], "prompt_id", ""));
+        bench_prompt_sample(&ps->items[pi], json_get_str(recs[i], "completion", ""), &smp[i]);
+    }
+    progress prog;
+    progress_start(&prog, "verify", (long)n, "samples");
+    int vrc = vf_verify_batch(&o->verifier, smp, n, res, verify_progress, &prog, err, errcap);
+    progress_finish(&prog);
+    if (vrc) goto out;
+    for (size_t i = 0; i < n; i++) vf_result_to_json(&res[i], recs[i]);
+    /* best reward first, ties in generation order (insertion sort keeps it stable; n is small) */
+    for (size_t i = 1; i < n; i++) {
+        cJSON *x = recs[i];
+        double rx = json_get_num(x, "reward", 0);
+        size_t j = i;
+        while (j > 0 && json_get_num(recs[j - 1], "reward", 0) < rx) {
+            recs[j] = recs[j - 1];
+            j--;
+        }
+        recs[j] = x;
+    }
+    size_t len = 0, bcap = 4096;
+    char *buf = malloc(bcap);
+    for (size_t i = 0; buf && i < n; i++) {
+        char *line = cJSON_PrintUnformatted(recs[i]);
+        size_t l = line ? strlen(line) : 0;
+        if (!line || len + l + 2 > bcap) {
+            while (line && len + l + 2 > bcap) bcap *= 2;
+            char *nb = line ? realloc(buf, bcap) : NULL;
+            if (!nb) {
+                free(line);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        memcpy(buf + len, line, l);
+        len += l;
+        buf[len++] = '\n';
+        free(line);
+    }
+    if (!buf) {
+        seterr(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    if (fs_write_atomic(verified_path, buf, len) != 0) {
+        seterr(err, errcap, "%s: cannot write: %s", verified_path, strerror(errno));
+        free(buf);
+        goto out;
+    }
+    free(buf);
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++) {
+        cJSON_Delete(recs[i]);
+        if (res) vf_result_free(&res[i]);
+    }
+    free(recs);
+    free(smp);
+    free(res);
+    return rc;
+}
+
+/* ---- training ---- */
+
+/* Mean of the "loss" values of a trainer's metrics.jsonl (NAN when none). */
+static double mean_loss(const char *metrics_path) {
+    jsonl_reader r;
+    if (jsonl_open(&r, metrics_path) != 0) return NAN;
+    cJSON *obj;
+    char e[256];
+    int rc;
+    double sum = 0;
+    long cnt = 0;
+    while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (rc < 0) continue;
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(obj, "loss");
+        if (cJSON_IsNumber(l)) {
+            sum += l->valuedouble;
+            cnt++;
+        }
+        cJSON_Delete(obj);
+    }
+    jsonl_close(&r);
+    return cnt ? sum / (double)cnt : NAN;
+}
+
+/* cycle_c/kept.jsonl: the kept samples' verified records, best first. */
+static int write_kept(const char *cdir, cJSON *const *recs, const long *kept, long nk, char *err, size_t errcap) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/kept.jsonl", cdir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    int bad = 0;
+    for (long i = 0; i < nk; i++) bad |= jsonl_write(f, recs[kept[i]]);
+    if (fclose(f) != 0 || bad) {
+        seterr(err, errcap, "%s: write failed: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Filters the verified samples, trains on the kept ones, writes cycle_c_final/ and the cycle's
+ * statistics entry. 0 done, 1 cancelled, -1 error. */
+static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, int cycle, double threshold,
+                       double keep, const char *verified_path, const char *prev_adapter, raft_curriculum *cur,
+                       raft_cycle_report *rep, char *err, size_t errcap) {
+    jsonl_reader r;
+    if (jsonl_open(&r, verified_path) != 0) {
+        seterr(err, errcap, "%s: cannot open: %s", verified_path, strerror(errno));
+        return -1;
+    }
+    int rc = -1, jrc;
+    size_t n = 0, cap = 0;
+    cJSON **recs = NULL;
+    raft_scored *sc = NULL;
+    long *kept = NULL;
+    FILE *f = NULL;
+    cJSON *entry = NULL, *obj;
+    char e[512];
+    while ((jrc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (jrc < 0) continue;
+        long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
+        if (pi < 0) {
+            cJSON_Delete(obj);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            cJSON **nr = realloc(recs, cap * sizeof *nr);
+            raft_scored *ns = realloc(sc, cap * sizeof *ns);
+            if (nr) recs = nr;
+            if (ns) sc = ns;
+            if (!nr || !ns) {
+                cJSON_Delete(obj);
+                jsonl_close(&r);
+                seterr(err, errcap, "raft: out of memory");
+                goto out;
+            }
+        }
+        recs[n] = obj;
+        sc[n].prompt = pi;
+        sc[n].reward = json_get_num(obj, "reward", 0);
+        sc[n].success = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "success"));
+        n++;
+    }
+    jsonl_close(&r);
+
+    raft_filter_cfg fc = o->filter;
+    fc.reward_threshold = threshold;
+    fc.keep_percent = keep;
+    raft_filter_stats fst;
+    long nk = raft_filter(sc, (long)n, &fc, &kept, &fst);
+    if (nk < 0) {
+        seterr(err, errcap, "raft: cannot filter (keep fraction %g, or out of memory)", keep);
+        goto out;
+    }
+    long compiled = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_get_str(recs[i], "status", "");
+        compiled += strcmp(s, "compile_error") != 0 && strcmp(s, "sandbox_error") != 0;
+    }
+    rep->samples = (long)n;
+    rep->kept = nk;
+    rep->success_rate = fst.success_rate;
+    rep->avg_reward = fst.avg_reward;
+    rep->compile_rate = n ? (double)compiled / (double)n : 0;
+    rep->train_loss = NAN;
+    log_info("Cycle %d: %ld samples, %.1f%% succeeded, mean reward %.3f; kept %ld (threshold %.2f, keep %.0f%%)",
+             cycle, (long)n, 100 * fst.success_rate, fst.avg_reward, nk, threshold, 100 * keep);
+
+    char cdir[4200], data_path[4400], final_dir[4200], path[4400];
+    snprintf(cdir, sizeof cdir, "%s/cycle_%d", o->output_dir, cycle);
+    raft_cycle_path(final_dir, sizeof final_dir, o->output_dir, cycle, RAFT_FILE_FINAL);
+    const double lr = raft_cycle_lr(o->learning_rate, o->lr_decay, cycle, o->min_lr);
+    rep->learning_rate = lr;
+    double t0 = time_now();
+    if (nk == 0) {
+        log_warn("Cycle %d: no sample kept; the weights stay as they were", cycle);
+        if (carry_adapter(o, prev_adapter, final_dir, err, errcap)) goto out;
+    } else {
+        if (fs_mkdirs(cdir) != 0) {
+            seterr(err, errcap, "%s: cannot create: %s", cdir, strerror(errno));
+            goto out;
+        }
+        snprintf(data_path, sizeof data_path, "%s/train.jsonl", cdir);
+        if (!(f = fopen(data_path, "w"))) {
+            seterr(err, errcap, "%s: cannot write: %s", data_path, strerror(errno));
+            goto out;
+        }
+        for (long i = 0; i < nk; i++) {
+            const cJSON *rec = recs[kept[i]];
+            cJSON *d = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(d, "messages");
+            const char *roles[3] = {"system", "user", "assistant"};
+            const char *texts[3] = {o->system_prompt, json_get_str(rec, "prompt", ""),
+                                    json_get_str(rec, "completion", "")};
+            for (int k = (o->system_prompt && *o->system_prompt) ? 0 : 1; k < 3; k++) {
+                cJSON *m = cJSON_CreateObject();
+                cJSON_AddStringToObject(m, "role", roles[k]);
+                cJSON_AddStringToObject(m, "content", texts[k]);
+                cJSON_AddItemToArray(msgs, m);
+            }
+            int wrc = jsonl_write(f, d);
+            cJSON_Delete(d);
+            if (wrc) {
+                seterr(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
+                goto out;
+            }
+        }
+        if (fclose(f) != 0) {
+            f = NULL;
+            seterr(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
+            goto out;
+        }
+        f = NULL;
+        if (write_kept(cdir, recs, kept, nk, err, errcap)) goto out;
+        train_options to;
+        train_options_default(&to);
+        to.model_dir = o->model_dir;
+        to.data_path = data_path;
+        to.output_dir = cdir;
+        to.epochs = o->epochs;
+        to.batch_size = o->batch_size;
+        to.grad_accum = o->grad_accum;
+        to.learning_rate = (float)lr;
+        const long steps = raft_cycle_steps(nk, o->batch_size, o->grad_accum, o->epochs);
+        to.warmup_steps = raft_cycle_warmup(o->warmup_steps, steps);
+        to.warmup_ratio = 0;
+        to.scheduler = SCHED_LINEAR;
+        to.weight_decay = 0;
+        to.max_grad_norm = 1.0f;
+        to.lora.rank = o->lora_rank;
+        to.lora.alpha = o->lora_alpha;
+        to.lora.dropout = o->lora_dropout;
+        to.lora.targets = LORA_ALL_TARGETS;
+        to.save_steps = 0;
+        to.eval_steps = 0;
+        to.early_stopping_patience = 0;
+        to.validation_split = 0;
+        to.max_seq_len = o->max_seq_len;
+        to.seed = o->seed + (uint64_t)cycle;
+        to.init_adapter = prev_adapter;
+        to.cancel = o->cancel;
+        rep->train_steps = steps;
+        log_info("Cycle %d: training on %ld samples, %ld optimizer step%s, learning rate %.3g", cycle, nk, steps,
+                 steps == 1 ? "" : "s", lr);
+        if (train_run(&to, err, errcap) != 0) {
+            if (cancelled(o)) rc = 1;
+            goto out;
+        }
+        snprintf(path, sizeof path, "%s/metrics.jsonl", cdir);
+        rep->train_loss = mean_loss(path);
+        snprintf(path, sizeof path, "%s/final_model", cdir);
+        fs_remove_tree(final_dir);
+        if (rename(path, final_dir) != 0) {
+            seterr(err, errcap, "%s: cannot rename %s into place: %s", final_dir, path, strerror(errno));
+            goto out;
+        }
+    }
+    rep->train_seconds = time_now() - t0;
+
+    raft_curriculum_record_samples(cur, sc, (long)n);
+    entry = cJSON_CreateObject();
+    cJSON_AddNumberToObject(entry, "cycle", cycle);
+    cJSON_AddNumberToObject(entry, "elapsed_minutes", (rep->gen_seconds + rep->verify_seconds + rep->train_seconds) / 60);
+    raft_filter_stats_to_json(&fst, entry);
+    cJSON_AddNumberToObject(entry, "learning_rate", lr);
+    cJSON_AddNumberToObject(entry, "temperature", o->temperature);
+    cJSON_AddNumberToObject(entry, "reward_threshold", threshold);
+    cJSON_AddNumberToObject(entry, "keep_percent", keep);
+    cJSON_AddNumberToObject(entry, "compile_rate", rep->compile_rate);
+    if (isnan(rep->train_loss)) cJSON_AddNullToObject(entry, "train_loss");
+    else cJSON_AddNumberToObject(entry, "train_loss", rep->train_loss);
+    cJSON_AddNumberToObject(entry, "generation_time_s", rep->gen_seconds);
+    cJSON_AddNumberToObject(entry, "verification_time_s", rep->verify_seconds);
+    cJSON_AddNumberToObject(entry, "training_time_s", rep->train_seconds);
+    cJSON_AddNumberToObject(entry, "generated_tokens", (double)rep->generated_tokens);
+    fs_join(path, sizeof path, o->output_dir, "raft_statistics.json");
+    if (raft_statistics_put(path, entry, err, errcap)) goto out;
+    rc = 0;
+out:
+    if (f) fclose(f);
+    cJSON_Delete(entry);
+    for (size_t i = 0; i < n; i++) cJSON_Delete(recs[i]);
+    free(recs);
+    free(sc);
+    free(kept);
+    return rc;
+}
+
+/* ---- the loop ---- */
+
+/* Adds a verified file's samples to the curriculum's per-prompt record. */
+static int record_verified(raft_curriculum *cur, const bench_prompt_set *ps, const char *path, char *err,
+                           size_t errcap) {
+    jsonl_reader r;
+    if (jsonl_open(&r, path) != 0) {
+        seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    cJSON *obj;
+    char e[512];
+    int rc;
+    while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (rc < 0) continue;
+        long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
+        if (pi >= 0) raft_curriculum_record(cur, (size_t)pi, 1, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "success")));
+        cJSON_Delete(obj);
+    }
+    jsonl_close(&r);
+    return 0;
+}
+
+/* The rank and alpha of an adapter folder's adapter_config.json. */
+static int adapter_shape(const char *dir, int *rank, float *alpha, char *err, size_t errcap) {
+    char path[4200];
+    fs_join(path, sizeof path, dir, "adapter_config.json");
+    char *text = fs_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    double r = j ? json_get_num(j, "r", -1) : -1, al = j ? json_get_num(j, "lora_alpha", -1) : -1;
+    cJSON_Delete(j);
+    if (r < 1 || al < 0) {
+        seterr(err, errcap, "%s: unreadable, or no \"r\" / \"lora_alpha\"", path);
+        return -1;
+    }
+    *rank = (int)r;
+    *alpha = (float)al;
+    return 0;
+}
+
+int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, char *err, size_t errcap) {
+    raft_loop_options oo = *opt;
+    const raft_loop_options *o = &oo;
+    if (oo.init_adapter && adapter_shape(oo.init_adapter, &oo.lora_rank, &oo.lora_alpha, err, errcap)) return -1;
+    bench_prompt_set own = {0};
+    const bench_prompt_set *psp = o->prompts ? o->prompts : &own;
+    raft_curriculum cur = {0};
+    size_t *sel = NULL;
+    cJSON *hist = NULL;
+    int rc = -1;
+    char path[4400], samples_path[4200], verified_path[4200], prev_final[4200], work_dir[4200];
+    if (o->cycles < 1 || o->samples_per_prompt < 1) {
+        seterr(err, errcap, "raft: cycles and samples per prompt must be at least 1");
+        return -1;
+    }
+    if (fs_mkdirs(o->output_dir) != 0) {
+        seterr(err, errcap, "%s: cannot create: %s", o->output_dir, strerror(errno));
+        return -1;
+    }
+    if (!o->prompts && bench_prompts_load(o->prompts_path, &own, err, errcap)) return -1;
+    const char **texts = malloc(psp->count * sizeof *texts);
+    sel = malloc(psp->count * sizeof *sel);
+    if (!texts || !sel) {
+        free(texts);
+        seterr(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < psp->count; i++) texts[i] = psp->items[i].prompt;
+    int crc = raft_curriculum_init(&cur, o->curriculum, texts, psp->count);
+    free(texts);
+    if (crc) {
+        seterr(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    cur.start = o->curriculum_start;
+    cur.increment = o->curriculum_increment;
+    if (o->curriculum_stats && raft_curriculum_load(&cur, o->curriculum_stats, false, err, errcap) < 0) goto out;
+    raft_shaper sh;
+    raft_shaper_init(&sh, o->shaping, o->filter.reward_threshold, o->filter.keep_percent, o->cycles);
+    /* replay finished cycles into the adaptive shaper */
+    fs_join(path, sizeof path, o->output_dir, "raft_statistics.json");
+    if (!(hist = raft_statistics_load(path, err, errcap))) goto out;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, hist) {
+        int c = (int)json_get_num(h, "cycle", 0);
+        if (c < 1 || c > o->cycles || !raft_cycle_trained(o->output_dir, c)) continue;
+        /* the per-prompt record is rebuilt from the finished cycles' verified samples, so a cycle
+           that is redone after a crash is never counted twice */
+        raft_cycle_path(verified_path, sizeof verified_path, o->output_dir, c, RAFT_FILE_VERIFIED);
+        if (record_verified(&cur, psp, verified_path, err, errcap)) goto out;
+        raft_curriculum_update(&cur, c, json_get_num(h, "success_rate", 0));
+        raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
+    }
+    fs_join(work_dir, sizeof work_dir, o->output_dir, "work_model");
+    int merged_cycle = -1; /* which cycle's adapter work_model holds (-1: not built by this call) */
+
+    for (int c = 1; c <= o->cycles; c++) {
+        raft_cycle_report rep = {.cycle = c, .train_loss = NAN};
+        const char *prev = o->init_adapter;
+        if (c > 1) prev = raft_cycle_path(prev_final, sizeof prev_final, o->output_dir, c - 1, RAFT_FILE_FINAL);
+        if (raft_cycle_trained(o->output_dir, c)) {
+            log_info("Cycle %d: already done, skipped", c);
+            continue;
+        }
+        if (hooks && hooks->begin) hooks->begin(hooks->user, c);
+        double thr, keep;
+        raft_shaper_values(&sh, c, &thr, &keep);
+        size_t nsel = raft_curriculum_select(&cur, c, sel);
+        raft_cycle_path(samples_path, sizeof samples_path, o->output_dir, c, RAFT_FILE_SAMPLES);
+        raft_cycle_path(verified_path, sizeof verified_path, o->output_dir, c, RAFT_FILE_VERIFIED);
+        raft_cycle_state st;
+        if (raft_resume_cycle(o->output_dir, c, (long)nsel * o->samples_per_prompt, &st, err, errcap)) goto out;
+        log_info("Cycle %d/%d: %zu prompt%s, stage %s", c, o->cycles, nsel, nsel == 1 ? "" : "s",
+                 raft_stage_name(st.stage));
+        if (st.stage == RAFT_STAGE_GENERATE) {
+            const char *gen_dir = o->model_dir;
+            if (prev) {
+                if (merged_cycle != c - 1) {
+                    log_info("Cycle %d: merging %s into the base model for sampling", c, prev);
+                    if (raft_merge_model(o->model_dir, prev, work_dir, err, errcap)) goto out;
+                    merged_cycle = c - 1;
+                }
+                gen_dir = work_dir;
+            }
+            double t0 = time_now();
+            gen_stats gst = {0};
+            int g = generate_cycle(o, psp, sel, nsel, gen_dir, &st, samples_path, c, &gst, err, errcap);
+            rep.gen_seconds = time_now() - t0;
+            rep.generated_tokens = gst.generated_tokens;
+            if (g < 0) goto out;
+            if (g == 1 || cancelled(o)) {
+                rc = 1;
+                goto out;
+            }
+        }
+        if (st.stage <= RAFT_STAGE_VERIFY) {
+            double t0 = time_now();
+            if (verify_cycle(o, psp, samples_path, verified_path, err, errcap)) goto out;
+            rep.verify_seconds = time_now() - t0;
+            if (cancelled(o)) {
+                rc = 1;
+                goto out;
+            }
+        }
+        int t = train_cycle(o, psp, c, thr, keep, verified_path, prev, &cur, &rep, err, errcap);
+        if (t != 0) {
+            rc = t;
+            goto out;
+        }
+        raft_curriculum_update(&cur, c, rep.success_rate);
+        raft_shaper_update(&sh, c, rep.kept, rep.success_rate);
+        fs_join(path, sizeof path, o->output_dir, "curriculum_stats.json");
+        if (raft_curriculum_save(&cur, path, err, errcap)) goto out;
+        if (hooks && hooks->end && hooks->end(hooks->user, &rep, err, errcap)) goto out;
+        if (cancelled(o)) {
+            rc = 1;
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    cJSON_Delete(hist);
+    free(sel);
+    raft_curriculum_free(&cur);
+    bench_prompts_free(&own);
+    return rc;
+}

@@ -1,0 +1,140 @@
+# raft train, end to end on a tiny random model: the output layout, statistics, the next cycle sampling
+# from the trained weights, resume (finished cycles skipped, a half-generated cycle continued, a verified
+# cycle not verified again), Ctrl-C, a cycle that keeps nothing, flag errors.
+. "$HF_SOURCE_DIR/tests/cli_lib.sh"
+
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+"$HF" -q model init --preset tiny --seed 3 --init-std 0.3 --output m >/dev/null
+for i in 1 2 3 4; do echo "{\"id\": \"p$i\", \"prompt\": \"Write program number $i in C\"}"; done > p.jsonl
+# Random weights write gibberish: the custom verifier rewards completions that contain an "e", so
+# some samples pass and some do not, and the filter has something to keep.
+common=(--model m --prompts p.jsonl --samples-per-prompt 4 --max-new-tokens 10 --verifier custom
+        --verify-command "grep -q e {file}" --batch-size 2 --gradient-accumulation 1 --learning-rate 2e-2
+        --lora-rank 4 --workers 2)
+
+expect_rc 0 "raft train, 2 cycles" -- "$HF" raft train "${common[@]}" --output run --cycles 2
+expect_grep "^run/cycle_2_final$" "$T/out" "prints the final adapter"
+for c in 1 2; do
+    for f in cycle_${c}_samples.jsonl cycle_${c}_verified.jsonl cycle_${c}_final/adapter_config.json \
+             cycle_${c}_final/adapter_model.safetensors cycle_${c}/metrics.jsonl; do
+        if [ -s "run/$f" ]; then passes=$((passes + 1)); else echo "FAIL: run/$f missing"; fails=$((fails + 1)); fi
+    done
+done
+for f in raft_statistics.json curriculum_stats.json work_model/model.safetensors; do
+    if [ -s "run/$f" ]; then passes=$((passes + 1)); else echo "FAIL: run/$f missing"; fails=$((fails + 1)); fi
+done
+cat > check.py <<'PY'
+import json, sys
+out = sys.argv[1]; cycles = int(sys.argv[2])
+stats = json.load(open(f"{out}/raft_statistics.json"))
+assert [s["cycle"] for s in stats] == list(range(1, cycles + 1)), stats
+for s in stats:
+    c = s["cycle"]
+    samples = [json.loads(l) for l in open(f"{out}/cycle_{c}_samples.jsonl")]
+    assert len(samples) == 16, len(samples)
+    assert len({(r["prompt_id"], r["sample_idx"]) for r in samples}) == 16, "duplicate samples"
+    ver = [json.loads(l) for l in open(f"{out}/cycle_{c}_verified.jsonl")]
+    assert len(ver) == 16
+    rewards = [r["reward"] for r in ver]
+    assert rewards == sorted(rewards, reverse=True), "verified file sorted by reward"
+    assert all(r["success"] == (r["reward"] == 1.0) for r in ver)
+    assert s["elapsed_minutes"] >= 0 and s["total_samples"] == 16 and sum(s["reward_distribution"].values()) == 16, s
+    assert abs(s["success_rate"] - sum(r["success"] for r in ver) / 16) < 1e-9
+    assert 1 <= s["kept"] <= 16, s
+    train = [json.loads(l) for l in open(f"{out}/cycle_{c}/train.jsonl")]
+    assert len(train) == s["kept"], (len(train), s["kept"])
+    assert [m["role"] for m in train[0]["messages"]] == ["system", "user", "assistant"]
+    assert s["train_loss"] is not None and s["train_loss"] > 0
+    # learning rate of cycle c = base x 0.85^(c-1)
+    assert abs(s["learning_rate"] - 2e-2 * 0.85 ** (c - 1)) < 1e-9, s["learning_rate"]
+cur = json.load(open(f"{out}/curriculum_stats.json"))
+assert sum(p["attempts"] for p in cur["prompt_stats"]) == 16 * cycles, cur
+print("ok")
+PY
+expect_rc 0 "files, statistics and training data agree" -- $PY check.py run 2
+
+# The weights cycle 2 sampled from are the base with cycle 1's adapter merged in: they score a text
+# differently from the base model.
+"$HF" -q raft train "${common[@]}" --output one --cycles 1 >/dev/null 2>&1
+"$HF" -q score --model m --text "int main() { return 0; }" > s_base.json
+expect_rc 0 "merge cycle 1's adapter" -- "$HF" -q lora merge --adapter run/cycle_1_final --model m --output merged1 --dtype f32
+"$HF" -q score --model merged1 --text "int main() { return 0; }" > s_c1.json
+"$HF" -q score --model run/work_model --text "int main() { return 0; }" > s_work.json
+expect_rc 1 "trained weights differ from the base" -- cmp -s s_base.json s_c1.json
+expect_rc 0 "the work model is base + the last adapter" -- $PY -c "
+import json; a = json.load(open('s_c1.json')); b = json.load(open('s_work.json'))
+assert a['tokens'] == b['tokens']
+assert max(abs(x - y) for x, y in zip(a['logprobs'], b['logprobs'])) < 1e-4" 
+expect_rc 0 "cycle 1 of another run is the same (seeded)" -- cmp one/cycle_1_final/adapter_model.safetensors run/cycle_1_final/adapter_model.safetensors
+
+# Resume: finished cycles are skipped and left as they are.
+cp run/cycle_1_samples.jsonl c1.bak
+cp -r run half
+expect_rc 0 "rerun with one more cycle" -- "$HF" raft train "${common[@]}" --output run --cycles 3
+expect_grep "Cycle 1: already done, skipped" "$T/err" "cycle 1 skipped"
+expect_grep "Cycle 2: already done, skipped" "$T/err" "cycle 2 skipped"
+expect_rc 0 "cycle 1 samples untouched" -- cmp c1.bak run/cycle_1_samples.jsonl
+expect_rc 0 "3 cycles consistent" -- $PY check.py run 3
+
+# A half-generated cycle (crash in the middle of a line) continues with the missing samples only.
+rm -rf half/cycle_2_final half/cycle_2_verified.jsonl half/cycle_2
+head -n 5 run/cycle_2_samples.jsonl > half/cycle_2_samples.jsonl
+printf '{"prompt_id": "p1", "compl' >> half/cycle_2_samples.jsonl
+head -n 5 half/cycle_2_samples.jsonl > first5
+expect_rc 0 "resume a half-generated cycle" -- "$HF" raft train "${common[@]}" --output half --cycles 2
+expect_grep "Cycle 2/2: 4 prompts, stage generate" "$T/err" "resumed at generation"
+expect_grep "generating 11 samples" "$T/err" "only the 11 missing samples"
+expect_rc 0 "the 5 saved samples kept" -- cmp first5 <(head -n 5 half/cycle_2_samples.jsonl)
+expect_rc 0 "half-generated cycle completed" -- $PY check.py half 2
+
+# A verified cycle is not verified again.
+rm -rf half/cycle_2_final half/cycle_2
+cp half/cycle_2_verified.jsonl v2.bak
+expect_rc 0 "resume at training" -- "$HF" raft train "${common[@]}" --output half --cycles 2
+expect_grep "stage train" "$T/err" "resumed at training"
+expect_rc 1 "no verification" -- grep -q "verify: " "$T/err"
+expect_rc 0 "verified file untouched" -- cmp v2.bak half/cycle_2_verified.jsonl
+
+# A cycle whose samples all fail keeps nothing: the weights stay, the cycle still finishes.
+expect_rc 0 "nothing kept" -- "$HF" raft train --model m --prompts p.jsonl --samples-per-prompt 2 --max-new-tokens 4 \
+    --verifier custom --verify-command "false {file}" --lora-rank 4 --output none --cycles 1
+expect_grep "no sample kept" "$T/err" "says nothing was kept"
+expect_grep '"kept":[[:space:]]*0' none/raft_statistics.json "kept 0 in the statistics"
+if [ -s none/cycle_1_final/adapter_model.safetensors ]; then passes=$((passes + 1)); else echo "FAIL: no adapter after an empty cycle"; fails=$((fails + 1)); fi
+
+# Ctrl-C in the middle of a long generation stops within seconds and keeps the complete samples.
+for i in $(seq 1 32); do echo "{\"id\": \"q$i\", \"prompt\": \"Write program number $i in C\"}"; done > many.jsonl
+"$HF" raft train --model m --prompts many.jsonl --samples-per-prompt 64 --max-new-tokens 400 --verifier custom \
+    --verify-command "true {file}" --output int --cycles 1 --generation-batch-size 8 >/dev/null 2>int.err &
+pid=$!
+for _ in $(seq 1 100); do [ -s int/cycle_1_samples.jsonl ] && break; sleep 0.05; done
+kill -INT $pid
+t0=$(date +%s)
+wait $pid
+rc=$?
+t1=$(date +%s)
+expect_rc 0 "interrupted run exits with 130 (rc $rc)" -- test "$rc" -eq 130
+expect_rc 0 "stopped within 5 s ($((t1 - t0)) s)" -- test $((t1 - t0)) -le 5
+expect_grep "interrupted" int.err "says it was interrupted"
+expect_rc 1 "no final adapter after the interrupt" -- test -d int/cycle_1_final
+expect_rc 0 "saved samples are complete lines" -- $PY -c "
+import json; n = sum(1 for l in open('int/cycle_1_samples.jsonl') if json.loads(l)); assert 0 < n < 2048, n"
+
+# Starting from an adapter (an SFT result): cycle 1 samples with it merged in and trains it further.
+expect_rc 0 "--checkpoint" -- "$HF" raft train "${common[@]}" --output fromck --cycles 1 --checkpoint run/cycle_1_final --lora-rank 8
+expect_grep "Cycle 1: merging run/cycle_1_final into the base model" "$T/err" "cycle 1 samples from the checkpoint"
+expect_grep '"r":[[:space:]]*4' fromck/cycle_1_final/adapter_config.json "the checkpoint's rank is kept"
+expect_rc 0 "an adapter as --model means its base + the adapter" -- "$HF" raft train "${common[@]}" --model run/cycle_1_final --output fromck2 --cycles 1
+expect_grep "Cycle 1: merging run/cycle_1_final into the base model" "$T/err" "adapter given as --model"
+
+# Errors.
+expect_rc 2 "no --model" -- "$HF" raft train --prompts p.jsonl
+expect_grep "model" "$T/err" "names the missing flag"
+expect_rc 2 "missing prompts file" -- "$HF" raft train --model m --prompts nope.jsonl
+expect_grep "nope.jsonl" "$T/err" "names the file"
+expect_rc 2 "custom verifier without a command" -- "$HF" raft train --model m --prompts p.jsonl --verifier custom
+expect_rc 2 "bad curriculum" -- "$HF" raft train --model m --prompts p.jsonl --curriculum sideways
+expect_rc 1 "not a model folder" -- "$HF" raft train --model p.jsonl --prompts p.jsonl --output bad
+finish
