@@ -18,7 +18,7 @@ const cli_group cli_groups[] = {
     {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {"raft", "RAFT training: sample, verify, keep the best, fine-tune, repeat", NULL, cli_raft_cmds},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
-    {"benchmark", "Benchmarks: pass@k of generated samples", NULL, cli_benchmark_cmds},
+    {"benchmark", "Benchmarks: full (baseline, RAFT cycles, final), pass@k of generated samples", NULL, cli_benchmark_cmds},
     {"test", "Check the installation (--level smoke: toolchains, verifiers, sandbox)", cmd_test, NULL},
     {NULL, NULL, NULL, NULL},
 };

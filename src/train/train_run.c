@@ -347,7 +347,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     bool stopped_early = false;
     while (rs.step < stop_at && !stopped_early) {
         if (o->cancel && *o->cancel) {
-            seterr(err, errcap, "train: interrupted at step %ld of %ld", rs.step, stop_at);
+            err_set(err, errcap, "train: interrupted at step %ld of %ld", rs.step, stop_at);
             goto out;
         }
         const long step = rs.step, epoch = step / spe, k = step % spe;
