@@ -1,5 +1,6 @@
 /* raft loop: generate, verify, filter, train, and sample the next cycle from the trained weights. */
 #include "raft/loop.h"
+#include "core/err.h"
 
 #include "bench/prompts.h"
 #include "core/fs.h"
@@ -21,13 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static bool cancelled(const raft_loop_options *o) { return o->cancel && *o->cancel; }
 
@@ -73,7 +67,7 @@ int raft_merge_model(const char *base_dir, const char *adapter_dir, const char *
     if (adapter_dir && train_model_merge_adapter(m, adapter_dir, err, errcap)) goto out;
     if (train_model_save_full(m, tmp, false, err, errcap)) goto out;
     if (fs_remove_tree(out_dir) != 0 || rename(tmp, out_dir) != 0) {
-        seterr(err, errcap, "%s: cannot put the merged model in place: %s", out_dir, strerror(errno));
+        err_set(err, errcap, "%s: cannot put the merged model in place: %s", out_dir, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -98,7 +92,7 @@ static int carry_adapter(const raft_loop_options *o, const char *prev_adapter, c
     if (prev_adapter && train_model_load_adapter_weights(m, prev_adapter, err, errcap)) goto out;
     if (train_model_save_adapter(m, tmp, o->model_dir, err, errcap)) goto out;
     if (rename(tmp, dst) != 0) {
-        seterr(err, errcap, "%s: cannot rename into place: %s", dst, strerror(errno));
+        err_set(err, errcap, "%s: cannot rename into place: %s", dst, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -150,12 +144,12 @@ static int gen_on_result(void *user, const gen_result *r) {
 static int read_done(const char *path, long valid_bytes, const bench_prompt_set *ps, int spp, uint8_t *done,
                      char *err, size_t errcap) {
     if (truncate(path, valid_bytes) != 0) {
-        seterr(err, errcap, "%s: cannot truncate: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot truncate: %s", path, strerror(errno));
         return -1;
     }
     jsonl_reader r;
     if (jsonl_open(&r, path) != 0) {
-        seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     cJSON *obj;
@@ -185,7 +179,7 @@ static int generate_cycle(const raft_loop_options *o, const bench_prompt_set *ps
     const char **texts = malloc(nsel * sizeof *texts);
     g.done = calloc(ps->count * (size_t)spp, 1);
     if (!todo || !texts || !g.done) {
-        seterr(err, errcap, "raft: out of memory");
+        err_set(err, errcap, "raft: out of memory");
         goto out;
     }
     if (st->samples_file && read_done(samples_path, st->samples_valid_bytes, ps, spp, g.done, err, errcap)) goto out;
@@ -209,7 +203,7 @@ static int generate_cycle(const raft_loop_options *o, const bench_prompt_set *ps
     if (!(t = tok_load(path, err, errcap))) goto out;
     if (!(m = model_load(gen_model_dir, err, errcap))) goto out;
     if (!(g.f = fopen(samples_path, "a"))) {
-        seterr(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
+        err_set(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
         goto out;
     }
     gen_params p;
@@ -231,7 +225,7 @@ static int generate_cycle(const raft_loop_options *o, const bench_prompt_set *ps
     progress_finish(&g.prog);
     if (grc < 0) goto out;
     if (g.write_failed || fflush(g.f) != 0) {
-        seterr(err, errcap, "%s: write failed: %s", samples_path, strerror(errno));
+        err_set(err, errcap, "%s: write failed: %s", samples_path, strerror(errno));
         goto out;
     }
     rc = grc == 1 ? 1 : 0;
@@ -258,7 +252,7 @@ static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, 
                         const char *verified_path, char *err, size_t errcap) {
     jsonl_reader r;
     if (jsonl_open(&r, samples_path) != 0) {
-        seterr(err, errcap, "%s: cannot open: %s", samples_path, strerror(errno));
+        err_set(err, errcap, "%s: cannot open: %s", samples_path, strerror(errno));
         return -1;
     }
     size_t n = 0, cap = 0;
@@ -279,7 +273,7 @@ static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, 
             cJSON **nr = realloc(recs, cap * sizeof *nr);
             if (!nr) {
                 cJSON_Delete(obj);
-                seterr(err, errcap, "raft: out of memory");
+                err_set(err, errcap, "raft: out of memory");
                 jsonl_close(&r);
                 goto out;
             }
@@ -291,7 +285,7 @@ static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, 
     smp = calloc(n ? n : 1, sizeof *smp);
     res = calloc(n ? n : 1, sizeof *res);
     if (!smp || !res) {
-        seterr(err, errcap, "raft: out of memory");
+        err_set(err, errcap, "raft: out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -337,11 +331,11 @@ static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, 
         free(line);
     }
     if (!buf) {
-        seterr(err, errcap, "raft: out of memory");
+        err_set(err, errcap, "raft: out of memory");
         goto out;
     }
     if (fs_write_atomic(verified_path, buf, len) != 0) {
-        seterr(err, errcap, "%s: cannot write: %s", verified_path, strerror(errno));
+        err_set(err, errcap, "%s: cannot write: %s", verified_path, strerror(errno));
         free(buf);
         goto out;
     }
@@ -388,13 +382,13 @@ static int write_kept(const char *cdir, cJSON *const *recs, const long *kept, lo
     snprintf(path, sizeof path, "%s/kept.jsonl", cdir);
     FILE *f = fopen(path, "w");
     if (!f) {
-        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot write: %s", path, strerror(errno));
         return -1;
     }
     int bad = 0;
     for (long i = 0; i < nk; i++) bad |= jsonl_write(f, recs[kept[i]]);
     if (fclose(f) != 0 || bad) {
-        seterr(err, errcap, "%s: write failed: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: write failed: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -407,7 +401,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
                        raft_cycle_report *rep, char *err, size_t errcap) {
     jsonl_reader r;
     if (jsonl_open(&r, verified_path) != 0) {
-        seterr(err, errcap, "%s: cannot open: %s", verified_path, strerror(errno));
+        err_set(err, errcap, "%s: cannot open: %s", verified_path, strerror(errno));
         return -1;
     }
     int rc = -1, jrc;
@@ -434,7 +428,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
             if (!nr || !ns) {
                 cJSON_Delete(obj);
                 jsonl_close(&r);
-                seterr(err, errcap, "raft: out of memory");
+                err_set(err, errcap, "raft: out of memory");
                 goto out;
             }
         }
@@ -452,7 +446,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     raft_filter_stats fst;
     long nk = raft_filter(sc, (long)n, &fc, &kept, &fst);
     if (nk < 0) {
-        seterr(err, errcap, "raft: cannot filter (keep fraction %g, or out of memory)", keep);
+        err_set(err, errcap, "raft: cannot filter (keep fraction %g, or out of memory)", keep);
         goto out;
     }
     long compiled = 0;
@@ -480,12 +474,12 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         if (carry_adapter(o, prev_adapter, final_dir, err, errcap)) goto out;
     } else {
         if (fs_mkdirs(cdir) != 0) {
-            seterr(err, errcap, "%s: cannot create: %s", cdir, strerror(errno));
+            err_set(err, errcap, "%s: cannot create: %s", cdir, strerror(errno));
             goto out;
         }
         snprintf(data_path, sizeof data_path, "%s/train.jsonl", cdir);
         if (!(f = fopen(data_path, "w"))) {
-            seterr(err, errcap, "%s: cannot write: %s", data_path, strerror(errno));
+            err_set(err, errcap, "%s: cannot write: %s", data_path, strerror(errno));
             goto out;
         }
         for (long i = 0; i < nk; i++) {
@@ -503,13 +497,13 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
             int wrc = jsonl_write(f, d);
             cJSON_Delete(d);
             if (wrc) {
-                seterr(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
+                err_set(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
                 goto out;
             }
         }
         if (fclose(f) != 0) {
             f = NULL;
-            seterr(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
+            err_set(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
             goto out;
         }
         f = NULL;
@@ -553,7 +547,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         snprintf(path, sizeof path, "%s/final_model", cdir);
         fs_remove_tree(final_dir);
         if (rename(path, final_dir) != 0) {
-            seterr(err, errcap, "%s: cannot rename %s into place: %s", final_dir, path, strerror(errno));
+            err_set(err, errcap, "%s: cannot rename %s into place: %s", final_dir, path, strerror(errno));
             goto out;
         }
     }
@@ -595,7 +589,7 @@ static int record_verified(raft_curriculum *cur, const bench_prompt_set *ps, con
                            size_t errcap) {
     jsonl_reader r;
     if (jsonl_open(&r, path) != 0) {
-        seterr(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        err_set(err, errcap, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     cJSON *obj;
@@ -621,7 +615,7 @@ static int adapter_shape(const char *dir, int *rank, float *alpha, char *err, si
     double r = j ? json_get_num(j, "r", -1) : -1, al = j ? json_get_num(j, "lora_alpha", -1) : -1;
     cJSON_Delete(j);
     if (r < 1 || al < 0) {
-        seterr(err, errcap, "%s: unreadable, or no \"r\" / \"lora_alpha\"", path);
+        err_set(err, errcap, "%s: unreadable, or no \"r\" / \"lora_alpha\"", path);
         return -1;
     }
     *rank = (int)r;
@@ -641,11 +635,11 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
     int rc = -1;
     char path[4400], samples_path[4200], verified_path[4200], prev_final[4200], work_dir[4200];
     if (o->cycles < 1 || o->samples_per_prompt < 1) {
-        seterr(err, errcap, "raft: cycles and samples per prompt must be at least 1");
+        err_set(err, errcap, "raft: cycles and samples per prompt must be at least 1");
         return -1;
     }
     if (fs_mkdirs(o->output_dir) != 0) {
-        seterr(err, errcap, "%s: cannot create: %s", o->output_dir, strerror(errno));
+        err_set(err, errcap, "%s: cannot create: %s", o->output_dir, strerror(errno));
         return -1;
     }
     if (!o->prompts && bench_prompts_load(o->prompts_path, &own, err, errcap)) return -1;
@@ -653,14 +647,14 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
     sel = malloc(psp->count * sizeof *sel);
     if (!texts || !sel) {
         free(texts);
-        seterr(err, errcap, "raft: out of memory");
+        err_set(err, errcap, "raft: out of memory");
         goto out;
     }
     for (size_t i = 0; i < psp->count; i++) texts[i] = psp->items[i].prompt;
     int crc = raft_curriculum_init(&cur, o->curriculum, texts, psp->count);
     free(texts);
     if (crc) {
-        seterr(err, errcap, "raft: out of memory");
+        err_set(err, errcap, "raft: out of memory");
         goto out;
     }
     cur.start = o->curriculum_start;
