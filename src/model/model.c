@@ -2,7 +2,7 @@
 #include "model/model.h"
 
 #include "core/fs.h"
-#include "model/linear.h"
+#include "kernels/matmul.h"
 #include "model/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -16,7 +16,7 @@
 
 typedef struct {
     float *attn_norm, *mlp_norm; /* [H], fp32 copies */
-    linear_weight q, k, v, o, gate, up, down;
+    mm_weight q, k, v, o, gate, up, down;
     float *bq, *bk, *bv;         /* fp32 copies, NULL without attention biases */
 } layer_weights;
 
@@ -31,7 +31,8 @@ struct model {
     model_config cfg;
     st_file **files;
     int n_files;
-    linear_weight embed, head;
+    mm_weight embed, head;
+    unsigned mm_flags; /* MM_FAST in MODEL_PRECISION_FAST */
     float *final_norm;
     layer_weights *layers;
     float *inv_freq; /* [head_dim/2] */
@@ -271,6 +272,10 @@ done:
 
 /* ---------- weights ---------- */
 
+static mm_dtype mm_dtype_of(st_dtype d) {
+    return d == ST_BF16 ? MM_DTYPE_BF16 : d == ST_F16 ? MM_DTYPE_F16 : MM_DTYPE_F32;
+}
+
 typedef struct {
     const char *dir;
     cJSON *weight_map; /* NULL for a single file */
@@ -304,7 +309,7 @@ static const st_tensor *find_tensor(loader *L, const char *name, const char **fi
     return NULL;
 }
 
-static int get_matrix(loader *L, const char *name, int rows, int cols, linear_weight *w, size_t *nparams, char *err,
+static int get_matrix(loader *L, const char *name, int rows, int cols, mm_weight *w, size_t *nparams, char *err,
                       size_t errcap) {
     const char *file;
     const st_tensor *t = find_tensor(L, name, &file, err, errcap);
@@ -317,7 +322,7 @@ static int get_matrix(loader *L, const char *name, int rows, int cols, linear_we
         return -1;
     }
     w->data = t->data;
-    w->dtype = t->dtype;
+    w->dtype = mm_dtype_of(t->dtype);
     w->rows = rows;
     w->cols = cols;
     *nparams += (size_t)rows * (size_t)cols;
@@ -335,8 +340,8 @@ static float *get_vector(loader *L, const char *name, int n, size_t *nparams, ch
     }
     float *v = malloc((size_t)n * sizeof(float));
     if (!v) { seterr(err, errcap, "%s: out of memory", file); return NULL; }
-    linear_weight w = {t->data, t->dtype, 1, n};
-    linear_row(v, &w, 0);
+    mm_weight w = {mm_dtype_of(t->dtype), 1, n, t->data};
+    mm_weight_row(v, &w, 0);
     *nparams += (size_t)n;
     return v;
 }
@@ -394,7 +399,7 @@ model *model_load(const char *dir, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
     if (!m) { seterr(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
-    linear_init_threads();
+    mm_blas_single_thread();
     if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
     if (open_files(&L, m, err, errcap) != 0) goto fail;
     const model_config *c = &m->cfg;
@@ -465,6 +470,11 @@ void model_free(model *m) {
 }
 
 const model_config *model_get_config(const model *m) { return &m->cfg; }
+
+void model_set_precision(model *m, model_precision p) { m->mm_flags = p == MODEL_PRECISION_FAST ? MM_FAST : 0; }
+model_precision model_get_precision(const model *m) {
+    return (m->mm_flags & MM_FAST) ? MODEL_PRECISION_FAST : MODEL_PRECISION_EXACT;
+}
 size_t model_num_params(const model *m) { return m->n_params; }
 
 /* ---------- KV cache ---------- */
@@ -590,6 +600,8 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     int nthreads = omp_get_max_threads();
     int maxpos = 0;
     for (int t = 0; t < T; t++) maxpos = s->pos[t] + 1 > maxpos ? s->pos[t] + 1 : maxpos;
+    long attn_work = 0; /* multiply-adds of one layer's attention */
+    for (int t = 0; t < T; t++) attn_work += (long)(s->pos[t] + 1) * nh * hd;
     float *rope = malloc((size_t)T * hd * sizeof(float)); /* per row: cos[half], sin[half] */
     float *scores = malloc((size_t)nthreads * (size_t)maxpos * sizeof(float));
     if (!rope || !scores) {
@@ -609,9 +621,9 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
         rmsnorm_rows(s->xb, s->x, w->attn_norm, T, H, eps);
         {
             float *outs[3] = {s->q, s->k, s->v};
-            const linear_weight *ws[3] = {&w->q, &w->k, &w->v};
+            const mm_weight *ws[3] = {&w->q, &w->k, &w->v};
             const float *bs[3] = {w->bq, w->bk, w->bv};
-            linear_forward_many(3, outs, ws, bs, s->xb, T);
+            mm_linear_many(3, outs, ws, bs, s->xb, T, m->mm_flags);
         }
         for (int t = 0; t < T; t++) {
             const float *cs = rope + (size_t)t * hd;
@@ -629,7 +641,8 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
             }
         }
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+        /* Threads only when there is enough work to pay for waking them (a short one-sequence step is a few us). */
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (attn_work >= (1L << 18))
         for (int t = 0; t < T; t++)
             for (int h = 0; h < nh; h++) {
                 float *sc = scores + (size_t)omp_get_thread_num() * maxpos;
@@ -684,20 +697,20 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                     }
                 }
             }
-        linear_forward(s->proj, s->att, &w->o, NULL, T);
+        mm_linear(s->proj, s->att, T, &w->o, NULL, m->mm_flags);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
         rmsnorm_rows(s->xb, s->x, w->mlp_norm, T, H, eps);
         {
             float *outs[2] = {s->gate, s->up};
-            const linear_weight *ws[2] = {&w->gate, &w->up};
-            linear_forward_many(2, outs, ws, NULL, s->xb, T);
+            const mm_weight *ws[2] = {&w->gate, &w->up};
+            mm_linear_many(2, outs, ws, NULL, s->xb, T, m->mm_flags);
         }
 #pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
         for (size_t i = 0; i < (size_t)T * I; i++) {
             float g = s->gate[i];
             s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
         }
-        linear_forward(s->proj, s->gate, &w->down, NULL, T);
+        mm_linear(s->proj, s->gate, T, &w->down, NULL, m->mm_flags);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
     }
     free(rope);
@@ -745,7 +758,7 @@ static int prepare(model *m, kv_cache *kv, int n, const int *slots, const int *c
         for (int j = 0; j < ntok[i]; j++, t++) {
             s->slot[t] = slots[i];
             s->pos[t] = kv->len[slots[i]] + j;
-            linear_row(s->x + (size_t)t * H, &m->embed, tokens[i][j]);
+            mm_weight_row(s->x + (size_t)t * H, &m->embed, tokens[i][j]);
         }
     *T_out = T;
     return 0;
@@ -758,7 +771,7 @@ static int head_rows(model *m, const int *rows, int nr, float *logits, char *err
     if (!h) { seterr(err, errcap, "model: out of memory"); return -1; }
     for (int r = 0; r < nr; r++) memcpy(h + (size_t)r * H, m->s.x + (size_t)rows[r] * H, (size_t)H * sizeof(float));
     rmsnorm_rows(h, h, m->final_norm, nr, H, (float)m->cfg.rms_eps);
-    linear_forward(logits, h, &m->head, NULL, nr);
+    mm_linear(logits, h, nr, &m->head, NULL, m->mm_flags);
     free(h);
     return 0;
 }
