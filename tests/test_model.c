@@ -247,7 +247,7 @@ static void check_batched_equals_full(const shape *s, int seed) {
     assert_non_null(kv);
     rng_state r;
     rng_seed(&r, (uint64_t)seed);
-    int seq[NS][MAXLEN], len[NS] = {7, 1, 12, 0};
+    int seq[NS][MAXLEN], len[NS] = {7, 1, 20, 0}; /* 20: a prompt run on the blocked attention path beside row-by-row ones */
     for (int i = 0; i < NS; i++)
         for (int t = 0; t < MAXLEN; t++) seq[i][t] = (int)rng_below(&r, (uint64_t)V);
     char err[512];

@@ -233,6 +233,17 @@ void mm_f32(float *y, const float *x, const float *W, const float *bias, int M, 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, beta, y, N);
 }
 
+void mm_f32_nt_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                       float alpha) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
+void mm_f32_nn_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
 void mm_f32_dx(float *dx, const float *dy, const float *W, int M, int N, int K, unsigned flags) {
     if (M <= 0 || N <= 0 || K <= 0) return;
     float beta = (flags & MM_ACCUMULATE) ? 1.0f : 0.0f;

@@ -95,6 +95,14 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
 /* fp32 weights through OpenBLAS. flags: MM_ACCUMULATE (MM_FAST is ignored). */
 void mm_f32(float *y, const float *x, const float *W, const float *bias, int M, int N, int K, unsigned flags);
 
+/* Plain fp32 products with row strides (attention over the KV cache), through OpenBLAS (use from inside an
+ * OpenMP region with OpenBLAS on one thread, see mm_blas_single_thread):
+ *   nt: c[M,N] = alpha * a[M,K] · b[N,K]ᵀ          nn: c[M,N] = a[M,K] · b[K,N]
+ * lda/ldb/ldc are the distances between rows, in floats. */
+void mm_f32_nt_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                       float alpha);
+void mm_f32_nn_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K);
+
 /* ---- backward ---- */
 
 /* dX[M,K] (+)= dY[M,N] · W[N,K] for any weight dtype (f16 is widened whole into a temporary fp32 copy). */

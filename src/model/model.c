@@ -589,6 +589,10 @@ static void rope_row(float *v, int nheads, int hd, const float *cosv, const floa
     }
 }
 
+/* Blocked attention for prompt rows: runs of at least ATT_BLOCK_MIN rows, ATT_QB queries per block. */
+#define ATT_BLOCK_MIN 16
+#define ATT_QB 64
+
 /* Runs all layers for T rows that belong to slots (s->slot, s->pos filled in) and leaves the
  * residual stream in s->x. Rows of one slot are consecutive and in position order. */
 static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
@@ -604,7 +608,30 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     for (int t = 0; t < T; t++) attn_work += (long)(s->pos[t] + 1) * nh * hd;
     float *rope = malloc((size_t)T * hd * sizeof(float)); /* per row: cos[half], sin[half] */
     float *scores = malloc((size_t)nthreads * (size_t)maxpos * sizeof(float));
-    if (!rope || !scores) {
+    /* Prompt rows (runs of >= ATT_BLOCK_MIN consecutive rows of one slot, fp32 cache) take the blocked attention
+     * path: per head and block of ATT_QB queries, scores and weighted values are two small sgemms. */
+    int *run_of = malloc((size_t)T * sizeof(int)); /* row -> its blocked run, or -1 */
+    int *runs = malloc((size_t)T * sizeof(int));   /* first row of each blocked run */
+    int nruns = 0, n_att_tasks = 0;
+    float *blk = NULL;
+    if (run_of && runs) {
+        for (int t = 0; t < T;) {
+            int e = t + 1;
+            while (e < T && s->slot[e] == s->slot[t] && s->pos[e] == s->pos[e - 1] + 1) e++;
+            bool blocked = !kv->bf16 && e - t >= ATT_BLOCK_MIN;
+            for (int r = t; r < e; r++) run_of[r] = blocked ? nruns : -1;
+            if (blocked) {
+                runs[nruns++] = t;
+                n_att_tasks += (e - t + ATT_QB - 1) / ATT_QB * nh;
+            }
+            t = e;
+        }
+        if (nruns) blk = malloc((size_t)nthreads * ATT_QB * (size_t)maxpos * sizeof(float));
+    }
+    if (!rope || !scores || !run_of || !runs || (nruns && !blk)) {
+        free(run_of);
+        free(runs);
+        free(blk);
         free(rope);
         free(scores);
         seterr(err, errcap, "model: out of memory for %d tokens", T);
@@ -641,10 +668,48 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
             }
         }
+        if (nruns) {
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int task = 0; task < n_att_tasks; task++) {
+                /* task -> (run, query block, head) */
+                int rem = task, r = 0, len = 0;
+                for (;; r++) {
+                    int t0 = runs[r];
+                    len = 1;
+                    while (t0 + len < T && run_of[t0 + len] == r) len++;
+                    int nt_r = (len + ATT_QB - 1) / ATT_QB * nh;
+                    if (rem < nt_r) break;
+                    rem -= nt_r;
+                }
+                const int h = rem % nh, qb0 = (rem / nh) * ATT_QB, t0 = runs[r] + qb0;
+                const int nq = len - qb0 < ATT_QB ? len - qb0 : ATT_QB;
+                const int kvh = h / group, nkeys = s->pos[t0 + nq - 1] + 1, p0 = s->pos[t0];
+                const size_t base = kv_off(kv, s->slot[t0], l, 0);
+                const float *K = (const float *)(kv->k + base) + (size_t)kvh * hd;
+                const float *V = (const float *)(kv->v + base) + (size_t)kvh * hd;
+                float *S = blk + (size_t)omp_get_thread_num() * ATT_QB * maxpos;
+                mm_f32_nt_strided(S, nkeys, s->q + (size_t)t0 * qd + (size_t)h * hd, qd, K, kvd, nq, nkeys, hd, scale);
+                for (int i = 0; i < nq; i++) {
+                    float *row = S + (size_t)i * nkeys;
+                    const int n = p0 + i + 1; /* causal: keys 0..pos */
+                    float mx = -INFINITY, sum = 0;
+                    for (int p = 0; p < n; p++) mx = row[p] > mx ? row[p] : mx;
+                    for (int p = 0; p < n; p++) {
+                        row[p] = expf(row[p] - mx);
+                        sum += row[p];
+                    }
+                    const float inv = 1.0f / sum;
+                    for (int p = 0; p < n; p++) row[p] *= inv;
+                    for (int p = n; p < nkeys; p++) row[p] = 0;
+                }
+                mm_f32_nn_strided(s->att + (size_t)t0 * qd + (size_t)h * hd, qd, S, nkeys, V, kvd, nq, hd, nkeys);
+            }
+        }
         /* Threads only when there is enough work to pay for waking them (a short one-sequence step is a few us). */
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (attn_work >= (1L << 18))
         for (int t = 0; t < T; t++)
             for (int h = 0; h < nh; h++) {
+                if (run_of[t] >= 0) continue; /* done above */
                 float *sc = scores + (size_t)omp_get_thread_num() * maxpos;
                 const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
                 const int kvh = h / group, n = s->pos[t] + 1;
@@ -713,6 +778,9 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
         mm_linear(s->proj, s->gate, T, &w->down, NULL, m->mm_flags);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
     }
+    free(run_of);
+    free(runs);
+    free(blk);
     free(rope);
     free(scores);
     return 0;
