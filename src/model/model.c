@@ -57,6 +57,23 @@ static void seterr(char *err, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* HF_PROFILE=1: wall time per step of the layers, summed over calls, printed to stderr by model_free. */
+static const char *const prof_names[] = {"norm+qkv", "rope+kv", "attention", "o_proj",
+                                         "norm+gate/up", "silu", "down", "residual"};
+static double prof_sec[8];
+static int prof_on = -1;
+static double prof_t0;
+static int prof_last = -1;
+static void prof_mark(int step) {
+    if (prof_on < 0) prof_on = getenv("HF_PROFILE") && atoi(getenv("HF_PROFILE")) > 0;
+    if (!prof_on) return;
+    double now = omp_get_wtime();
+    if (prof_last >= 0) prof_sec[prof_last] += now - prof_t0;
+    prof_t0 = now;
+    prof_last = step;
+}
+#define PROF_MARK(i) prof_mark(i)
+
 /* ---------- config ---------- */
 
 static cJSON *read_json(const char *path, bool required, char *err, size_t errcap, int *missing) {
@@ -455,6 +472,10 @@ static void scratch_free(scratch *s) {
 
 void model_free(model *m) {
     if (!m) return;
+    if (prof_on > 0) {
+        for (int i = 0; i < 8; i++) fprintf(stderr, "profile: %-10s %8.3f s\n", prof_names[i], prof_sec[i]);
+        memset(prof_sec, 0, sizeof prof_sec);
+    }
     if (m->layers)
         for (int l = 0; l < m->cfg.num_layers; l++) {
             layer_weights *w = &m->layers[l];
@@ -589,6 +610,7 @@ static void rope_row(float *v, int nheads, int hd, const float *cosv, const floa
     }
 }
 
+
 /* Blocked attention for prompt rows: runs of at least ATT_BLOCK_MIN rows, ATT_QB queries per block. */
 #define ATT_BLOCK_MIN 16
 #define ATT_QB 64
@@ -607,7 +629,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     long attn_work = 0; /* multiply-adds of one layer's attention */
     for (int t = 0; t < T; t++) attn_work += (long)(s->pos[t] + 1) * nh * hd;
     float *rope = malloc((size_t)T * hd * sizeof(float)); /* per row: cos[half], sin[half] */
-    float *scores = malloc((size_t)nthreads * (size_t)maxpos * sizeof(float));
+    float *scores = malloc((size_t)nthreads * (size_t)group * (size_t)maxpos * sizeof(float));
     /* Prompt rows (runs of >= ATT_BLOCK_MIN consecutive rows of one slot, fp32 cache) take the blocked attention
      * path: per head and block of ATT_QB queries, scores and weighted values are two small sgemms. */
     int *run_of = malloc((size_t)T * sizeof(int)); /* row -> its blocked run, or -1 */
@@ -645,6 +667,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
         }
     for (int l = 0; l < c->num_layers; l++) {
         const layer_weights *w = &m->layers[l];
+        PROF_MARK(0);
         rmsnorm_rows(s->xb, s->x, w->attn_norm, T, H, eps);
         {
             float *outs[3] = {s->q, s->k, s->v};
@@ -652,6 +675,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
             const float *bs[3] = {w->bq, w->bk, w->bv};
             mm_linear_many(3, outs, ws, bs, s->xb, T, m->mm_flags);
         }
+        PROF_MARK(1);
         for (int t = 0; t < T; t++) {
             const float *cs = rope + (size_t)t * hd;
             rope_row(s->q + (size_t)t * qd, nh, hd, cs, cs + half);
@@ -668,6 +692,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
             }
         }
+        PROF_MARK(2);
         if (nruns) {
 #pragma omp parallel for schedule(dynamic, 1)
             for (int task = 0; task < n_att_tasks; task++) {
@@ -705,36 +730,52 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 mm_f32_nn_strided(s->att + (size_t)t0 * qd + (size_t)h * hd, qd, S, nkeys, V, kvd, nq, hd, nkeys);
             }
         }
-        /* Threads only when there is enough work to pay for waking them (a short one-sequence step is a few us). */
+        /* Decode rows, fp32 cache: the heads that share a KV head attend together, two small sgemms on the cache
+         * (each cached key and value is read once for the whole group). Threads only when there is enough work
+         * to pay for waking them (a short one-sequence step is a few us). */
+        if (!kv->bf16) {
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (attn_work >= (1L << 18))
+            for (int t = 0; t < T; t++)
+                for (int g = 0; g < nkv; g++) {
+                    if (run_of[t] >= 0) continue; /* done above */
+                    const int n = s->pos[t] + 1;
+                    const size_t base = kv_off(kv, s->slot[t], l, 0);
+                    const float *K = (const float *)(kv->k + base) + (size_t)g * hd;
+                    const float *V = (const float *)(kv->v + base) + (size_t)g * hd;
+                    float *S = scores + (size_t)omp_get_thread_num() * group * maxpos;
+                    const size_t qoff = (size_t)t * qd + (size_t)g * group * hd;
+                    mm_f32_nt_strided(S, n, s->q + qoff, hd, K, kvd, group, n, hd, scale);
+                    for (int i = 0; i < group; i++) {
+                        float *row = S + (size_t)i * n, mx = -INFINITY, sum = 0;
+                        for (int p = 0; p < n; p++) mx = row[p] > mx ? row[p] : mx;
+                        for (int p = 0; p < n; p++) {
+                            row[p] = expf(row[p] - mx);
+                            sum += row[p];
+                        }
+                        const float inv = 1.0f / sum;
+                        for (int p = 0; p < n; p++) row[p] *= inv;
+                    }
+                    mm_f32_nn_strided(s->att + qoff, hd, S, n, V, kvd, group, hd, n);
+                }
+        }
+        /* Decode rows, bf16 cache: one head at a time. */
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (kv->bf16 && attn_work >= (1L << 18))
         for (int t = 0; t < T; t++)
             for (int h = 0; h < nh; h++) {
-                if (run_of[t] >= 0) continue; /* done above */
+                if (run_of[t] >= 0 || !kv->bf16) continue; /* done above */
                 float *sc = scores + (size_t)omp_get_thread_num() * maxpos;
                 const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
                 const int kvh = h / group, n = s->pos[t] + 1;
                 const size_t base = kv_off(kv, s->slot[t], l, 0);
                 float mx = -INFINITY;
-                if (kv->bf16) {
-                    const uint16_t *K = (const uint16_t *)(kv->k + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const uint16_t *kr = K + (size_t)p * kvd;
-                        float d = 0;
+                const uint16_t *K = (const uint16_t *)(kv->k + base) + (size_t)kvh * hd;
+                for (int p = 0; p < n; p++) {
+                    const uint16_t *kr = K + (size_t)p * kvd;
+                    float d = 0;
 #pragma omp simd reduction(+ : d)
-                        for (int i = 0; i < hd; i++) d += q[i] * st_bf16_to_f32(kr[i]);
-                        sc[p] = d * scale;
-                        if (sc[p] > mx) mx = sc[p];
-                    }
-                } else {
-                    const float *K = (const float *)(kv->k + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const float *kr = K + (size_t)p * kvd;
-                        float d = 0;
-#pragma omp simd reduction(+ : d)
-                        for (int i = 0; i < hd; i++) d += q[i] * kr[i];
-                        sc[p] = d * scale;
-                        if (sc[p] > mx) mx = sc[p];
-                    }
+                    for (int i = 0; i < hd; i++) d += q[i] * st_bf16_to_f32(kr[i]);
+                    sc[p] = d * scale;
+                    if (sc[p] > mx) mx = sc[p];
                 }
                 float sum = 0;
                 for (int p = 0; p < n; p++) {
@@ -744,25 +785,17 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 float inv = 1.0f / sum;
                 float *o = s->att + (size_t)t * qd + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) o[i] = 0;
-                if (kv->bf16) {
-                    const uint16_t *V = (const uint16_t *)(kv->v + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const uint16_t *vr = V + (size_t)p * kvd;
-                        float a = sc[p] * inv;
+                const uint16_t *V = (const uint16_t *)(kv->v + base) + (size_t)kvh * hd;
+                for (int p = 0; p < n; p++) {
+                    const uint16_t *vr = V + (size_t)p * kvd;
+                    float a = sc[p] * inv;
 #pragma omp simd
-                        for (int i = 0; i < hd; i++) o[i] += a * st_bf16_to_f32(vr[i]);
-                    }
-                } else {
-                    const float *V = (const float *)(kv->v + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const float *vr = V + (size_t)p * kvd;
-                        float a = sc[p] * inv;
-#pragma omp simd
-                        for (int i = 0; i < hd; i++) o[i] += a * vr[i];
-                    }
+                    for (int i = 0; i < hd; i++) o[i] += a * st_bf16_to_f32(vr[i]);
                 }
             }
+        PROF_MARK(3);
         mm_linear(s->proj, s->att, T, &w->o, NULL, m->mm_flags);
+        PROF_MARK(4);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
         rmsnorm_rows(s->xb, s->x, w->mlp_norm, T, H, eps);
         {
@@ -770,14 +803,19 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
             const mm_weight *ws[2] = {&w->gate, &w->up};
             mm_linear_many(2, outs, ws, NULL, s->xb, T, m->mm_flags);
         }
+        PROF_MARK(5);
 #pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
         for (size_t i = 0; i < (size_t)T * I; i++) {
             float g = s->gate[i];
             s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
         }
+        PROF_MARK(6);
         mm_linear(s->proj, s->gate, T, &w->down, NULL, m->mm_flags);
+        PROF_MARK(7);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
     }
+    prof_mark(-1);
+    prof_last = -1;
     free(run_of);
     free(runs);
     free(blk);
