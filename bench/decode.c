@@ -2,6 +2,7 @@
  * measured in the same run.
  *
  *   bench_decode [MODEL_DIR] [--new-tokens 32] [--prompt-tokens 64] [--batches 1,8,32,128] [--reps 3]
+ *                [--precision fast|exact]
  *
  * MODEL_DIR defaults to /tmp/q05; when it does not exist, a qwen2.5-0.5b-shaped random bf16 model is
  * written there first (the same as `halo-forge model init --preset qwen2.5-0.5b --output /tmp/q05`).
@@ -19,6 +20,7 @@
 #include "core/fs.h"
 #include "core/timing.h"
 #include "generate/generate.h"
+#include "kernels/matmul.h"
 #include "model/model.h"
 
 #include <cblas.h>
@@ -92,18 +94,23 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    mm_threads_setup(argv); /* OMP_WAIT_POLICY=passive unless set, as the halo-forge program does */
     setvbuf(stdout, NULL, _IOLBF, 0); /* figures appear as they are measured */
     const char *dir = "/tmp/q05";
     int new_tokens = 32, prompt_tokens = 64, reps = 3;
+    model_precision precision = MODEL_PRECISION_FAST; /* what `generate` uses */
     char batches_arg[256] = "1,8,32,128";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--new-tokens") && i + 1 < argc) new_tokens = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--prompt-tokens") && i + 1 < argc) prompt_tokens = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) snprintf(batches_arg, sizeof batches_arg, "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            precision = !strcmp(argv[++i], "exact") ? MODEL_PRECISION_EXACT : MODEL_PRECISION_FAST;
         else if (argv[i][0] != '-') dir = argv[i];
         else {
-            fprintf(stderr, "usage: %s [MODEL_DIR] [--new-tokens N] [--prompt-tokens N] [--batches 1,8,...] [--reps N]\n",
+            fprintf(stderr, "usage: %s [MODEL_DIR] [--new-tokens N] [--prompt-tokens N] [--batches 1,8,...] [--reps N] "
+                    "[--precision fast|exact]\n",
                     argv[0]);
             return 2;
         }
@@ -127,12 +134,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_decode: %s\n", err);
         return 1;
     }
+    model_set_precision(m, precision);
     const model_config *cfg = model_get_config(m);
     double params = (double)model_num_params(m);
     int wbytes = weight_bytes_per_param(dir);
     int threads = omp_get_max_threads();
 
-    printf("machine: %d threads\n", threads);
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) < 0) load[0] = load[1] = load[2] = -1;
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    printf("machine: %d threads, load average %.2f %.2f %.2f; precision %s; OMP_WAIT_POLICY=%s\n", threads, load[0],
+           load[1], load[2], precision == MODEL_PRECISION_FAST ? "fast (bf16 activations)" : "exact (fp32)",
+           wait ? wait : "(unset)");
     /* measured in a child process, so its buffers do not count in this process's peak RSS */
     double machine[2] = {0, 0};
     int fds[2];

@@ -309,6 +309,134 @@ static void test_f32_paths_and_linear_dispatch(void **state) {
     }
 }
 
+/* mm_linear_many (q/k/v, gate/up in one region) gives the same bits as one mm_linear per matrix, for every ISA,
+ * both precisions, M from decode to the transposed-x sizes, with and without biases and accumulation. */
+static void test_linear_many_equals_separate_products(void **state) {
+    (void)state;
+    rng_state r;
+    rng_seed(&r, 11);
+    mm_isa saved = mm_get_isa();
+    static const int Ms[] = {1, 3, 8, 20, 70};
+    const int K = 133, Ns[3] = {37, 5, 130};
+    uint16_t *w[3];
+    float *b[3], *y[3], *y1[3];
+    mm_weight wt[3];
+    const mm_weight *pw[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = rand_bf16(&r, (size_t)Ns[i] * K);
+        b[i] = randv(&r, (size_t)Ns[i], 0.5f);
+        y[i] = malloc((size_t)70 * Ns[i] * sizeof(float));
+        y1[i] = malloc((size_t)70 * Ns[i] * sizeof(float));
+        wt[i] = (mm_weight){MM_DTYPE_BF16, Ns[i], K, w[i]};
+        pw[i] = &wt[i];
+    }
+    float *x = randv(&r, (size_t)70 * K, 1.0f);
+    for (int isa = MM_ISA_SCALAR; isa <= MM_ISA_AVX512BF16; isa++) {
+        if (!isa_available((mm_isa)isa)) continue;
+        assert_int_equal(mm_set_isa((mm_isa)isa), 0);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+            for (int variant = 0; variant < 4; variant++) {
+                const int M = Ms[mi], fast = variant & 1, acc = variant >> 1;
+                const unsigned flags = (fast ? MM_FAST : 0) | (acc ? MM_ACCUMULATE : 0);
+                const float *bs[3] = {b[0], NULL, b[2]}; /* a NULL entry among the biases */
+                for (int i = 0; i < 3; i++)
+                    for (size_t e = 0; e < (size_t)M * Ns[i]; e++) y[i][e] = y1[i][e] = (float)e * 0.25f;
+                mm_linear_many(3, y, pw, bs, x, M, flags);
+                for (int i = 0; i < 3; i++) mm_linear(y1[i], x, M, &wt[i], bs[i], flags);
+                for (int i = 0; i < 3; i++)
+                    if (memcmp(y[i], y1[i], (size_t)M * Ns[i] * sizeof(float)) != 0)
+                        fail_msg("mm_linear_many %s M=%d matrix %d fast=%d acc=%d differs from mm_linear",
+                                 mm_isa_name((mm_isa)isa), M, i, fast, acc);
+            }
+    }
+    assert_int_equal(mm_set_isa(saved), 0);
+    for (int i = 0; i < 3; i++) {
+        free(w[i]);
+        free(b[i]);
+        free(y[i]);
+        free(y1[i]);
+    }
+    free(x);
+}
+
+/* IEEE half weights (f16 checkpoints) and fp32 weights with OpenBLAS on one thread inside OpenMP (as the model
+ * runs them): forward, one and several matrices, dx, and the row lookup, against double references. */
+static void test_f16_and_single_thread_blas_paths(void **state) {
+    (void)state;
+    assert_true(mm_f16_to_f32(0x3c00) == 1.0f);
+    assert_true(mm_f16_to_f32(0xc000) == -2.0f);
+    assert_true(mm_f16_to_f32(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
+    assert_true(mm_f16_to_f32(0x03ff) == 1023.0f * ldexpf(1.0f, -24));
+    assert_true(mm_f16_to_f32(0x7bff) == 65504.0f);
+    assert_true(isinf(mm_f16_to_f32(0x7c00)) && isnan(mm_f16_to_f32(0x7e00)));
+    assert_true(mm_f16_to_f32(0x8000) == 0.0f && signbit(mm_f16_to_f32(0x8000)));
+    mm_blas_single_thread();
+    rng_state r;
+    rng_seed(&r, 13);
+    static const shape h_shapes[] = {{1, 37, 45}, {3, 300, 17}, {16, 70, 96}};
+    for (size_t s = 0; s < sizeof h_shapes / sizeof h_shapes[0]; s++) {
+        const int M = h_shapes[s].M, N = h_shapes[s].N, K = h_shapes[s].K;
+        uint16_t *wh = malloc((size_t)N * K * sizeof *wh), *wb = malloc((size_t)N * K * sizeof *wb);
+        float *wf = malloc((size_t)N * K * sizeof *wf);
+        for (size_t i = 0; i < (size_t)N * K; i++) { /* random halves in [2^-6, 2), both signs, subnormals too */
+            uint16_t h = (uint16_t)(rng_below(&r, 2) << 15 | (rng_below(&r, 10) + 6) << 10 | rng_below(&r, 1024));
+            if (i % 97 == 0) h = (uint16_t)rng_below(&r, 1024); /* subnormal */
+            wh[i] = h;
+            wf[i] = mm_f16_to_f32(h);
+        }
+        float *x = randv(&r, (size_t)M * K, 1.0f), *bias = randv(&r, (size_t)N, 0.5f);
+        float *y = malloc((size_t)M * N * sizeof *y), *y2 = malloc((size_t)M * N * sizeof *y2);
+        double *ref = malloc((size_t)M * N * sizeof *ref), *scale = malloc((size_t)M * N * sizeof *scale);
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double acc = bias[n], a = fabs(bias[n]);
+                for (int k = 0; k < K; k++) {
+                    double p = (double)x[(size_t)m * K + k] * wf[(size_t)n * K + k];
+                    acc += p;
+                    a += fabs(p);
+                }
+                ref[(size_t)m * N + n] = acc;
+                scale[(size_t)m * N + n] = a;
+            }
+        mm_weight w16 = {MM_DTYPE_F16, N, K, wh}, w32 = {MM_DTYPE_F32, N, K, wf};
+        mm_linear(y, x, M, &w16, bias, MM_FAST); /* MM_FAST is ignored for f16: exact */
+        check_close(y, ref, scale, (size_t)M * N, 1e-5, "mm_linear f16");
+        float *ys[2] = {y, y2};
+        const mm_weight *ws[2] = {&w16, &w32};
+        const float *bs[2] = {bias, bias};
+        mm_linear_many(2, ys, ws, bs, x, M, 0); /* mixed dtypes: the OpenBLAS-per-thread path */
+        check_close(y, ref, scale, (size_t)M * N, 1e-5, "mm_linear_many f16");
+        check_close(y2, ref, scale, (size_t)M * N, 1e-5, "mm_linear_many f32");
+        float row[300];
+        mm_weight_row(row, &w16, N - 1);
+        assert_memory_equal(row, wf + (size_t)(N - 1) * K, (size_t)K * sizeof(float));
+        mm_weight_row(row, &w32, 0);
+        assert_memory_equal(row, wf, (size_t)K * sizeof(float));
+        for (size_t i = 0; i < (size_t)N * K; i++) wb[i] = mm_f32_to_bf16(wf[i]);
+        mm_weight wbf = {MM_DTYPE_BF16, N, K, wb};
+        mm_weight_row(row, &wbf, 1);
+        for (int k = 0; k < K; k++) assert_true(row[k] == mm_bf16_to_f32(wb[(size_t)K + k]));
+        /* dx = dy·W with f16 W, accumulating */
+        float *dy = randv(&r, (size_t)M * N, 1.0f), *dx = randv(&r, (size_t)M * K, 1.0f);
+        double *rdx = malloc((size_t)M * K * sizeof *rdx), *sdx = malloc((size_t)M * K * sizeof *sdx);
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++) {
+                double acc = dx[(size_t)m * K + k], a = fabs(acc);
+                for (int n = 0; n < N; n++) {
+                    double p = (double)dy[(size_t)m * N + n] * wf[(size_t)n * K + k];
+                    acc += p;
+                    a += fabs(p);
+                }
+                rdx[(size_t)m * K + k] = acc;
+                sdx[(size_t)m * K + k] = a;
+            }
+        mm_linear_dx(dx, dy, M, &w16, MM_ACCUMULATE);
+        check_close(dx, rdx, sdx, (size_t)M * K, 1e-5, "mm_linear_dx f16");
+        free(wh); free(wb); free(wf); free(x); free(bias); free(y); free(y2); free(ref); free(scale);
+        free(dy); free(dx); free(rdx); free(sdx);
+    }
+}
+
 static void test_empty_shapes_touch_nothing(void **state) {
     (void)state;
     float y[4] = {1, 2, 3, 4}, x[4] = {0};
@@ -367,6 +495,8 @@ int main(void) {
         cmocka_unit_test(test_bf16_forward_all_isas_shapes_flags),
         cmocka_unit_test(test_bf16_dx_all_isas_shapes),
         cmocka_unit_test(test_f32_paths_and_linear_dispatch),
+        cmocka_unit_test(test_linear_many_equals_separate_products),
+        cmocka_unit_test(test_f16_and_single_thread_blas_paths),
         cmocka_unit_test(test_empty_shapes_touch_nothing),
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_bf16_rounding_is_nearest_even),

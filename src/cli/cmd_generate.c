@@ -43,6 +43,8 @@ static const arg_spec generate_flags[] = {
      NULL, 0, 0, "S"},
     {"ignore-eos", 0, ARG_BOOL, NULL, "Do not stop at end-of-sequence tokens (for benchmarks)", NULL, NULL, 0, 0,
      NULL},
+    {"precision", 0, ARG_STR, "fast", "Matrix products: fast (bf16 activations, ~2x faster) or exact (fp32)",
+     "generation.precision", "fast|exact", 0, 0, NULL},
     {"output", 'o', ARG_STR, "-", "JSONL output file ('-': standard output)", NULL, NULL, 0, 0, "FILE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
@@ -274,6 +276,7 @@ int cmd_generate(int argc, char **argv) {
         log_error("%s", err);
         goto done;
     }
+    model_set_precision(m, strcmp(args_str(a, "precision"), "exact") ? MODEL_PRECISION_FAST : MODEL_PRECISION_EXACT);
     gen_params p;
     gen_params_default(&p);
     p.n_samples = (int)args_int(a, "num-samples");

@@ -1,5 +1,6 @@
 /* halo-forge: entry point. Parses the global flags, finds the command group and the command,
  * and hands over. Everything else lives in the modules; this file only routes. */
+#include "kernels/matmul.h"
 #include "cli/commands.h"
 #include "core/log.h"
 
@@ -45,6 +46,7 @@ static void print_main_help(void) {
 }
 
 int main(int argc, char **argv) {
+    mm_threads_setup(argv); /* OMP_WAIT_POLICY=passive unless set: may re-execute the program */
     bool quiet = false, verbose = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {

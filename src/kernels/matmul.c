@@ -8,6 +8,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* From this many rows of x on, the exact AVX-512 forward uses the outer-product kernel on x transposed. */
 #define MM_XT_MIN_M 16
@@ -87,8 +88,11 @@ static int next_chunk(int *counter, int chunk, int n, int *lo, int *hi) {
     return 1;
 }
 
-void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int M, int N, int K, unsigned flags) {
-    if (M <= 0 || N <= 0 || K <= 0) return;
+/* The products of mm_linear_many with bf16 weights (all sharing x and K): x is converted once (bf16 for the fast
+ * kernel, transposed for the exact one at larger M), then the threads take chunks of rows of all the matrices
+ * from one counter. */
+static void bf16_many(int count, float *const *ys, const uint16_t *const *Ws, const int *Ns,
+                      const float *const *biases, const float *x, int M, int K, unsigned flags) {
     mm_isa isa = mm_get_isa();
     void (*kernel)(const mm_nt_job *, int, int) = mm_nt_scalar;
     uint16_t xb_small[4096 + 32] __attribute__((aligned(64)));
@@ -105,7 +109,7 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
         size_t need = (size_t)M * K + 32;
         xb_raw = need <= sizeof xb_small / sizeof *xb_small ? xb_small : malloc(need * sizeof *xb_raw);
         if (xb_raw) {
-            size_t shift = ((uintptr_t)W - (uintptr_t)xb_raw) & 63u;
+            size_t shift = ((uintptr_t)Ws[0] - (uintptr_t)xb_raw) & 63u;
             xb = xb_raw + shift / 2;
             kernel = mm_nt_avx512bf16; /* out of memory: the exact kernel needs no buffer */
         }
@@ -114,9 +118,23 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
         if (xt) kernel = mm_nt_avx512_xt;
     }
 #endif
-    mm_nt_job job = {y, x, xb, xt, Mp, W, bias, M, N, K, (flags & MM_ACCUMULATE) != 0};
-    int nt = team_size((double)M * N * K, (N + 3) / 4);
-    const int chunk = chunk_size(N, xt ? 48 : 16, nt); /* 48: whole 6-row tiles of the transposed-x kernel */
+    mm_nt_job jobs[MM_MANY_MAX];
+    int chunk[MM_MANY_MAX], first_chunk[MM_MANY_MAX + 1];
+    double work = 0;
+    int tiles = 0;
+    for (int i = 0; i < count; i++) {
+        jobs[i] = (mm_nt_job){ys[i], x, xb, xt, Mp, Ws[i], biases ? biases[i] : NULL, M, Ns[i], K,
+                              (flags & MM_ACCUMULATE) != 0};
+        work += (double)M * Ns[i] * K;
+        tiles += (Ns[i] + 3) / 4;
+    }
+    int nt = team_size(work, tiles);
+    first_chunk[0] = 0;
+    for (int i = 0; i < count; i++) {
+        chunk[i] = chunk_size(Ns[i], xt ? 48 : 16, nt); /* 48: whole 6-row tiles of the transposed-x kernel */
+        first_chunk[i + 1] = first_chunk[i] + (Ns[i] + chunk[i] - 1) / chunk[i];
+    }
+    const int n_chunks = first_chunk[count];
     int counter = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -133,11 +151,23 @@ void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int
             mm_transpose_pad(xt, x, M, K, Mp, k0, k1);
         }
 #pragma omp barrier
-        int n0, n1;
-        while (next_chunk(&counter, chunk, N, &n0, &n1)) kernel(&job, n0, n1);
+        for (;;) {
+            int c = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+            if (c >= n_chunks) break;
+            int i = 0;
+            while (c >= first_chunk[i + 1]) i++;
+            int n0 = (c - first_chunk[i]) * chunk[i];
+            int n1 = n0 + chunk[i] < Ns[i] ? n0 + chunk[i] : Ns[i];
+            kernel(&jobs[i], n0, n1);
+        }
     }
     if (xb_raw != xb_small) free(xb_raw);
     free(xt);
+}
+
+void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int M, int N, int K, unsigned flags) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    bf16_many(1, &y, &W, &N, &bias, x, M, K, flags);
 }
 
 void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int K, unsigned flags) {
@@ -203,6 +233,17 @@ void mm_f32(float *y, const float *x, const float *W, const float *bias, int M, 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, beta, y, N);
 }
 
+void mm_f32_nt_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                       float alpha) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
+void mm_f32_nn_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
 void mm_f32_dx(float *dx, const float *dy, const float *W, int M, int N, int K, unsigned flags) {
     if (M <= 0 || N <= 0 || K <= 0) return;
     float beta = (flags & MM_ACCUMULATE) ? 1.0f : 0.0f;
@@ -218,18 +259,176 @@ void mm_f32_dw(float *dw, const float *dy, const float *x, int M, int N, int K, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, beta, dw, K);
 }
 
+float mm_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
+    if (e == 0 && man == 0) {
+        u = sign;
+    } else if (e == 0) { /* subnormal: shift the mantissa up until its leading one is the implicit bit */
+        int shift = 0;
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            shift++;
+        }
+        u = sign | ((uint32_t)(127 - 15 + 1 - shift) << 23) | ((man & 0x3ffu) << 13);
+    } else if (e == 31) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else {
+        u = sign | ((e + 127 - 15) << 23) | (man << 13);
+    }
+    union { uint32_t u; float f; } v = {u};
+    return v.f;
+}
+
+void mm_weight_row(float *dst, const mm_weight *w, int r) {
+    const size_t K = (size_t)w->cols, off = (size_t)r * K;
+    if (w->dtype == MM_DTYPE_F32)
+        memcpy(dst, (const float *)w->data + off, K * sizeof *dst);
+    else if (w->dtype == MM_DTYPE_BF16)
+        mm_bf16_to_f32_array(dst, (const uint16_t *)w->data + off, K);
+    else
+        for (size_t k = 0; k < K; k++) dst[k] = mm_f16_to_f32(((const uint16_t *)w->data)[off + k]);
+}
+
+/* Rows of f16 (or single-threaded-BLAS fp32) weights widened this many at a time into a per-thread buffer. */
+#define MM_WIDEN_ROWS 64
+
+/* y[:, n0:n1] of one product through single-threaded OpenBLAS; f16 rows are widened into buf first. */
+static void blas_rows(float *y, const float *x, int M, const mm_weight *w, const float *bias, int n0, int n1,
+                      float *buf, unsigned flags) {
+    const int N = w->rows, K = w->cols;
+    for (int r0 = n0; r0 < n1; r0 += MM_WIDEN_ROWS) {
+        int nr = n1 - r0 < MM_WIDEN_ROWS ? n1 - r0 : MM_WIDEN_ROWS;
+        const float *W;
+        if (w->dtype == MM_DTYPE_F32) {
+            W = (const float *)w->data + (size_t)r0 * K;
+        } else {
+            for (int r = 0; r < nr; r++) mm_weight_row(buf + (size_t)r * K, w, r0 + r);
+            W = buf;
+        }
+        float beta = (flags & MM_ACCUMULATE) ? 1.0f : 0.0f;
+        if (M == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, nr, K, 1.0f, W, K, x, 1, beta, y + r0, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, nr, K, 1.0f, x, K, W, K, beta, y + r0, N);
+        if (bias)
+            for (int m = 0; m < M; m++)
+                for (int n = r0; n < r0 + nr; n++) y[(size_t)m * N + n] += bias[n];
+    }
+}
+
+/* f16 weights, and fp32 weights when OpenBLAS runs single-threaded: OpenMP threads take chunks of rows and run
+ * OpenBLAS on them. */
+static void blas_many(int count, float *const *ys, const mm_weight *const *ws, const float *const *biases,
+                      const float *x, int M, unsigned flags) {
+    int chunk[MM_MANY_MAX], first_chunk[MM_MANY_MAX + 1];
+    double work = 0;
+    int tiles = 0, need_buf = 0;
+    for (int i = 0; i < count; i++) {
+        work += (double)M * ws[i]->rows * ws[i]->cols;
+        tiles += (ws[i]->rows + 15) / 16;
+        need_buf |= ws[i]->dtype != MM_DTYPE_F32;
+    }
+    int nt = team_size(work, tiles);
+    first_chunk[0] = 0;
+    for (int i = 0; i < count; i++) {
+        chunk[i] = chunk_size(ws[i]->rows, 16, nt);
+        first_chunk[i + 1] = first_chunk[i] + (ws[i]->rows + chunk[i] - 1) / chunk[i];
+    }
+    const int n_chunks = first_chunk[count], K = ws[0]->cols;
+    int counter = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *buf = need_buf ? malloc((size_t)MM_WIDEN_ROWS * K * sizeof *buf) : NULL;
+        for (;;) {
+            int c = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+            if (c >= n_chunks) break;
+            int i = 0;
+            while (c >= first_chunk[i + 1]) i++;
+            const mm_weight *w = ws[i];
+            int n0 = (c - first_chunk[i]) * chunk[i];
+            int n1 = n0 + chunk[i] < w->rows ? n0 + chunk[i] : w->rows;
+            if (w->dtype != MM_DTYPE_F32 && !buf) { /* out of memory for the block: plain loops */
+                for (int n = n0; n < n1; n++)
+                    for (int m = 0; m < M; m++) {
+                        double acc = biases && biases[i] ? biases[i][n] : 0.0;
+                        if (flags & MM_ACCUMULATE) acc += ys[i][(size_t)m * w->rows + n];
+                        for (int k = 0; k < K; k++) {
+                            float wv = mm_f16_to_f32(((const uint16_t *)w->data)[(size_t)n * K + k]);
+                            acc += (double)x[(size_t)m * K + k] * wv;
+                        }
+                        ys[i][(size_t)m * w->rows + n] = (float)acc;
+                    }
+                continue;
+            }
+            blas_rows(ys[i], x, M, w, biases ? biases[i] : NULL, n0, n1, buf, flags);
+        }
+        free(buf);
+    }
+}
+
+void mm_linear_many(int count, float *const *ys, const mm_weight *const *ws, const float *const *biases,
+                    const float *x, int M, unsigned flags) {
+    if (count <= 0 || M <= 0) return;
+    if (count > MM_MANY_MAX) {
+        mm_linear_many(MM_MANY_MAX, ys, ws, biases, x, M, flags);
+        mm_linear_many(count - MM_MANY_MAX, ys + MM_MANY_MAX, ws + MM_MANY_MAX, biases ? biases + MM_MANY_MAX : NULL,
+                       x, M, flags);
+        return;
+    }
+    const int K = ws[0]->cols;
+    int all_bf16 = 1, any_f32 = 0;
+    for (int i = 0; i < count; i++) {
+        if (ws[i]->rows <= 0 || ws[i]->cols != K) return;
+        all_bf16 &= ws[i]->dtype == MM_DTYPE_BF16;
+        any_f32 |= ws[i]->dtype == MM_DTYPE_F32;
+    }
+    if (K <= 0) return;
+    if (all_bf16) {
+        const uint16_t *Ws[MM_MANY_MAX];
+        int Ns[MM_MANY_MAX];
+        for (int i = 0; i < count; i++) {
+            Ws[i] = (const uint16_t *)ws[i]->data;
+            Ns[i] = ws[i]->rows;
+        }
+        bf16_many(count, ys, Ws, Ns, biases, x, M, K, flags);
+        return;
+    }
+    if (!any_f32 || openblas_get_num_threads() == 1) {
+        blas_many(count, ys, ws, biases, x, M, flags);
+        return;
+    }
+    for (int i = 0; i < count; i++) mm_linear(ys[i], x, M, ws[i], biases ? biases[i] : NULL, flags);
+}
+
+void mm_threads_setup(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+}
+
+void mm_blas_single_thread(void) { openblas_set_num_threads(1); }
+
 void mm_linear(float *y, const float *x, int M, const mm_weight *w, const float *bias, unsigned flags) {
     if (w->dtype == MM_DTYPE_BF16)
         mm_bf16(y, x, (const uint16_t *)w->data, bias, M, w->rows, w->cols, flags);
-    else
+    else if (w->dtype == MM_DTYPE_F32)
         mm_f32(y, x, (const float *)w->data, bias, M, w->rows, w->cols, flags);
+    else
+        mm_linear_many(1, &y, &w, &bias, x, M, flags);
 }
 
 void mm_linear_dx(float *dx, const float *dy, int M, const mm_weight *w, unsigned flags) {
-    if (w->dtype == MM_DTYPE_BF16)
+    if (w->dtype == MM_DTYPE_BF16) {
         mm_bf16_dx(dx, dy, (const uint16_t *)w->data, M, w->rows, w->cols, flags);
-    else
+    } else if (w->dtype == MM_DTYPE_F32) {
         mm_f32_dx(dx, dy, (const float *)w->data, M, w->rows, w->cols, flags);
+    } else if (M > 0 && w->rows > 0 && w->cols > 0) { /* f16 (rare): widened whole, then as fp32 */
+        float *wf = malloc((size_t)w->rows * w->cols * sizeof *wf);
+        if (!wf) return;
+        for (int n = 0; n < w->rows; n++) mm_weight_row(wf + (size_t)n * w->cols, w, n);
+        mm_f32_dx(dx, dy, wf, M, w->rows, w->cols, flags);
+        free(wf);
+    }
 }
 
 void mm_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n) {

@@ -1,8 +1,10 @@
 /* matmul: the matrix products of the model, forward (y = x·Wᵀ + b) and backward (dX = dY·W, dW += dYᵀ·X),
- * for weights stored the PyTorch way, [out, in] row-major, in bf16 or fp32.
+ * for weights stored the PyTorch way, [out, in] row-major, in bf16, fp32 or f16. This is the one home of the
+ * program's matrix kernels: the model calls only this API.
  *
  * Which code runs:
  *   - fp32 weights: OpenBLAS (cblas_sgemv for one row, cblas_sgemm otherwise).
+ *   - f16 weights (rare in practice): rows widened to fp32 in blocks, then OpenBLAS on each thread's block.
  *   - bf16 weights: our kernels, chosen at run time from the CPU's features (mm_get_isa):
  *       MM_ISA_AVX512BF16  AVX-512 fp32 FMA (exact) and VDPBF16PS (fast)
  *       MM_ISA_AVX512      AVX-512 fp32 FMA (exact; fast is computed exactly)
@@ -48,9 +50,10 @@ enum {
     MM_FAST = 1u << 1,       /* bf16 weights only: bf16 activations and VDPBF16PS (see above) */
 };
 
-typedef enum { MM_DTYPE_F32 = 0, MM_DTYPE_BF16 = 1 } mm_dtype;
+typedef enum { MM_DTYPE_F32 = 0, MM_DTYPE_BF16 = 1, MM_DTYPE_F16 = 2 } mm_dtype;
 
-/* A weight matrix of rows x cols ([out, in], row-major). data is not owned (float * or uint16_t * bf16 bits). */
+/* A weight matrix of rows x cols ([out, in], row-major). data is not owned (float *, or uint16_t * holding
+ * bf16 or IEEE half bits). */
 typedef struct {
     mm_dtype dtype;
     int rows; /* N, output features */
@@ -71,16 +74,38 @@ const char *mm_isa_name(mm_isa isa);
 
 /* ---- forward: y[M,N] (+)= x[M,K] · W[N,K]ᵀ (+ bias[N]) ---- */
 
-/* Any weight dtype: calls mm_bf16 or mm_f32. bias may be NULL. */
+/* Any weight dtype: bf16 through mm_bf16, fp32 through mm_f32, f16 widened to fp32 in blocks of rows (exact;
+ * MM_FAST is ignored for f16). bias may be NULL. */
 void mm_linear(float *y, const float *x, int M, const mm_weight *w, const float *bias, unsigned flags);
+
+/* Several products of the same x, ys[i][M, ws[i]->rows] (+)= x · ws[i]ᵀ (+ biases[i]) (q/k/v, gate/up), in one
+ * parallel region: one fork/join and one conversion of x for all of them, and the threads share out the rows
+ * of all the matrices together (a small k/v projection does not leave a core idle). All ws must have the same
+ * cols K; 1 <= count <= MM_MANY_MAX. biases may be NULL or hold NULL entries. Results are the same as count
+ * mm_linear calls (bit for bit). fp32 weights run OpenBLAS on each thread's rows when OpenBLAS is set to one
+ * thread (as the model sets it), else call mm_f32 per matrix. */
+#define MM_MANY_MAX 8
+void mm_linear_many(int count, float *const *ys, const mm_weight *const *ws, const float *const *biases,
+                    const float *x, int M, unsigned flags);
+
+/* dst[0..cols) = row r of w as fp32 (an embedding lookup). */
+void mm_weight_row(float *dst, const mm_weight *w, int r);
 /* bf16 weights W (uint16 bits), fp32 x and y. flags: MM_ACCUMULATE, MM_FAST. */
 void mm_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int M, int N, int K, unsigned flags);
 /* fp32 weights through OpenBLAS. flags: MM_ACCUMULATE (MM_FAST is ignored). */
 void mm_f32(float *y, const float *x, const float *W, const float *bias, int M, int N, int K, unsigned flags);
 
+/* Plain fp32 products with row strides (attention over the KV cache), through OpenBLAS (use from inside an
+ * OpenMP region with OpenBLAS on one thread, see mm_blas_single_thread):
+ *   nt: c[M,N] = alpha * a[M,K] · b[N,K]ᵀ          nn: c[M,N] = a[M,K] · b[K,N]
+ * lda/ldb/ldc are the distances between rows, in floats. */
+void mm_f32_nt_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                       float alpha);
+void mm_f32_nn_strided(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K);
+
 /* ---- backward ---- */
 
-/* dX[M,K] (+)= dY[M,N] · W[N,K] for any weight dtype. */
+/* dX[M,K] (+)= dY[M,N] · W[N,K] for any weight dtype (f16 is widened whole into a temporary fp32 copy). */
 void mm_linear_dx(float *dx, const float *dy, int M, const mm_weight *w, unsigned flags);
 /* bf16 W. flags: MM_ACCUMULATE, MM_FAST (dy rounded to bf16, VDPBF16PS, as in the forward). */
 void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int K, unsigned flags);
@@ -88,6 +113,20 @@ void mm_bf16_dx(float *dx, const float *dy, const uint16_t *W, int M, int N, int
 void mm_f32_dx(float *dx, const float *dy, const float *W, int M, int N, int K, unsigned flags);
 /* dW[N,K] (+)= dY[M,N]ᵀ · X[M,K] in fp32 through OpenBLAS. flags: MM_ACCUMULATE. */
 void mm_f32_dw(float *dw, const float *dy, const float *x, int M, int N, int K, unsigned flags);
+
+/* Makes the OpenMP threads sleep instead of spinning while they wait (OMP_WAIT_POLICY=passive) unless the user
+ * chose a policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT set): a forward pass opens a few parallel regions per layer,
+ * and on a machine busy with other work (the verifiers' compilers, another program) spinning threads take the
+ * cores from the threads that have work: measured 2-10x slower decoding with the default (spin) policy when
+ * another process keeps the cores busy. libgomp reads the variable once, before main(), so this sets it and
+ * re-executes the program (/proc/self/exe with the same argv); call it first thing in main(). Returns only when
+ * nothing was to be done or the exec failed (the program then runs with the default policy). */
+void mm_threads_setup(char **argv);
+
+/* Sets OpenBLAS to one thread, so that OpenMP alone schedules threads and the fp32/f16 products of
+ * mm_linear_many run OpenBLAS on each OpenMP thread's rows (two pools spin against each other on a small machine).
+ * model_load() calls it. */
+void mm_blas_single_thread(void);
 
 /* ---- bf16 helpers ---- */
 
@@ -104,5 +143,7 @@ static inline float mm_bf16_to_f32(uint16_t h) {
 }
 void mm_f32_to_bf16_array(uint16_t *dst, const float *src, size_t n);
 void mm_bf16_to_f32_array(float *dst, const uint16_t *src, size_t n);
+/* IEEE half -> fp32 (exact, subnormals included). */
+float mm_f16_to_f32(uint16_t h);
 
 #endif

@@ -1,9 +1,9 @@
-/* linear: the one place where the model multiplies activations by weight matrices.
+/* linear: products with safetensors-typed weights, in exact precision (fp32 products and sums).
  *
  * out[M,N] = x[M,K] . W[N,K]^T (+ bias[N]), W in the file's dtype (F32, BF16 or F16, row-major
  * [out, in] as Hugging Face stores nn.Linear weights), x/out/bias fp32, fp32 accumulation.
- * Every matrix product of the forward pass goes through linear_forward(), so a faster kernel for
- * a dtype or shape drops in here without touching the model code. */
+ * A thin layer over src/kernels/matmul.h (mm_linear_many, mm_weight_row), which the model now calls
+ * directly; kept for code written against it. */
 #ifndef HF_MODEL_LINEAR_H
 #define HF_MODEL_LINEAR_H
 

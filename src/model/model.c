@@ -3,7 +3,7 @@
 #include "core/err.h"
 
 #include "core/fs.h"
-#include "model/linear.h"
+#include "kernels/matmul.h"
 #include "model/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -17,7 +17,7 @@
 
 typedef struct {
     float *attn_norm, *mlp_norm; /* [H], fp32 copies */
-    linear_weight q, k, v, o, gate, up, down;
+    mm_weight q, k, v, o, gate, up, down;
     float *bq, *bk, *bv;         /* fp32 copies, NULL without attention biases */
 } layer_weights;
 
@@ -32,7 +32,8 @@ struct model {
     model_config cfg;
     st_file **files;
     int n_files;
-    linear_weight embed, head;
+    mm_weight embed, head;
+    unsigned mm_flags; /* MM_FAST in MODEL_PRECISION_FAST */
     float *final_norm;
     layer_weights *layers;
     float *inv_freq; /* [head_dim/2] */
@@ -47,6 +48,23 @@ struct kv_cache {
     size_t esz;   /* bytes per element */
     char *k, *v;  /* [slot][layer][pos][kv_dim] */
 };
+
+/* HF_PROFILE=1: wall time per step of the layers, summed over calls, printed to stderr by model_free. */
+static const char *const prof_names[] = {"norm+qkv", "rope+kv", "attention", "o_proj",
+                                         "norm+gate/up", "silu", "down", "residual"};
+static double prof_sec[8];
+static int prof_on = -1;
+static double prof_t0;
+static int prof_last = -1;
+static void prof_mark(int step) {
+    if (prof_on < 0) prof_on = getenv("HF_PROFILE") && atoi(getenv("HF_PROFILE")) > 0;
+    if (!prof_on) return;
+    double now = omp_get_wtime();
+    if (prof_last >= 0) prof_sec[prof_last] += now - prof_t0;
+    prof_t0 = now;
+    prof_last = step;
+}
+#define PROF_MARK(i) prof_mark(i)
 
 /* ---------- config ---------- */
 
@@ -263,6 +281,10 @@ done:
 
 /* ---------- weights ---------- */
 
+static mm_dtype mm_dtype_of(st_dtype d) {
+    return d == ST_BF16 ? MM_DTYPE_BF16 : d == ST_F16 ? MM_DTYPE_F16 : MM_DTYPE_F32;
+}
+
 typedef struct {
     const char *dir;
     cJSON *weight_map; /* NULL for a single file */
@@ -296,7 +318,7 @@ static const st_tensor *find_tensor(loader *L, const char *name, const char **fi
     return NULL;
 }
 
-static int get_matrix(loader *L, const char *name, int rows, int cols, linear_weight *w, size_t *nparams, char *err,
+static int get_matrix(loader *L, const char *name, int rows, int cols, mm_weight *w, size_t *nparams, char *err,
                       size_t errcap) {
     const char *file;
     const st_tensor *t = find_tensor(L, name, &file, err, errcap);
@@ -309,7 +331,7 @@ static int get_matrix(loader *L, const char *name, int rows, int cols, linear_we
         return -1;
     }
     w->data = t->data;
-    w->dtype = t->dtype;
+    w->dtype = mm_dtype_of(t->dtype);
     w->rows = rows;
     w->cols = cols;
     *nparams += (size_t)rows * (size_t)cols;
@@ -327,8 +349,8 @@ static float *get_vector(loader *L, const char *name, int n, size_t *nparams, ch
     }
     float *v = malloc((size_t)n * sizeof(float));
     if (!v) { err_set(err, errcap, "%s: out of memory", file); return NULL; }
-    linear_weight w = {t->data, t->dtype, 1, n};
-    linear_row(v, &w, 0);
+    mm_weight w = {mm_dtype_of(t->dtype), 1, n, t->data};
+    mm_weight_row(v, &w, 0);
     *nparams += (size_t)n;
     return v;
 }
@@ -386,7 +408,7 @@ model *model_load(const char *dir, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
-    linear_init_threads();
+    mm_blas_single_thread();
     if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
     if (open_files(&L, m, err, errcap) != 0) goto fail;
     const model_config *c = &m->cfg;
@@ -442,6 +464,10 @@ static void scratch_free(scratch *s) {
 
 void model_free(model *m) {
     if (!m) return;
+    if (prof_on > 0) {
+        for (int i = 0; i < 8; i++) fprintf(stderr, "profile: %-10s %8.3f s\n", prof_names[i], prof_sec[i]);
+        memset(prof_sec, 0, sizeof prof_sec);
+    }
     if (m->layers)
         for (int l = 0; l < m->cfg.num_layers; l++) {
             layer_weights *w = &m->layers[l];
@@ -457,6 +483,11 @@ void model_free(model *m) {
 }
 
 const model_config *model_get_config(const model *m) { return &m->cfg; }
+
+void model_set_precision(model *m, model_precision p) { m->mm_flags = p == MODEL_PRECISION_FAST ? MM_FAST : 0; }
+model_precision model_get_precision(const model *m) {
+    return (m->mm_flags & MM_FAST) ? MODEL_PRECISION_FAST : MODEL_PRECISION_EXACT;
+}
 size_t model_num_params(const model *m) { return m->n_params; }
 
 /* ---------- KV cache ---------- */
@@ -571,6 +602,11 @@ static void rope_row(float *v, int nheads, int hd, const float *cosv, const floa
     }
 }
 
+
+/* Blocked attention for prompt rows: runs of at least ATT_BLOCK_MIN rows, ATT_QB queries per block. */
+#define ATT_BLOCK_MIN 16
+#define ATT_QB 64
+
 /* Runs all layers for T rows that belong to slots (s->slot, s->pos filled in) and leaves the
  * residual stream in s->x. Rows of one slot are consecutive and in position order. */
 static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
@@ -582,9 +618,34 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     int nthreads = omp_get_max_threads();
     int maxpos = 0;
     for (int t = 0; t < T; t++) maxpos = s->pos[t] + 1 > maxpos ? s->pos[t] + 1 : maxpos;
+    long attn_work = 0; /* multiply-adds of one layer's attention */
+    for (int t = 0; t < T; t++) attn_work += (long)(s->pos[t] + 1) * nh * hd;
     float *rope = malloc((size_t)T * hd * sizeof(float)); /* per row: cos[half], sin[half] */
-    float *scores = malloc((size_t)nthreads * (size_t)maxpos * sizeof(float));
-    if (!rope || !scores) {
+    float *scores = malloc((size_t)nthreads * (size_t)group * (size_t)maxpos * sizeof(float));
+    /* Prompt rows (runs of >= ATT_BLOCK_MIN consecutive rows of one slot, fp32 cache) take the blocked attention
+     * path: per head and block of ATT_QB queries, scores and weighted values are two small sgemms. */
+    int *run_of = malloc((size_t)T * sizeof(int)); /* row -> its blocked run, or -1 */
+    int *runs = malloc((size_t)T * sizeof(int));   /* first row of each blocked run */
+    int nruns = 0, n_att_tasks = 0;
+    float *blk = NULL;
+    if (run_of && runs) {
+        for (int t = 0; t < T;) {
+            int e = t + 1;
+            while (e < T && s->slot[e] == s->slot[t] && s->pos[e] == s->pos[e - 1] + 1) e++;
+            bool blocked = !kv->bf16 && e - t >= ATT_BLOCK_MIN;
+            for (int r = t; r < e; r++) run_of[r] = blocked ? nruns : -1;
+            if (blocked) {
+                runs[nruns++] = t;
+                n_att_tasks += (e - t + ATT_QB - 1) / ATT_QB * nh;
+            }
+            t = e;
+        }
+        if (nruns) blk = malloc((size_t)nthreads * ATT_QB * (size_t)maxpos * sizeof(float));
+    }
+    if (!rope || !scores || !run_of || !runs || (nruns && !blk)) {
+        free(run_of);
+        free(runs);
+        free(blk);
         free(rope);
         free(scores);
         err_set(err, errcap, "model: out of memory for %d tokens", T);
@@ -598,13 +659,15 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
         }
     for (int l = 0; l < c->num_layers; l++) {
         const layer_weights *w = &m->layers[l];
+        PROF_MARK(0);
         rmsnorm_rows(s->xb, s->x, w->attn_norm, T, H, eps);
         {
             float *outs[3] = {s->q, s->k, s->v};
-            const linear_weight *ws[3] = {&w->q, &w->k, &w->v};
+            const mm_weight *ws[3] = {&w->q, &w->k, &w->v};
             const float *bs[3] = {w->bq, w->bk, w->bv};
-            linear_forward_many(3, outs, ws, bs, s->xb, T);
+            mm_linear_many(3, outs, ws, bs, s->xb, T, m->mm_flags);
         }
+        PROF_MARK(1);
         for (int t = 0; t < T; t++) {
             const float *cs = rope + (size_t)t * hd;
             rope_row(s->q + (size_t)t * qd, nh, hd, cs, cs + half);
@@ -621,34 +684,90 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
             }
         }
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+        PROF_MARK(2);
+        if (nruns) {
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int task = 0; task < n_att_tasks; task++) {
+                /* task -> (run, query block, head) */
+                int rem = task, r = 0, len = 0;
+                for (;; r++) {
+                    int t0 = runs[r];
+                    len = 1;
+                    while (t0 + len < T && run_of[t0 + len] == r) len++;
+                    int nt_r = (len + ATT_QB - 1) / ATT_QB * nh;
+                    if (rem < nt_r) break;
+                    rem -= nt_r;
+                }
+                const int h = rem % nh, qb0 = (rem / nh) * ATT_QB, t0 = runs[r] + qb0;
+                const int nq = len - qb0 < ATT_QB ? len - qb0 : ATT_QB;
+                const int kvh = h / group, nkeys = s->pos[t0 + nq - 1] + 1, p0 = s->pos[t0];
+                const size_t base = kv_off(kv, s->slot[t0], l, 0);
+                const float *K = (const float *)(kv->k + base) + (size_t)kvh * hd;
+                const float *V = (const float *)(kv->v + base) + (size_t)kvh * hd;
+                float *S = blk + (size_t)omp_get_thread_num() * ATT_QB * maxpos;
+                mm_f32_nt_strided(S, nkeys, s->q + (size_t)t0 * qd + (size_t)h * hd, qd, K, kvd, nq, nkeys, hd, scale);
+                for (int i = 0; i < nq; i++) {
+                    float *row = S + (size_t)i * nkeys;
+                    const int n = p0 + i + 1; /* causal: keys 0..pos */
+                    float mx = -INFINITY, sum = 0;
+                    for (int p = 0; p < n; p++) mx = row[p] > mx ? row[p] : mx;
+                    for (int p = 0; p < n; p++) {
+                        row[p] = expf(row[p] - mx);
+                        sum += row[p];
+                    }
+                    const float inv = 1.0f / sum;
+                    for (int p = 0; p < n; p++) row[p] *= inv;
+                    for (int p = n; p < nkeys; p++) row[p] = 0;
+                }
+                mm_f32_nn_strided(s->att + (size_t)t0 * qd + (size_t)h * hd, qd, S, nkeys, V, kvd, nq, hd, nkeys);
+            }
+        }
+        /* Decode rows, fp32 cache: the heads that share a KV head attend together, two small sgemms on the cache
+         * (each cached key and value is read once for the whole group). Threads only when there is enough work
+         * to pay for waking them (a short one-sequence step is a few us). */
+        if (!kv->bf16) {
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (attn_work >= (1L << 18))
+            for (int t = 0; t < T; t++)
+                for (int g = 0; g < nkv; g++) {
+                    if (run_of[t] >= 0) continue; /* done above */
+                    const int n = s->pos[t] + 1;
+                    const size_t base = kv_off(kv, s->slot[t], l, 0);
+                    const float *K = (const float *)(kv->k + base) + (size_t)g * hd;
+                    const float *V = (const float *)(kv->v + base) + (size_t)g * hd;
+                    float *S = scores + (size_t)omp_get_thread_num() * group * maxpos;
+                    const size_t qoff = (size_t)t * qd + (size_t)g * group * hd;
+                    mm_f32_nt_strided(S, n, s->q + qoff, hd, K, kvd, group, n, hd, scale);
+                    for (int i = 0; i < group; i++) {
+                        float *row = S + (size_t)i * n, mx = -INFINITY, sum = 0;
+                        for (int p = 0; p < n; p++) mx = row[p] > mx ? row[p] : mx;
+                        for (int p = 0; p < n; p++) {
+                            row[p] = expf(row[p] - mx);
+                            sum += row[p];
+                        }
+                        const float inv = 1.0f / sum;
+                        for (int p = 0; p < n; p++) row[p] *= inv;
+                    }
+                    mm_f32_nn_strided(s->att + qoff, hd, S, n, V, kvd, group, hd, n);
+                }
+        }
+        /* Decode rows, bf16 cache: one head at a time. */
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (kv->bf16 && attn_work >= (1L << 18))
         for (int t = 0; t < T; t++)
             for (int h = 0; h < nh; h++) {
+                if (run_of[t] >= 0 || !kv->bf16) continue; /* done above */
                 float *sc = scores + (size_t)omp_get_thread_num() * maxpos;
                 const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
                 const int kvh = h / group, n = s->pos[t] + 1;
                 const size_t base = kv_off(kv, s->slot[t], l, 0);
                 float mx = -INFINITY;
-                if (kv->bf16) {
-                    const uint16_t *K = (const uint16_t *)(kv->k + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const uint16_t *kr = K + (size_t)p * kvd;
-                        float d = 0;
+                const uint16_t *K = (const uint16_t *)(kv->k + base) + (size_t)kvh * hd;
+                for (int p = 0; p < n; p++) {
+                    const uint16_t *kr = K + (size_t)p * kvd;
+                    float d = 0;
 #pragma omp simd reduction(+ : d)
-                        for (int i = 0; i < hd; i++) d += q[i] * st_bf16_to_f32(kr[i]);
-                        sc[p] = d * scale;
-                        if (sc[p] > mx) mx = sc[p];
-                    }
-                } else {
-                    const float *K = (const float *)(kv->k + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const float *kr = K + (size_t)p * kvd;
-                        float d = 0;
-#pragma omp simd reduction(+ : d)
-                        for (int i = 0; i < hd; i++) d += q[i] * kr[i];
-                        sc[p] = d * scale;
-                        if (sc[p] > mx) mx = sc[p];
-                    }
+                    for (int i = 0; i < hd; i++) d += q[i] * st_bf16_to_f32(kr[i]);
+                    sc[p] = d * scale;
+                    if (sc[p] > mx) mx = sc[p];
                 }
                 float sum = 0;
                 for (int p = 0; p < n; p++) {
@@ -658,40 +777,40 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 float inv = 1.0f / sum;
                 float *o = s->att + (size_t)t * qd + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) o[i] = 0;
-                if (kv->bf16) {
-                    const uint16_t *V = (const uint16_t *)(kv->v + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const uint16_t *vr = V + (size_t)p * kvd;
-                        float a = sc[p] * inv;
+                const uint16_t *V = (const uint16_t *)(kv->v + base) + (size_t)kvh * hd;
+                for (int p = 0; p < n; p++) {
+                    const uint16_t *vr = V + (size_t)p * kvd;
+                    float a = sc[p] * inv;
 #pragma omp simd
-                        for (int i = 0; i < hd; i++) o[i] += a * st_bf16_to_f32(vr[i]);
-                    }
-                } else {
-                    const float *V = (const float *)(kv->v + base) + (size_t)kvh * hd;
-                    for (int p = 0; p < n; p++) {
-                        const float *vr = V + (size_t)p * kvd;
-                        float a = sc[p] * inv;
-#pragma omp simd
-                        for (int i = 0; i < hd; i++) o[i] += a * vr[i];
-                    }
+                    for (int i = 0; i < hd; i++) o[i] += a * st_bf16_to_f32(vr[i]);
                 }
             }
-        linear_forward(s->proj, s->att, &w->o, NULL, T);
+        PROF_MARK(3);
+        mm_linear(s->proj, s->att, T, &w->o, NULL, m->mm_flags);
+        PROF_MARK(4);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
         rmsnorm_rows(s->xb, s->x, w->mlp_norm, T, H, eps);
         {
             float *outs[2] = {s->gate, s->up};
-            const linear_weight *ws[2] = {&w->gate, &w->up};
-            linear_forward_many(2, outs, ws, NULL, s->xb, T);
+            const mm_weight *ws[2] = {&w->gate, &w->up};
+            mm_linear_many(2, outs, ws, NULL, s->xb, T, m->mm_flags);
         }
+        PROF_MARK(5);
 #pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
         for (size_t i = 0; i < (size_t)T * I; i++) {
             float g = s->gate[i];
             s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
         }
-        linear_forward(s->proj, s->gate, &w->down, NULL, T);
+        PROF_MARK(6);
+        mm_linear(s->proj, s->gate, T, &w->down, NULL, m->mm_flags);
+        PROF_MARK(7);
         for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
     }
+    prof_mark(-1);
+    prof_last = -1;
+    free(run_of);
+    free(runs);
+    free(blk);
     free(rope);
     free(scores);
     return 0;
@@ -737,7 +856,7 @@ static int prepare(model *m, kv_cache *kv, int n, const int *slots, const int *c
         for (int j = 0; j < ntok[i]; j++, t++) {
             s->slot[t] = slots[i];
             s->pos[t] = kv->len[slots[i]] + j;
-            linear_row(s->x + (size_t)t * H, &m->embed, tokens[i][j]);
+            mm_weight_row(s->x + (size_t)t * H, &m->embed, tokens[i][j]);
         }
     *T_out = T;
     return 0;
@@ -750,7 +869,7 @@ static int head_rows(model *m, const int *rows, int nr, float *logits, char *err
     if (!h) { err_set(err, errcap, "model: out of memory"); return -1; }
     for (int r = 0; r < nr; r++) memcpy(h + (size_t)r * H, m->s.x + (size_t)rows[r] * H, (size_t)H * sizeof(float));
     rmsnorm_rows(h, h, m->final_norm, nr, H, (float)m->cfg.rms_eps);
-    linear_forward(logits, h, &m->head, NULL, nr);
+    mm_linear(logits, h, nr, &m->head, NULL, m->mm_flags);
     free(h);
     return 0;
 }

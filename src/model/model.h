@@ -50,6 +50,17 @@ const model_config *model_get_config(const model *m);
 /* Number of parameters (counting a tied head once). */
 size_t model_num_params(const model *m);
 
+/* Arithmetic of the matrix products (src/kernels/matmul.h):
+ *   MODEL_PRECISION_EXACT (the default after model_load): bf16 weights widened to fp32, fp32 products and sums;
+ *     matches an fp32 reference (tests, `score`).
+ *   MODEL_PRECISION_FAST: activations rounded to bf16 before each product, bf16 x bf16 products summed in fp32
+ *     (VDPBF16PS on CPUs with AVX512_BF16, about twice the arithmetic rate; elsewhere computed as exact). The
+ *     accuracy of PyTorch's bf16 matmuls: log-probs move by ~1e-2. For sampling (`generate`, RAFT).
+ * Everything else (norms, RoPE, attention, softmax, the KV cache) is fp32 in both. */
+typedef enum { MODEL_PRECISION_EXACT = 0, MODEL_PRECISION_FAST = 1 } model_precision;
+void model_set_precision(model *m, model_precision p);
+model_precision model_get_precision(const model *m);
+
 /* The KV cache: n_slots independent sequences, each up to max_len tokens. */
 typedef struct kv_cache kv_cache;
 /* fp32 keys and values (exact: what the tests against the fp32 reference use). NULL when out of memory.

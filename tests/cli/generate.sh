@@ -50,6 +50,14 @@ import json, sys
 c = [json.loads(l)["completion"] for l in open(sys.argv[1])]
 assert len(c) == 3 and c[0] == c[1] == c[2], c' greedy.jsonl
 
+# precision: exact (fp32 products) works too; unknown values are usage errors
+expect_rc 0 "greedy, exact precision" -- "$HF" generate --model m --prompt "abc" -n 1 --temperature 0 \
+    --max-new-tokens 10 --precision exact
+expect_rc 2 "bad precision" -- "$HF" generate --model m --prompt x --precision half
+# the program re-executes itself to set OMP_WAIT_POLICY: standard input must survive that
+expect_rc 0 "prompts on standard input" -- sh -c '"$1" generate --model m --prompts - -n 1 --max-new-tokens 3 < p.jsonl' sh "$HF"
+expect_grep '"task_id":7' "$T/out" "prompts read from standard input"
+
 # stop strings never appear in the completions and end them with finish_reason stop
 expect_rc 0 "stop strings" -- "$HF" generate --model m --prompt "Write code" -n 6 --max-new-tokens 40 \
     --stop e --stop 'a\,b' --stop '\n' -o stop.jsonl
