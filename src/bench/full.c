@@ -165,6 +165,7 @@ static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, c
     fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
     if (!(t = tok_load(path, err, errcap))) goto out;
     if (!(m = model_load(weights_dir, err, errcap))) goto out;
+    model_set_precision(m, MODEL_PRECISION_FAST); /* the speed generate uses by default */
     gen_params p;
     gen_params_default(&p);
     p.n_samples = o->samples_per_prompt;

@@ -202,6 +202,7 @@ static int generate_cycle(const raft_loop_options *o, const bench_prompt_set *ps
     fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
     if (!(t = tok_load(path, err, errcap))) goto out;
     if (!(m = model_load(gen_model_dir, err, errcap))) goto out;
+    model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
     if (!(g.f = fopen(samples_path, "a"))) {
         err_set(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
         goto out;
