@@ -33,6 +33,9 @@ static char tmpdir[PATH_MAX], fixture[PATH_MAX], logpath[PATH_MAX], python[PATH_
 static char endpoint[128];
 static pid_t server_pid = -1;
 static int server_stdin = -1;
+/* Kept open until the server stops: closing it early can kill the server with SIGPIPE/EPIPE if it
+ * writes to stdout again (seen under load). */
+static int server_stdout = -1;
 static int cache_counter;
 static char cache[PATH_MAX]; /* HF_HOME of the current test */
 
@@ -98,7 +101,7 @@ static int start_server(void **state) {
         stop_server(NULL);
         return -1;
     }
-    close(out[0]);
+    server_stdout = out[0];
     int port = atoi(line);
     if (port <= 0) {
         fprintf(stderr, "the test Hub server printed '%s', not its port\n", line);
@@ -113,6 +116,8 @@ static int stop_server(void **state) {
     (void)state;
     if (server_pid > 0) {
         close(server_stdin);
+        if (server_stdout >= 0) close(server_stdout);
+        server_stdout = -1;
         kill(server_pid, SIGTERM);
         waitpid(server_pid, NULL, 0);
     }
@@ -147,8 +152,9 @@ static void control(const char *query) {
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    CURLcode rc = curl_easy_perform(c);
     curl_easy_cleanup(c);
+    assert_int_equal(rc, CURLE_OK);
 }
 
 static void clear_log(void) {
