@@ -22,6 +22,7 @@
 #include "generate/generate.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
+#include "bench_probe.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -32,49 +33,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static double sgemm_gflops(int n, int reps) {
-    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
-          *c = malloc((size_t)n * n * sizeof(float));
-    for (size_t i = 0; i < (size_t)n * n; i++) {
-        a[i] = (float)(i % 97) * 0.01f;
-        b[i] = (float)(i % 89) * 0.01f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t = time_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t = time_now() - t;
-        if (t < best) best = t;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * n * (double)n * n / best / 1e9;
-}
-
-/* Streaming read bandwidth over a buffer much larger than the caches, all threads. */
-static double read_bandwidth_gbs(size_t bytes, int reps) {
-    size_t n = bytes / sizeof(float);
-    float *x = malloc(n * sizeof(float));
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = (float)(i & 7);
-    double best = 1e30;
-    volatile float sink = 0;
-    for (int r = 0; r < reps; r++) {
-        double t = time_now();
-        float total = 0;
-        #pragma omp parallel for simd schedule(static) reduction(+ : total)
-        for (size_t i = 0; i < n; i++) total += x[i];
-        t = time_now() - t;
-        sink += total;
-        if (t < best) best = t;
-    }
-    (void)sink;
-    free(x);
-    return (double)bytes / best / 1e9;
-}
 
 static int weight_bytes_per_param(const char *dir) {
     char path[4200];
@@ -153,7 +111,7 @@ int main(int argc, char **argv) {
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
-        double v[2] = {sgemm_gflops(1024, 5), read_bandwidth_gbs((size_t)1 << 30, 5)};
+        double v[2] = {probe_sgemm_gflops(1024, 1024, 1024, 5), probe_read_gbs((size_t)1 << 30, 5)};
         ssize_t w = write(fds[1], v, sizeof v);
         _exit(w == (ssize_t)sizeof v ? 0 : 1);
     }

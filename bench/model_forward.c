@@ -5,6 +5,7 @@
  * Make the standard model with: halo-forge model init --preset qwen2.5-0.5b --output DIR */
 #include "core/timing.h"
 #include "model/model.h"
+#include "bench_probe.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -30,44 +31,6 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double sgemm_gflops(void) {
-    const int M = 128, N = 4864, K = 896;
-    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K), *c = malloc(sizeof(float) * M * N);
-    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (int i = 0; i < N * K; i++) b[i] = (float)(i % 5) * 0.1f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
-    double best = 1e9;
-    for (int r = 0; r < 10; r++) {
-        double t = time_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
-        t = time_now() - t;
-        if (t < best) best = t;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * M * N * K / best / 1e9;
-}
-
-static double read_bandwidth_gbs(void) {
-    size_t n = (size_t)64 << 20; /* 256 MiB of floats: 8x the L3 */
-    float *buf = malloc(n * sizeof(float));
-    if (!buf) return 0;
-    for (size_t i = 0; i < n; i++) buf[i] = 1.0f;
-    double best = 1e9, sink = 0;
-    for (int r = 0; r < 3; r++) {
-        double t = time_now();
-        float s0 = 0;
-#pragma omp parallel for simd reduction(+ : s0)
-        for (size_t i = 0; i < n; i++) s0 += buf[i];
-        t = time_now() - t;
-        sink += s0;
-        if (t < best) best = t;
-    }
-    free(buf);
-    return sink > 0 ? (double)n * sizeof(float) / best / 1e9 : 0;
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s MODEL_DIR [PROMPT_LEN=128] [DECODE_STEPS=32] [BATCHES=8,32]\n", argv[0]);
@@ -86,7 +49,7 @@ int main(int argc, char **argv) {
     printf("model %s: %s, %.1f M params, hidden %d, %d layers, vocab %d (loaded in %.2f s)\n", argv[1], c->arch,
            model_num_params(m) / 1e6, c->hidden_size, c->num_layers, c->vocab_size, time_now() - t0);
     openblas_set_num_threads(2);
-    double gf = sgemm_gflops(), bw = read_bandwidth_gbs();
+    double gf = probe_sgemm_gflops(128, 4864, 896, 10), bw = probe_read_gbs((size_t)256 << 20, 3);
     openblas_set_num_threads(1);
     printf("machine: OpenBLAS sgemm 128x4864x896 %.1f GFLOP/s, read bandwidth %.1f GB/s\n", gf, bw);
     const int V = c->vocab_size;

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "train/opt_adamw.h"
 #include "train/train_model.h"
+#include "bench_probe.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -19,26 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-static double sgemm_gflops(void) {
-    const int M = 512, N = 4864, K = 896;
-    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K), *c = malloc(sizeof(float) * M * N);
-    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (int i = 0; i < N * K; i++) b[i] = (float)(i % 5) * 0.1f;
-    openblas_set_num_threads(omp_get_max_threads());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
-    double best = 1e9;
-    for (int r = 0; r < 5; r++) {
-        double t = time_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
-        t = time_now() - t;
-        if (t < best) best = t;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * M * N * K / best / 1e9;
-}
 
 int main(int argc, char **argv) {
     const char *dir = NULL, *mode = "lora";
@@ -74,7 +55,8 @@ int main(int argc, char **argv) {
         }
     }
     const bool full = !strcmp(mode, "full");
-    double sg = sgemm_gflops();
+    openblas_set_num_threads(omp_get_max_threads());
+    double sg = probe_sgemm_gflops(512, 4864, 896, 5);
     lora_config lc = {.rank = full ? 0 : 16, .alpha = 32, .dropout = 0.05f, .targets = LORA_ALL_TARGETS};
     double t0 = time_now();
     train_model *m = train_model_load(dir, &lc, 1, err, sizeof err);
