@@ -86,6 +86,44 @@ static void test_args_precedence_cli_over_config_over_default(void **state) {
     unlink(path);
 }
 
+static void test_args_model_defaults_sit_between_config_and_builtin(void **state) {
+    (void)state;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/hf_test_model_%d", (int)getpid());
+    assert_int_equal(fs_mkdirs(dir), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, ARGS_MODEL_DEFAULTS_FILE);
+    const char *rec = "learning_rate: 1e-3\ncycles: 9\nmode: b\nnot_a_flag_here: 1\n";
+    assert_int_equal(fs_write_atomic(path, rec, strlen(rec)), 0);
+    char *cfg = write_tmp("raft:\n  num_cycles: 7\n");
+    char *argv[] = {"cmd", "--config", cfg, "--mode", "a"};
+    int rc;
+    args *a = args_parse(&cmd, 5, argv, &rc);
+    assert_non_null(a);
+    assert_int_equal(args_apply_model_defaults(a, dir), 1); /* only learning-rate was still at its default */
+    assert_float_equal(args_float(a, "learning-rate"), 1e-3, 1e-12);
+    assert_int_equal(args_source(a, "learning-rate"), ARG_FROM_MODEL);
+    assert_int_equal(args_int(a, "cycles"), 7);    /* the config wins */
+    assert_string_equal(args_str(a, "mode"), "a"); /* the command line wins */
+    args_free(a);
+
+    const char *bad = "cycles: 0\n"; /* out of the flag's range */
+    assert_int_equal(fs_write_atomic(path, bad, strlen(bad)), 0);
+    char *argv2[] = {"cmd"};
+    a = args_parse(&cmd, 1, argv2, &rc);
+    assert_non_null(a);
+    assert_int_equal(args_apply_model_defaults(a, dir), -1);
+    args_free(a);
+    /* A folder without the file changes nothing. */
+    unlink(path);
+    a = args_parse(&cmd, 1, argv2, &rc);
+    assert_int_equal(args_apply_model_defaults(a, dir), 0);
+    assert_int_equal(args_int(a, "cycles"), 3);
+    args_free(a);
+    rmdir(dir);
+    unlink(cfg);
+}
+
 static void test_args_rejects_bad_values(void **state) {
     (void)state;
     int rc;
@@ -147,6 +185,7 @@ int main(void) {
         cmocka_unit_test(test_cfg_reports_syntax_errors_with_line),
         cmocka_unit_test(test_args_precedence_cli_over_config_over_default),
         cmocka_unit_test(test_args_rejects_bad_values),
+        cmocka_unit_test(test_args_model_defaults_sit_between_config_and_builtin),
         cmocka_unit_test(test_fs_write_atomic_replaces_whole_file),
         cmocka_unit_test(test_rng_is_reproducible_and_uniform),
     };

@@ -69,6 +69,10 @@ int cli_benchmark_full(int argc, char **argv) {
         rc = args_usage_error(&full_cmd, "give exactly one of --model M or --suite all|small|medium");
         goto done;
     }
+    if (model && fs_is_dir(model) && args_apply_model_defaults(a, model) < 0) {
+        rc = 2;
+        goto done;
+    }
     bench_full_options o;
     bench_full_options_default(&o);
     vf_kind kind;

@@ -113,6 +113,7 @@ int cli_raft_train(int argc, char **argv) {
         rc = args_usage_error(&raft_train_cmd, "--model DIR is required");
         goto done;
     }
+    if (fs_is_dir(model) && args_apply_model_defaults(a, model) < 0) goto done;
     if (!prompts) {
         rc = args_usage_error(&raft_train_cmd, "--prompts FILE is required");
         goto done;

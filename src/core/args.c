@@ -1,5 +1,6 @@
 #include "core/args.h"
 #include "core/cfg.h"
+#include "core/fs.h"
 #include "core/log.h"
 
 #include <stdarg.h>
@@ -410,3 +411,43 @@ int args_npos(const args *a) { return a->npos; }
 const char *args_pos(const args *a, int i) { return i >= 0 && i < a->npos ? a->pos[i] : NULL; }
 const char *args_config_path(const args *a) { return a->config_path; }
 cfg_file *args_config(const args *a) { return a->cfg; }
+
+int args_apply_model_defaults(args *a, const char *model_dir) {
+    char path[4096];
+    if (!model_dir || snprintf(path, sizeof path, "%s/%s", model_dir, ARGS_MODEL_DEFAULTS_FILE) >= (int)sizeof path)
+        return 0;
+    if (!fs_exists(path) || fs_is_dir(path)) return 0;
+    char err[512];
+    cfg_file *cfg = cfg_load(path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "halo-forge %s: %s\n", a->cmd->path, err);
+        return -1;
+    }
+    int taken = 0;
+    for (size_t i = 0; i < a->nspecs; i++) {
+        const arg_spec *s = spec_at(a, i);
+        if (a->values[i].source != ARG_UNSET && a->values[i].source != ARG_FROM_DEFAULT) continue;
+        char key[128];
+        snprintf(key, sizeof key, "%s", s->name);
+        for (char *p = key; *p; p++)
+            if (*p == '-') *p = '_';
+        cfg_entry *e = cfg_find(cfg, key);
+        if (!e || e->is_null) continue;
+        if (e->is_list && s->type != ARG_LIST) {
+            fprintf(stderr, "halo-forge %s: %s:%d: %s: expected a single value, got a list\n", a->cmd->path, path,
+                    e->line, e->key);
+            cfg_free(cfg);
+            return -1;
+        }
+        if (!check_value(s, e->value, err, sizeof err)) {
+            fprintf(stderr, "halo-forge %s: %s:%d: %s: %s\n", a->cmd->path, path, e->line, e->key, err);
+            cfg_free(cfg);
+            return -1;
+        }
+        set_value(&a->values[i], e->value, ARG_FROM_MODEL, e->line);
+        log_info("--%s %s (recommended by %s)", s->name, e->value, path);
+        taken++;
+    }
+    cfg_free(cfg);
+    return taken;
+}

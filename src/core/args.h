@@ -39,7 +39,9 @@ typedef struct {
     const char *config_extra;/* '|'-separated config keys the command reads itself (not warned about) */
 } cmd_spec;
 
-typedef enum { ARG_UNSET = 0, ARG_FROM_DEFAULT, ARG_FROM_CONFIG, ARG_FROM_CLI } arg_source;
+/* Where a value came from, weakest first. ARG_FROM_MODEL: the recommended settings a model folder
+ * ships (args_apply_model_defaults). */
+typedef enum { ARG_UNSET = 0, ARG_FROM_DEFAULT, ARG_FROM_MODEL, ARG_FROM_CONFIG, ARG_FROM_CLI } arg_source;
 
 typedef struct args args;
 
@@ -60,6 +62,17 @@ bool args_given(const args *a, const char *name);        /* from the command lin
  * strings in *items (free with args_list_free). Unset gives 0 and an empty array. */
 size_t args_list(const args *a, const char *name, char ***items);
 void args_list_free(char **items);
+
+/* The file name, inside a model folder, of the settings its makers recommend for it (YAML, flag
+ * names with '_' as in a --config file, e.g. "learning_rate: 1e-3"). */
+#define ARGS_MODEL_DEFAULTS_FILE "halo-forge.yaml"
+
+/* Applies model_dir/ARGS_MODEL_DEFAULTS_FILE, when the folder has one, as a layer between the
+ * built-in defaults and the config file: command line > --config > the model's file > built-in.
+ * Keys that name no flag of this command are ignored (one file serves every command). Returns the
+ * number of values taken from the file (each logged), 0 when there is no file, or -1 after printing
+ * "halo-forge CMD: FILE:LINE: KEY: what is wrong" for a bad value or an unreadable file. */
+int args_apply_model_defaults(args *a, const char *model_dir);
 
 int args_npos(const args *a);
 const char *args_pos(const args *a, int i);
