@@ -96,6 +96,15 @@ int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
     return 1;
 }
 
+int model_tokenizer_dir(const char *dir, char *out, size_t cap, char *err, size_t errcap) {
+    char path[4096], base[4096];
+    fs_join(path, sizeof path, dir, "tokenizer.json");
+    int is_adapter = fs_exists(path) ? 0 : model_adapter_base(dir, base, sizeof base, err, errcap);
+    if (is_adapter < 0) return -1;
+    snprintf(out, cap, "%s", is_adapter ? base : dir);
+    return 0;
+}
+
 /* ---------- adapter_config.json ---------- */
 
 typedef struct {

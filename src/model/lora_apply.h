@@ -19,6 +19,12 @@
  * Hugging Face Hub id resolved through hub_resolve (the local cache; downloaded unless HF_HUB_OFFLINE=1). */
 int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap);
 
+/* The folder whose tokenizer files (tokenizer.json, tokenizer_config.json) go with the model folder dir:
+ * dir itself when it holds tokenizer.json, else, for an adapter folder, its base model's folder (adapters
+ * published without tokenizer files), else dir. Writes it into out; -1 only when dir is an adapter whose
+ * base cannot be found (err says why). */
+int model_tokenizer_dir(const char *dir, char *out, size_t cap, char *err, size_t errcap);
+
 /* Adds the adapter in adapter_dir to the loaded model m, in memory: W += s * B A for every adapted projection
  * (s = lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora), computed in fp32 and stored at W's own dtype
  * (a bf16 model stays bf16, rounded to nearest even, so sampling runs at the same speed; f32 stays f32). The
