@@ -97,12 +97,20 @@ int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
 }
 
 int model_tokenizer_dir(const char *dir, char *out, size_t cap, char *err, size_t errcap) {
-    char path[4096], base[4096];
-    fs_join(path, sizeof path, dir, "tokenizer.json");
-    int is_adapter = fs_exists(path) ? 0 : model_adapter_base(dir, base, sizeof base, err, errcap);
-    if (is_adapter < 0) return -1;
-    snprintf(out, cap, "%s", is_adapter ? base : dir);
-    return 0;
+    char cur[4096], path[4096], base[4096];
+    snprintf(cur, sizeof cur, "%s", dir);
+    for (int depth = 0; depth <= 8; depth++) {
+        fs_join(path, sizeof path, cur, "tokenizer.json");
+        int is_adapter = fs_exists(path) ? 0 : model_adapter_base(cur, base, sizeof base, err, errcap);
+        if (is_adapter < 0) return -1;
+        if (!is_adapter) {
+            snprintf(out, cap, "%s", cur);
+            return 0;
+        }
+        snprintf(cur, sizeof cur, "%s", base);
+    }
+    err_set(err, errcap, "%s: more than 8 adapters stacked on each other (does base_model_name_or_path loop?)", dir);
+    return -1;
 }
 
 /* ---------- adapter_config.json ---------- */

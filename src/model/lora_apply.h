@@ -21,7 +21,7 @@ int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
 
 /* The folder whose tokenizer files (tokenizer.json, tokenizer_config.json) go with the model folder dir:
  * dir itself when it holds tokenizer.json, else, for an adapter folder, its base model's folder (adapters
- * published without tokenizer files), else dir. Writes it into out; -1 only when dir is an adapter whose
+ * published without tokenizer files; followed down a chain of stacked adapters), else dir. Writes it into out; -1 only when dir is an adapter whose
  * base cannot be found (err says why). */
 int model_tokenizer_dir(const char *dir, char *out, size_t cap, char *err, size_t errcap);
 

@@ -460,18 +460,18 @@ fail:
     return NULL;
 }
 
-model *model_load(const char *dir, char *err, size_t errcap) {
+/* An adapter folder loads its base (which may itself be an adapter: a RAFT adapter trained on top of an SFT
+ * one), then applies itself. depth bounds a chain that loops back on itself. */
+static model *load_any(const char *dir, int depth, char *err, size_t errcap) {
     char base[4096];
     int is_adapter = model_adapter_base(dir, base, sizeof base, err, errcap);
     if (is_adapter < 0) return NULL;
     if (!is_adapter) return model_load_folder(dir, err, errcap);
-    char sub[4096];
-    if (model_adapter_base(base, sub, sizeof sub, err, errcap) != 0) {
-        err_set(err, errcap, "%s: the base model %s of this adapter is itself an adapter (stacked adapters are not "
-                             "supported: merge the first one with `lora merge`)", dir, base);
+    if (depth >= 8) {
+        err_set(err, errcap, "%s: more than 8 adapters stacked on each other (does base_model_name_or_path loop?)", dir);
         return NULL;
     }
-    model *m = model_load_folder(base, err, errcap);
+    model *m = load_any(base, depth + 1, err, errcap);
     if (!m) return NULL;
     if (model_apply_adapter(m, dir, err, errcap) != 0) {
         model_free(m);
@@ -479,6 +479,8 @@ model *model_load(const char *dir, char *err, size_t errcap) {
     }
     return m;
 }
+
+model *model_load(const char *dir, char *err, size_t errcap) { return load_any(dir, 0, err, errcap); }
 
 const char *const model_proj_names[MODEL_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                    "gate_proj", "up_proj", "down_proj"};

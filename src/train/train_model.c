@@ -270,7 +270,7 @@ static void kaiming_uniform(float *a, int rows, int cols, rng_state *r) {
     for (size_t i = 0; i < (size_t)rows * cols; i++) a[i] = (2.0f * rng_float(r) - 1.0f) * bound;
 }
 
-train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap) {
+static train_model *load_folder(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap) {
     train_model *m = calloc(1, sizeof *m);
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     snprintf(m->dir, sizeof m->dir, "%s", dir);
@@ -367,6 +367,32 @@ static void free_buffers(train_model *m) {
     m->dg = m->du = m->dact = m->drop = m->dt = m->hf = m->rstdf = NULL;
     m->cap_T = 0;
     m->cap_acts = 0;
+}
+
+/* An adapter folder: its base (perhaps an adapter itself, up to 8 deep) with the adapter merged into the
+ * base weights, which must then be fp32. */
+static train_model *load_any(const char *dir, const lora_config *lc, uint64_t init_seed, int depth, char *err,
+                             size_t errcap) {
+    char base[4096];
+    int is_adapter = model_adapter_base(dir, base, sizeof base, err, errcap);
+    if (is_adapter < 0) return NULL;
+    if (!is_adapter) return load_folder(dir, lc, init_seed, err, errcap);
+    if (depth >= 8) {
+        err_set(err, errcap, "%s: more than 8 adapters stacked on each other (does base_model_name_or_path loop?)", dir);
+        return NULL;
+    }
+    lora_config l2 = *lc;
+    l2.fp32_base = true;
+    train_model *m = load_any(base, &l2, init_seed, depth + 1, err, errcap);
+    if (m && train_model_merge_adapter(m, dir, err, errcap) != 0) {
+        train_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap) {
+    return load_any(dir, lc, init_seed, 0, err, errcap);
 }
 
 void train_model_free(train_model *m) {

@@ -64,7 +64,9 @@ typedef struct train_model train_model;
 
 /* Loads the model folder dir (config.json + model.safetensors or a sharded index) in fp32 and sets
  * up LoRA adapters (lc->rank > 0; A Kaiming-uniform as PEFT initialises it, B zero, drawn from
- * init_seed) or full fine-tuning (lc->rank == 0). */
+ * init_seed) or full fine-tuning (lc->rank == 0). An adapter folder (adapter_config.json) loads its base
+ * model (train_adapter_base) with the adapter merged into fp32 base weights (train_model_dir then names the
+ * base folder). */
 train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap);
 void train_model_free(train_model *m);
 

@@ -110,9 +110,24 @@ expect_grep "invalid \"lora_alpha\"" "$T/err" "says lora_alpha is invalid"
 bad dora; sed -i 's/"use_dora":[^,]*,/"use_dora": true,/' dora/adapter_config.json
 expect_rc 1 "DoRA adapter" -- "$HF" -q score --model dora --text "$text"
 expect_grep "\"use_dora\" is set" "$T/err" "says DoRA is not supported"
-bad stacked; setbase stacked "$T/rel/ad"; cp m32/tokenizer.json stacked/
-expect_rc 1 "adapter on an adapter" -- "$HF" -q generate --model stacked --prompt x
-expect_grep "itself an adapter" "$T/err" "says stacked adapters are not supported"
+# An adapter on top of an adapter applies both, in order: the same as the merged model with the top
+# adapter applied.
+bad stacked; setbase stacked "$T/rel/ad"
+expect_rc 0 "adapter on an adapter" -- "$HF" -q score --model stacked --text "$text"
+cp "$T/out" s_stacked
+bad stacked_m; setbase stacked_m "$T/merged32"
+expect_rc 0 "adapter on the merged model" -- "$HF" -q score --model stacked_m --text "$text"
+cp "$T/out" s_stacked_m
+expect_rc 0 "stacked adapters = adapter on the merged model ($(maxdiff s_stacked s_stacked_m))" -- within s_stacked s_stacked_m 1e-5
+expect_rc 0 "stacked adapters differ from one" -- beyond s_stacked s_adapter32 1e-3
+expect_rc 0 "lora merge of stacked adapters" -- "$HF" -q lora merge --adapter stacked --output merged_stacked --dtype f32
+expect_rc 0 "score the merged stacked adapters" -- "$HF" -q score --model merged_stacked --text "$text"
+cp "$T/out" s_merged_stacked
+expect_rc 0 "merged stacked adapters = stacked adapters ($(maxdiff s_stacked s_merged_stacked))" -- \
+    within s_stacked s_merged_stacked 1e-5
+bad loop; setbase loop "$T/loop"
+expect_rc 1 "adapter that is its own base" -- "$HF" -q score --model loop --text "$text"
+expect_grep "more than 8 adapters stacked" "$T/err" "says the chain loops"
 mkdir -p notensors; setbase notensors "$T/m32"
 expect_rc 1 "no adapter_model.safetensors" -- "$HF" -q score --model notensors --text "$text"
 expect_grep "no adapter_model.safetensors" "$T/err" "says the weights are missing"
