@@ -201,6 +201,24 @@ static int save_checkpoint(train_model *m, const train_options *o, const char *b
     return 0;
 }
 
+/* best_model/: the weights (and tokenizer files) at the evaluation with the best eval_loss so far, with
+ * best_eval.json {"step", "eval_loss"}; written to best_model.tmp and renamed like a checkpoint. */
+static int save_best(train_model *m, const train_options *o, const char *base_name, long step, double eval_loss,
+                     char *err, size_t errcap) {
+    char dir[4096], tmp[4200], path[4300], text[128];
+    fs_join(dir, sizeof dir, o->output_dir, "best_model");
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    if (fs_exists(tmp)) fs_remove_tree(tmp);
+    if (fs_mkdirs(tmp)) { err_set(err, errcap, "%s: cannot create folder", tmp); return -1; }
+    if (save_weights(m, tmp, base_name, err, errcap)) return -1;
+    snprintf(path, sizeof path, "%s/best_eval.json", tmp);
+    int n = snprintf(text, sizeof text, "{\"step\": %ld, \"eval_loss\": %.6f}\n", step, eval_loss);
+    if (fs_write_atomic(path, text, (size_t)n)) { err_set(err, errcap, "%s: cannot write", path); return -1; }
+    if (fs_exists(dir) && fs_remove_tree(dir)) { err_set(err, errcap, "%s: cannot replace", dir); return -1; }
+    if (rename(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); return -1; }
+    return 0;
+}
+
 /* Keeps the metrics lines of steps <= last_step (a resumed run rewrites what came after). */
 static int trim_metrics(const char *path, long last_step) {
     size_t len;
@@ -330,8 +348,11 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (read_state(o->resume_dir, &rs, &opt, m, err, errcap)) goto out;
         log_info("Resuming from %s at step %ld of %ld", o->resume_dir, rs.step, total);
         if (trim_metrics(mpath, rs.step)) log_warn("%s: cannot trim", mpath);
-    } else if (fs_exists(mpath)) {
-        remove(mpath);
+    } else {
+        if (fs_exists(mpath)) remove(mpath);
+        char bpath[4096];
+        fs_join(bpath, sizeof bpath, o->output_dir, "best_model");
+        if (fs_exists(bpath) && fs_remove_tree(bpath)) log_warn("%s: cannot remove the earlier run's", bpath);
     }
     if (!(metrics = fopen(mpath, "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
     log_info("Training: %d epoch%s x %ld steps (batch %d x accumulation %d), %s schedule, warmup %ld, lr %g",
@@ -400,6 +421,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
             if (ev < rs.best_eval - o->early_stopping_threshold) {
                 rs.best_eval = ev;
                 rs.bad_evals = 0;
+                if (save_best(m, o, load_dir, rs.step, ev, err, errcap)) goto out;
             } else if (o->early_stopping_patience > 0 && ++rs.bad_evals >= o->early_stopping_patience) {
                 log_info("Early stopping: no eval_loss improvement for %ld evaluations", rs.bad_evals);
                 stopped_early = true;
