@@ -72,6 +72,15 @@ expect_grep "adapter_config.json" "$T/err" "says why"
 expect_rc 0 "train from an adapter folder" -- "$HF" sft train --model a/final_model --data d.jsonl --epochs 1 \
     --batch-size 8 --gradient-accumulation 1 --lora-rank 2 --save-steps 0 --eval-steps 0 --output e
 expect_grep "Loaded adapter a/final_model" "$T/err" "applies the adapter"
+expect_grep '"base_model_name_or_path":[[:space:]]*"a/final_model"' e/final_model/adapter_config.json \
+    "the new adapter's base is the adapter it was trained on"
+expect_rc 0 "score the adapter trained on an adapter" -- "$HF" -q score --model e/final_model --text "add 7 13"
+cp "$T/out" s_e.json
+expect_rc 0 "merge it (both adapters)" -- "$HF" -q lora merge --adapter e/final_model --output em --dtype f32
+expect_rc 0 "score the merge" -- "$HF" -q score --model em --text "add 7 13"
+cp "$T/out" s_em.json
+lp() { sed 's/.*"logprobs":\[\([^]]*\)\].*/\1/' "$1" | tr ',' '\n'; }
+expect_rc 0 "stacked adapters score as their merge (bf16 base: within bf16 rounding)" -- awk 'NR == FNR { a[FNR] = $1; next } { d = a[FNR] - $1; if (d < 0) d = -d; if (d > 1e-3) bad = 1 } END { exit bad || FNR < 2 }' <(lp s_e.json) <(lp s_em.json)
 
 # Full fine-tuning, without gradient checkpointing, no shuffling, train on prompt.
 expect_rc 0 "sft train --no-lora" -- "$HF" -q sft train --model m --data d.jsonl --no-lora --epochs 1 --batch-size 8 \
