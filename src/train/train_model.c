@@ -504,10 +504,16 @@ static uint64_t drop_key(const train_model *m, int layer, int proj) {
                  ((uint64_t)layer * LORA_NPROJ + (uint64_t)proj + 1));
 }
 
-/* Scale of element i: 0 (dropped) or 1 / (1 - p); one hash gives the 16-bit uniforms of 4 elements. */
+/* Scale of element i: 0 (dropped) or 1 / (1 - p), from the top 16 bits of a 32-bit hash of (key, i) (Murmur3's
+ * finaliser): 32-bit lanes, so the loops over a layer's inputs vectorise. */
 static inline float drop_scale(uint64_t key, size_t i, uint32_t threshold, float keep_scale) {
-    uint64_t h = mix64(key + 0x9e3779b97f4a7c15ull * (uint64_t)(i / 4 + 1));
-    return (uint32_t)((h >> (16 * (i % 4))) & 0xffffu) < threshold ? 0.0f : keep_scale;
+    uint32_t h = (uint32_t)(key ^ (key >> 32)) ^ ((uint32_t)i * 0x9e3779b1u) ^ ((uint32_t)((uint64_t)i >> 32) * 0x27d4eb2fu);
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return (h >> 16) < threshold ? 0.0f : keep_scale;
 }
 
 static inline uint32_t drop_threshold(float p) { return (uint32_t)lrint((double)p * 65536.0); }
@@ -515,7 +521,7 @@ static inline uint32_t drop_threshold(float p) { return (uint32_t)lrint((double)
 static void dropout_apply(float *dst, const float *x, size_t n, uint64_t key, float p) {
     const float ks = 1.0f / (1.0f - p);
     const uint32_t th = drop_threshold(p);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) dst[i] = x[i] * drop_scale(key, i, th, ks);
 }
 
@@ -532,8 +538,7 @@ static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, fl
         xd = m->drop;
     }
     train_matmul_fwd(lt, xd, P->A, NULL, T, r, P->cols, 0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, P->rows, r, m->lora_scale, lt, r, P->B, r, 1.0f, y,
-                P->rows);
+    train_sgemm(false, true, T, P->rows, r, m->lora_scale, lt, r, P->B, r, 1.0f, y, P->rows);
 }
 
 static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float *dy, float *dx, int accumulate,
@@ -544,8 +549,8 @@ static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float 
     if (!P->A) return;
     const int r = m->lc.rank;
     const float s = m->lora_scale, p = m->lc.dropout;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P->rows, r, T, s, dy, P->rows, lt, r, 1.0f, P->dB, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, r, P->rows, s, dy, P->rows, P->B, r, 0.0f, m->dt, r);
+    train_sgemm(true, false, P->rows, r, T, s, dy, P->rows, lt, r, 1.0f, P->dB, r);
+    train_sgemm(false, false, T, r, P->rows, s, dy, P->rows, P->B, r, 0.0f, m->dt, r);
     const float *xd = x;
     if (p > 0) {
         dropout_apply(m->drop, x, (size_t)T * P->cols, key, p);
@@ -557,7 +562,7 @@ static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float 
         const float ks = 1.0f / (1.0f - p);
         const size_t n = (size_t)T * P->cols;
         const uint32_t th = drop_threshold(p);
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
         for (size_t i = 0; i < n; i++) dx[i] += m->drop[i] * drop_scale(key, i, th, ks);
     } else {
         train_matmul_dx(dx, m->dt, P->A, T, r, P->cols, 1);

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,9 +224,36 @@ void train_swiglu_bwd(float *dg, float *du, const float *da, const float *g, con
     }
 }
 
+void train_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if ((double)M * N * K < 2e6 || openblas_get_num_threads() != 1) nt = 1;
+    if (nt == 1) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const bool by_rows = M >= N;
+    const int total = by_rows ? M : N;
+#pragma omp parallel num_threads(nt)
+    {
+        const int n = omp_get_num_threads(), per = ((total + n - 1) / n + 15) & ~15;
+        const int s0 = omp_get_thread_num() * per, s1 = total < s0 + per ? total : s0 + per;
+        if (s0 < s1) {
+            if (by_rows)
+                cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, trans_a ? A + s0 : A + (size_t)s0 * lda, lda, B,
+                            ldb, beta, C + (size_t)s0 * ldc, ldc);
+            else
+                cblas_sgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, trans_b ? B + (size_t)s0 * ldb : B + s0,
+                            ldb, beta, C + s0, ldc);
+        }
+    }
+}
+
 void train_matmul_fwd(float *y, const float *x, const float *W, const float *b, int M, int N, int K, int accumulate) {
     if (M <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, accumulate ? 1.0f : 0.0f, y, N);
+    train_sgemm(false, true, M, N, K, 1.0f, x, K, W, K, accumulate ? 1.0f : 0.0f, y, N);
     if (b)
         for (int m = 0; m < M; m++) {
             float *yr = y + (size_t)m * N;
@@ -235,13 +263,12 @@ void train_matmul_fwd(float *y, const float *x, const float *W, const float *b, 
 
 void train_matmul_dx(float *dx, const float *dy, const float *W, int M, int N, int K, int accumulate) {
     if (M <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, accumulate ? 1.0f : 0.0f, dx,
-                K);
+    train_sgemm(false, false, M, K, N, 1.0f, dy, N, W, K, accumulate ? 1.0f : 0.0f, dx, K);
 }
 
 void train_matmul_dw(float *dW, float *db, const float *dy, const float *x, int M, int N, int K) {
     if (M <= 0) return;
-    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
+    if (dW) train_sgemm(true, false, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
     if (db)
         for (int m = 0; m < M; m++) {
             const float *g = dy + (size_t)m * N;

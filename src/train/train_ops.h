@@ -7,6 +7,7 @@
 #ifndef HF_TRAIN_OPS_H
 #define HF_TRAIN_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -60,6 +61,13 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
 /* SwiGLU: a = silu(g) * u elementwise over n values; backward overwrites dg and du. */
 void train_swiglu_fwd(float *a, const float *g, const float *u, size_t n);
 void train_swiglu_bwd(float *dg, float *du, const float *da, const float *g, const float *u, size_t n);
+
+/* C = alpha op(A) op(B) + beta C with cblas_sgemm's row-major arguments. When OpenBLAS is single-threaded (LoRA
+ * training on bf16 weights keeps it so) and the product is not small, the OpenMP threads share C out in blocks
+ * of rows (or of columns, when C is wider than tall), each computed by its own sgemm call; otherwise one call.
+ * The result depends on the thread count in the last bits only, and not at all from run to run. */
+void train_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc);
 
 /* Linear layers: y[M,N] = x[M,K] W[N,K]^T (+ b); dx[M,K] (+)= dy W; dW[N,K] += dy^T x; db[N] += colsum(dy).
  * Through OpenBLAS sgemm. accumulate chooses += or = for y / dx. */
