@@ -527,9 +527,12 @@ static void dropout_apply(float *dst, const float *x, size_t n, uint64_t key, fl
 
 /* ---------- linear layers with adapters ---------- */
 
+/* y = x W^T + b (+ the adapter's term); with y NULL only the adapter intermediate lt (what the backward needs
+ * of a projection whose output it does not need). */
 static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, float *lt, uint64_t key, bool train) {
-    if (P->w16) mm_bf16(y, x, P->w16, P->b, T, P->rows, P->cols, m->mmflags);
-    else train_matmul_fwd(y, x, P->w, P->b, T, P->rows, P->cols, 0);
+    if (!y && !P->A) return;
+    if (y && P->w16) mm_bf16(y, x, P->w16, P->b, T, P->rows, P->cols, m->mmflags);
+    else if (y) train_matmul_fwd(y, x, P->w, P->b, T, P->rows, P->cols, 0);
     if (!P->A) return;
     const int r = m->lc.rank;
     const float *xd = x;
@@ -538,7 +541,7 @@ static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, fl
         xd = m->drop;
     }
     train_matmul_fwd(lt, xd, P->A, NULL, T, r, P->cols, 0);
-    train_sgemm(false, true, T, P->rows, r, m->lora_scale, lt, r, P->B, r, 1.0f, y, P->rows);
+    if (y) train_sgemm(false, true, T, P->rows, r, m->lora_scale, lt, r, P->B, r, 1.0f, y, P->rows);
 }
 
 static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float *dy, float *dx, int accumulate,
@@ -571,7 +574,10 @@ static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float 
 
 /* ---------- layers ---------- */
 
-static void layer_fwd(train_model *m, int l, tacts *a, const train_batch *b, bool train) {
+/* With recompute (gradient checkpointing: the activations of layer l again, for its backward) the layer's
+ * output is not computed again: it is already in xs[l + 1], and the backward needs only the down projection's
+ * adapter intermediate, not its product with the base weight (a quarter of the layer's forward). */
+static void layer_fwd(train_model *m, int l, tacts *a, const train_batch *b, bool train, bool recompute) {
     const model_config *c = &m->cfg;
     const int T = b->n_tokens, H = c->hidden_size, hd = c->head_dim;
     const float *x = m->xs + (size_t)l * T * H;
@@ -591,7 +597,9 @@ static void layer_fwd(train_model *m, int l, tacts *a, const train_batch *b, boo
     lin_fwd(m, &L->p[LORA_GATE], a->h2, T, a->g, a->lt[LORA_GATE], drop_key(m, l, LORA_GATE), train);
     lin_fwd(m, &L->p[LORA_UP], a->h2, T, a->u, a->lt[LORA_UP], drop_key(m, l, LORA_UP), train);
     train_swiglu_fwd(a->act, a->g, a->u, (size_t)T * c->intermediate_size);
-    lin_fwd(m, &L->p[LORA_DOWN], a->act, T, m->dtmp, a->lt[LORA_DOWN], drop_key(m, l, LORA_DOWN), train);
+    lin_fwd(m, &L->p[LORA_DOWN], a->act, T, recompute ? NULL : m->dtmp, a->lt[LORA_DOWN], drop_key(m, l, LORA_DOWN),
+            train);
+    if (recompute) return;
     for (size_t i = 0; i < n; i++) y[i] = a->x_mid[i] + m->dtmp[i];
 }
 
@@ -655,7 +663,7 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
         if (m->embed) memcpy(m->xs + (size_t)t * H, m->embed + (size_t)b->tokens[t] * H, H * sizeof(float));
         else mm_bf16_to_f32_array(m->xs + (size_t)t * H, m->embed16 + (size_t)b->tokens[t] * H, (size_t)H);
     }
-    for (int l = 0; l < NL; l++) layer_fwd(m, l, &m->acts[keep ? l : 0], b, backward);
+    for (int l = 0; l < NL; l++) layer_fwd(m, l, &m->acts[keep ? l : 0], b, backward, false);
     const float *xl = m->xs + (size_t)NL * T * H;
     train_rmsnorm_fwd(m->hf, m->rstdf, xl, m->norm, T, H, (float)c->rms_eps);
 
@@ -705,7 +713,7 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
     train_rmsnorm_bwd(m->dx, m->dnorm, m->dh, xl, m->norm, m->rstdf, T, H);
     for (int l = NL - 1; l >= 0; l--) {
         tacts *a = &m->acts[keep ? l : 0];
-        if (!keep && l != NL - 1) layer_fwd(m, l, a, b, true); /* the last layer's are still there */
+        if (!keep && l != NL - 1) layer_fwd(m, l, a, b, true, true); /* the last layer's are still there */
         layer_bwd(m, l, a, b);
     }
     if (m->dembed)
