@@ -49,7 +49,9 @@ int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
         cJSON_Delete(j);
         return -1;
     }
-    const char *name = b->valuestring;
+    char name[4096];
+    snprintf(name, sizeof name, "%s", b->valuestring);
+    cJSON_Delete(j);
     char rel[4096] = "", found[4096] = "";
     if (name[0] == '/') {
         if (fs_is_dir(name)) snprintf(found, sizeof found, "%s", name);
@@ -69,7 +71,6 @@ int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
                         "%s: base model \"%s\" not found: not a folder (as given, nor relative to %s) and not in the "
                         "Hugging Face cache (%s); download it with `halo-forge model download %s`",
                         path, name, dir, herr, name);
-                cJSON_Delete(j);
                 return -1;
             }
         }
@@ -77,10 +78,8 @@ int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_
     if (!found[0]) {
         err_set(err, errcap, "%s: base model \"%s\" not found (no such folder%s%s, and not a Hub id)", path, name,
                 rel[0] ? ", nor " : "", rel);
-        cJSON_Delete(j);
         return -1;
     }
-    cJSON_Delete(j);
     char cfg[4096], acfg[4096];
     fs_join(cfg, sizeof cfg, found, "config.json");
     fs_join(acfg, sizeof acfg, found, "adapter_config.json");
