@@ -80,6 +80,13 @@ expect_rc 0 "base as a Hub id: same scores" -- within s_hub s_adapter32 0
 expect_rc 1 "base as a Hub id not in the cache" -- env HF_HUB_CACHE="$T/nocache" "$HF" -q score --model hub/ad --text "$text"
 expect_grep "base model \"tiny-org/tiny-base\" not found.*model download tiny-org/tiny-base" "$T/err" "says to download it"
 
+# benchmark full on an SFT adapter folder: its evaluations sample from base + adapter, its RAFT cycle trains on top.
+for i in 1 2; do echo "{\"id\": \"p$i\", \"prompt\": \"Write program number $i in C\", \"category\": \"c\"}"; done > p.jsonl
+expect_rc 0 "benchmark full --model ADAPTER" -- "$HF" -q benchmark full --model t16/final_model --prompts p.jsonl \
+    --samples-per-prompt 2 --max-new-tokens 6 --verifier custom --verify-command "grep e {file}" --batch-size 2 \
+    --gradient-accumulation 1 --lora-rank 2 --monitor-interval 0.1 --workers 2 --cycles 1 --output bf
+expect_rc 0 "benchmark full wrote its summary" -- test -s bf/summary.json
+
 # Bad adapters: refused with the reason.
 bad() { mkdir -p "$1"; cp t32/final_model/adapter_model.safetensors "$1/"; setbase "$1" "$T/m32"; }
 bad nobase; setbase nobase "$T/no/such/model"
