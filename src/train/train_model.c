@@ -20,8 +20,9 @@
 const char *const lora_proj_names[LORA_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                    "gate_proj", "up_proj", "down_proj"};
 
-/* Logits held at once by the cross-entropy: chunk rows x vocab <= this many floats (32 MiB). */
-#define XENT_CHUNK_FLOATS (1u << 23)
+/* Logits held at once by the cross-entropy: chunk rows x vocab <= this many floats (128 MiB: about 220 rows of a
+ * 151936-word vocabulary; the bf16 head products run ~15% faster on 220 rows than on 55). */
+#define XENT_CHUNK_FLOATS (1u << 25)
 
 typedef struct {
     float *w, *b;       /* base weight [rows, cols] and bias (NULL when none), fp32 arena */
