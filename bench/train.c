@@ -9,6 +9,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "core/timing.h"
+#include "kernels/matmul.h"
 #include "model/model.h"
 #include "train/opt_adamw.h"
 #include "train/train_model.h"
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 
 int main(int argc, char **argv) {
+    mm_threads_setup(argv); /* OMP_WAIT_POLICY=passive unless set, as the halo-forge program does */
     const char *dir = NULL, *mode = "lora";
     int B = 8, T = 512, steps = 2;
     bool exact = false, ckpt = true;

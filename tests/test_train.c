@@ -162,6 +162,71 @@ static void test_fd_attention(void **state) {
     assert_memory_equal(out2 + 5 * NH * HD, c.out + 5 * NH * HD, (AT - 5) * NH * HD * sizeof(float));
 }
 
+/* Sequences longer than the attention's block of query rows (64), ragged, against a plain double-precision
+ * evaluation of the same formulas: forward outputs and all three gradients. */
+static void test_attention_blocks_match_plain(void **state) {
+    (void)state;
+    enum { T = 220, H = 4, KV = 2, D = 16 };
+    const int starts[3] = {0, 150, T};
+    const int qd = H * D, kvd = KV * D;
+    float *q = malloc(sizeof(float) * T * qd), *k = malloc(sizeof(float) * T * kvd), *v = malloc(sizeof(float) * T * kvd);
+    float *dout = malloc(sizeof(float) * T * qd), *out = malloc(sizeof(float) * T * qd), *lse = malloc(sizeof(float) * T * H);
+    float *dq = malloc(sizeof(float) * T * qd), *dk = malloc(sizeof(float) * T * kvd), *dv = malloc(sizeof(float) * T * kvd);
+    double *rout = calloc((size_t)T * qd, sizeof(double)), *rdq = calloc((size_t)T * qd, sizeof(double));
+    double *rdk = calloc((size_t)T * kvd, sizeof(double)), *rdv = calloc((size_t)T * kvd, sizeof(double));
+    double *p = malloc(sizeof(double) * T);
+    rng_state r;
+    rng_seed(&r, 11);
+    fill_random(q, (size_t)T * qd, &r, 2);
+    fill_random(k, (size_t)T * kvd, &r, 2);
+    fill_random(v, (size_t)T * kvd, &r, 1);
+    fill_random(dout, (size_t)T * qd, &r, 1);
+    train_attn_fwd(out, lse, q, k, v, 2, starts, H, KV, D);
+    train_attn_bwd(dq, dk, dv, dout, out, lse, q, k, v, 2, starts, H, KV, D);
+    const double scale = 1.0 / sqrt((double)D);
+    for (int s = 0; s < 2; s++)
+        for (int h = 0; h < H; h++)
+            for (int i = starts[s]; i < starts[s + 1]; i++) {
+                const int g = h / (H / KV);
+                double mx = -1e300, sum = 0, Dsum = 0;
+                for (int j = starts[s]; j <= i; j++) {
+                    double sc = 0;
+                    for (int d = 0; d < D; d++) sc += (double)q[i * qd + h * D + d] * k[j * kvd + g * D + d];
+                    p[j] = sc * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int j = starts[s]; j <= i; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int j = starts[s]; j <= i; j++) {
+                    p[j] /= sum;
+                    for (int d = 0; d < D; d++) rout[i * qd + h * D + d] += p[j] * v[j * kvd + g * D + d];
+                }
+                for (int d = 0; d < D; d++) Dsum += (double)dout[i * qd + h * D + d] * rout[i * qd + h * D + d];
+                for (int j = starts[s]; j <= i; j++) {
+                    double dp = 0;
+                    for (int d = 0; d < D; d++) dp += (double)dout[i * qd + h * D + d] * v[j * kvd + g * D + d];
+                    const double ds = p[j] * (dp - Dsum) * scale;
+                    for (int d = 0; d < D; d++) {
+                        rdq[i * qd + h * D + d] += ds * k[j * kvd + g * D + d];
+                        rdk[j * kvd + g * D + d] += ds * q[i * qd + h * D + d];
+                        rdv[j * kvd + g * D + d] += p[j] * dout[i * qd + h * D + d];
+                    }
+                }
+            }
+    struct { const char *name; const float *got; const double *want; size_t n; } cmp[] = {
+        {"out", out, rout, (size_t)T * qd}, {"dq", dq, rdq, (size_t)T * qd},
+        {"dk", dk, rdk, (size_t)T * kvd},   {"dv", dv, rdv, (size_t)T * kvd}};
+    for (int c = 0; c < 4; c++) {
+        double err2 = 0, ref2 = 0;
+        for (size_t i = 0; i < cmp[c].n; i++) {
+            err2 += (cmp[c].got[i] - cmp[c].want[i]) * (cmp[c].got[i] - cmp[c].want[i]);
+            ref2 += cmp[c].want[i] * cmp[c].want[i];
+        }
+        if (!(sqrt(err2) <= 1e-5 * sqrt(ref2))) fail_msg("attention %s: relative error %g", cmp[c].name, sqrt(err2 / ref2));
+    }
+    free(q); free(k); free(v); free(dout); free(out); free(lse); free(dq); free(dk); free(dv);
+    free(rout); free(rdq); free(rdk); free(rdv); free(p);
+}
+
 typedef struct {
     float g[40], u[40], a[40], r[40];
 } swiglu_ctx;
@@ -775,6 +840,7 @@ int main(void) {
         cmocka_unit_test(test_fd_rmsnorm),
         cmocka_unit_test(test_fd_rope),
         cmocka_unit_test(test_fd_attention),
+        cmocka_unit_test(test_attention_blocks_match_plain),
         cmocka_unit_test(test_fd_swiglu),
         cmocka_unit_test(test_fd_xent),
         cmocka_unit_test(test_fd_linear),

@@ -1,6 +1,7 @@
 /* halo-forge generate --model M (--prompt T | --prompts F.jsonl) [-n 8] [--temperature 0.7] ... */
 #include "cli/commands.h"
 #include "model/hub.h"
+#include "model/lora_apply.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 static const arg_spec generate_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder (config.json, safetensors, tokenizer.json)", "model.name|base_model",
+    {"model", 'm', ARG_STR, NULL, "Model folder or Hub id (a LoRA adapter folder: its base model with the adapter applied)", "model.name|base_model",
      NULL, 0, 0, "DIR"},
     {"prompt", 'p', ARG_STR, NULL, "One prompt (the user message)", NULL, NULL, 0, 0, "TEXT"},
     {"prompts", 0, ARG_STR, NULL, "JSONL file of prompts ('prompt' or 'text' field; '-' for standard input)",
@@ -267,7 +268,12 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     dir = resolved;
-    fs_join(path, sizeof path, dir, "tokenizer.json");
+    char tdir[4096];
+    if (model_tokenizer_dir(dir, tdir, sizeof tdir, err, sizeof err)) {
+        log_error("%s", err);
+        goto done;
+    }
+    fs_join(path, sizeof path, tdir, "tokenizer.json");
     if (!(t = tok_load(path, err, sizeof err))) {
         log_error("%s", err);
         goto done;
@@ -291,7 +297,7 @@ int cmd_generate(int argc, char **argv) {
     p.ignore_eos = args_bool(a, "ignore-eos");
     p.system_prompt = args_str(a, "system-prompt");
     const char *tpl = args_str(a, "chat-template");
-    p.tpl = !strcmp(tpl, "auto") ? chat_detect(dir) : (chat_template)chat_parse_name(tpl);
+    p.tpl = !strcmp(tpl, "auto") ? chat_detect(tdir) : (chat_template)chat_parse_name(tpl);
     if (gen_params_check(&p, err, sizeof err) != 0) {
         rc = args_usage_error(&generate_cmd, "%s", err);
         goto done;

@@ -1,6 +1,7 @@
 /* halo-forge score --model DIR (--text T | --file F) [--special]: per-token log-probabilities of raw text. */
 #include "cli/commands.h"
 #include "model/hub.h"
+#include "model/lora_apply.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 
 static const arg_spec score_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder (config.json, safetensors, tokenizer.json)", "model.name", NULL, 0, 0,
+    {"model", 'm', ARG_STR, NULL, "Model folder or Hub id (a LoRA adapter folder: its base model with the adapter applied)", "model.name", NULL, 0, 0,
      "DIR"},
     {"text", 0, ARG_STR, NULL, "Text to score", NULL, NULL, 0, 0, "TEXT"},
     {"file", 'f', ARG_STR, NULL, "File whose contents to score ('-' for standard input)", NULL, NULL, 0, 0, "FILE"},
@@ -57,7 +58,9 @@ int cmd_score(int argc, char **argv) {
     char resolved[4096], path[4096];
     if (hub_resolve(dir, resolved, sizeof resolved, NULL, err, sizeof err) != 0) { log_error("%s", err); goto out; }
     dir = resolved;
-    if (!fs_join(path, sizeof path, dir, "tokenizer.json")) { log_error("%s: path too long", dir); goto out; }
+    char tdir[4096];
+    if (model_tokenizer_dir(dir, tdir, sizeof tdir, err, sizeof err)) { log_error("%s", err); goto out; }
+    if (!fs_join(path, sizeof path, tdir, "tokenizer.json")) { log_error("%s: path too long", dir); goto out; }
     if (!(t = tok_load(path, err, sizeof err))) { log_error("%s", err); goto out; }
     double t0 = time_now();
     if (!(m = model_load(dir, err, sizeof err))) { log_error("%s", err); goto out; }

@@ -217,6 +217,26 @@ static int apply_config(args *a, size_t i) {
     return 0;
 }
 
+/* Whether the config key of some flag starts with prefix followed by '.' (prefix names a section of
+ * flags), or is a proper prefix of key at a '.' (key is inside what should be a single value). */
+static bool flag_key_under(const args *a, const char *prefix, const char *key, char *flag_key, size_t cap) {
+    for (size_t i = 0; i < a->nspecs; i++) {
+        const char *keys = spec_at(a, i)->config_keys;
+        while (keys && *keys) {
+            const char *bar = strchr(keys, '|');
+            size_t l = bar ? (size_t)(bar - keys) : strlen(keys);
+            bool hit = prefix ? strlen(prefix) < l && !strncmp(keys, prefix, strlen(prefix)) && keys[strlen(prefix)] == '.'
+                              : strlen(key) > l && !strncmp(keys, key, l) && key[l] == '.';
+            if (hit) {
+                snprintf(flag_key, cap, "%.*s", (int)l, keys);
+                return true;
+            }
+            keys = bar ? bar + 1 : keys + l;
+        }
+    }
+    return false;
+}
+
 static bool is_extra_key(const char *extra, const char *key) {
     if (!extra) return false;
     size_t kl = strlen(key);
@@ -325,8 +345,20 @@ args *args_parse(const cmd_spec *cmd, int argc, char **argv, int *rc) {
             if (apply_config(a, i) != 0) goto fail;
         for (size_t i = 0; i < a->cfg->count; i++) {
             cfg_entry *e = &a->cfg->entries[i];
-            if (!e->used && !is_extra_key(cmd->config_extra, e->key))
-                log_warn("%s:%d: unknown key '%s' is ignored by '%s'", a->cfg->path, e->line, e->key, cmd->path);
+            if (e->used || is_extra_key(cmd->config_extra, e->key)) continue;
+            /* A value where a section of settings belongs, or a section where a value belongs: a wrong type. */
+            char fk[160];
+            if (!e->is_null && flag_key_under(a, e->key, NULL, fk, sizeof fk)) {
+                fprintf(stderr, "halo-forge %s: %s:%d: %s: expected a section of settings (like %s), got a value\n",
+                        cmd->path, a->cfg->path, e->line, e->key, fk);
+                goto fail;
+            }
+            if (flag_key_under(a, NULL, e->key, fk, sizeof fk)) {
+                fprintf(stderr, "halo-forge %s: %s:%d: %s: expected a single value, got a section\n", cmd->path,
+                        a->cfg->path, e->line, fk);
+                goto fail;
+            }
+            log_warn("%s:%d: unknown key '%s' is ignored by '%s'", a->cfg->path, e->line, e->key, cmd->path);
         }
     }
     for (size_t i = 0; i < a->nspecs; i++) {

@@ -7,7 +7,32 @@
 #ifndef HF_TRAIN_OPS_H
 #define HF_TRAIN_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* e^x in fp32 without a libm call, so that loops over it vectorise (softmax, cross-entropy, SiLU): range
+ * reduction x = n ln2 + r, a degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n built in the
+ * exponent bits. Relative error below 2e-7 (libm's expf: 1 ulp); 0 below -87.3, and clamped to e^88.3 above. */
+static inline float train_expf(float x) {
+    const float big = x < -87.3f ? 0.0f : 1.0f;
+    x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    const float z = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float scale2;
+    memcpy(&scale2, &bits, sizeof scale2);
+    return p * scale2 * big;
+}
 
 /* RMSNorm as Hugging Face computes it: y = w * x / sqrt(mean(x^2) + eps); rstd[t] keeps 1/sqrt(.). */
 void train_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int T, int H, float eps);
@@ -36,6 +61,13 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
 /* SwiGLU: a = silu(g) * u elementwise over n values; backward overwrites dg and du. */
 void train_swiglu_fwd(float *a, const float *g, const float *u, size_t n);
 void train_swiglu_bwd(float *dg, float *du, const float *da, const float *g, const float *u, size_t n);
+
+/* C = alpha op(A) op(B) + beta C with cblas_sgemm's row-major arguments. When OpenBLAS is single-threaded (LoRA
+ * training on bf16 weights keeps it so) and the product is not small, the OpenMP threads share C out in blocks
+ * of rows (or of columns, when C is wider than tall), each computed by its own sgemm call; otherwise one call.
+ * The result depends on the thread count in the last bits only, and not at all from run to run. */
+void train_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc);
 
 /* Linear layers: y[M,N] = x[M,K] W[N,K]^T (+ b); dx[M,K] (+)= dy W; dW[N,K] += dy^T x; db[N] += colsum(dy).
  * Through OpenBLAS sgemm. accumulate chooses += or = for y / dx. */

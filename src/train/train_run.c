@@ -1,4 +1,5 @@
 #include "train/train_run.h"
+#include "model/lora_apply.h"
 #include "core/err.h"
 
 #include <cjson/cJSON.h>
@@ -201,6 +202,24 @@ static int save_checkpoint(train_model *m, const train_options *o, const char *b
     return 0;
 }
 
+/* best_model/: the weights (and tokenizer files) at the evaluation with the best eval_loss so far, with
+ * best_eval.json {"step", "eval_loss"}; written to best_model.tmp and renamed like a checkpoint. */
+static int save_best(train_model *m, const train_options *o, const char *base_name, long step, double eval_loss,
+                     char *err, size_t errcap) {
+    char dir[4096], tmp[4200], path[4300], text[128];
+    fs_join(dir, sizeof dir, o->output_dir, "best_model");
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    if (fs_exists(tmp)) fs_remove_tree(tmp);
+    if (fs_mkdirs(tmp)) { err_set(err, errcap, "%s: cannot create folder", tmp); return -1; }
+    if (save_weights(m, tmp, base_name, err, errcap)) return -1;
+    snprintf(path, sizeof path, "%s/best_eval.json", tmp);
+    int n = snprintf(text, sizeof text, "{\"step\": %ld, \"eval_loss\": %.6f}\n", step, eval_loss);
+    if (fs_write_atomic(path, text, (size_t)n)) { err_set(err, errcap, "%s: cannot write", path); return -1; }
+    if (fs_exists(dir) && fs_remove_tree(dir)) { err_set(err, errcap, "%s: cannot replace", dir); return -1; }
+    if (rename(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); return -1; }
+    return 0;
+}
+
 /* Keeps the metrics lines of steps <= last_step (a resumed run rewrites what came after). */
 static int trim_metrics(const char *path, long last_step) {
     size_t len;
@@ -267,33 +286,32 @@ int train_run(const train_options *o, char *err, size_t errcap) {
                             "learning rate > 0");
         return -1;
     }
-    /* The model: a plain folder, or an adapter folder on top of its base. */
-    char base_dir[4096];
+    /* The model: a plain folder, or an adapter folder applied to its base (which may be an adapter too). */
+    char base_dir[4096], tok_dir[4096], tpath[4096];
     int is_adapter = train_adapter_base(o->model_dir, base_dir, sizeof base_dir, err, errcap);
     if (is_adapter < 0) return -1;
-    const char *load_dir = is_adapter ? base_dir : o->model_dir;
-    char tpath[4096];
-    fs_join(tpath, sizeof tpath, load_dir, "config.json");
-    if (!fs_exists(tpath)) {
-        err_set(err, errcap, "%s: not a model folder (no config.json)%s", load_dir,
-               fs_is_dir(load_dir) ? "" : "; give a local folder (Hugging Face ids are not downloaded by sft train)");
-        return -1;
+    if (!is_adapter) {
+        fs_join(tpath, sizeof tpath, o->model_dir, "config.json");
+        if (!fs_exists(tpath)) {
+            err_set(err, errcap, "%s: not a model folder (no config.json)%s", o->model_dir,
+                    fs_is_dir(o->model_dir) ? ""
+                                            : "; give a local folder (Hugging Face ids are not downloaded by sft train)");
+            return -1;
+        }
     }
-    fs_join(tpath, sizeof tpath, load_dir, "tokenizer.json");
-    if (!fs_exists(tpath)) fs_join(tpath, sizeof tpath, o->model_dir, "tokenizer.json");
+    if (model_tokenizer_dir(o->model_dir, tok_dir, sizeof tok_dir, err, errcap)) return -1;
+    fs_join(tpath, sizeof tpath, tok_dir, "tokenizer.json");
     if (!(tok = tok_load(tpath, err, errcap))) goto out;
     double t0 = time_now();
     lora_config lc = o->lora;
     lc.fp32_base = is_adapter; /* the adapter is merged into the base weights, which must then be fp32 */
-    if (!(m = train_model_load(load_dir, &lc, o->seed, err, errcap))) goto out;
+    if (!(m = train_model_load(o->model_dir, &lc, o->seed, err, errcap))) goto out;
+    const char *load_dir = train_model_dir(m);
     train_model_set_fast(m, o->fast_matmul);
     if (o->init_adapter && o->lora.rank > 0 && !o->resume_dir &&
         train_model_load_adapter_weights(m, o->init_adapter, err, errcap))
         goto out;
-    if (is_adapter) {
-        if (train_model_merge_adapter(m, o->model_dir, err, errcap)) goto out;
-        log_info("Loaded adapter %s on its base model %s", o->model_dir, base_dir);
-    }
+    if (is_adapter) log_info("Loaded adapter %s on its base model %s", o->model_dir, load_dir);
     train_model_set_checkpointing(m, o->gradient_checkpointing);
     size_t n_par;
     train_model_params(m, &n_par);
@@ -301,7 +319,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
              o->lora.rank ? "LoRA" : "full fine-tuning", n_par);
 
     data_options dopt = {.max_seq_len = o->max_seq_len, .train_on_prompt = o->train_on_prompt,
-                         .max_samples = o->max_samples, .seed = o->seed, .tpl = chat_detect(load_dir)};
+                         .max_samples = o->max_samples, .seed = o->seed, .tpl = chat_detect(tok_dir)};
     if (data_load(&train, o->data_path, tok, &dopt, log_warn_cb, NULL, err, errcap)) goto out;
     if (data_split(&train, &val, o->validation_split, o->seed)) { err_set(err, errcap, "out of memory"); goto out; }
     if (train.n_bad) log_warn("%s: skipped %ld bad line%s", o->data_path, train.n_bad, train.n_bad == 1 ? "" : "s");
@@ -330,8 +348,11 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (read_state(o->resume_dir, &rs, &opt, m, err, errcap)) goto out;
         log_info("Resuming from %s at step %ld of %ld", o->resume_dir, rs.step, total);
         if (trim_metrics(mpath, rs.step)) log_warn("%s: cannot trim", mpath);
-    } else if (fs_exists(mpath)) {
-        remove(mpath);
+    } else {
+        if (fs_exists(mpath)) remove(mpath);
+        char bpath[4096];
+        fs_join(bpath, sizeof bpath, o->output_dir, "best_model");
+        if (fs_exists(bpath) && fs_remove_tree(bpath)) log_warn("%s: cannot remove the earlier run's", bpath);
     }
     if (!(metrics = fopen(mpath, "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
     log_info("Training: %d epoch%s x %ld steps (batch %d x accumulation %d), %s schedule, warmup %ld, lr %g",
@@ -400,6 +421,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
             if (ev < rs.best_eval - o->early_stopping_threshold) {
                 rs.best_eval = ev;
                 rs.bad_evals = 0;
+                if (save_best(m, o, o->model_dir, rs.step, ev, err, errcap)) goto out;
             } else if (o->early_stopping_patience > 0 && ++rs.bad_evals >= o->early_stopping_patience) {
                 log_info("Early stopping: no eval_loss improvement for %ld evaluations", rs.bad_evals);
                 stopped_early = true;
@@ -408,14 +430,14 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (o->save_steps > 0 && rs.step % o->save_steps == 0) {
             char name[64];
             snprintf(name, sizeof name, "checkpoint-%ld", rs.step);
-            if (save_checkpoint(m, o, load_dir, &rs, &opt, total, name, err, errcap)) goto out;
+            if (save_checkpoint(m, o, o->model_dir, &rs, &opt, total, name, err, errcap)) goto out;
             prune_checkpoints(o->output_dir, o->save_total_limit);
             log_debug("saved %s", name);
         }
     }
     progress_finish(&prog);
     prog_on = false;
-    if (save_checkpoint(m, o, load_dir, &rs, &opt, total, "final_model", err, errcap)) goto out;
+    if (save_checkpoint(m, o, o->model_dir, &rs, &opt, total, "final_model", err, errcap)) goto out;
     log_info("Saved %s/final_model (%s)", o->output_dir, o->lora.rank ? "LoRA adapter" : "full model");
     rc = 0;
 out:

@@ -9,7 +9,12 @@
  *                          files, training_config.json and trainer_state.bin (optimizer moments, trainable
  *                          parameters in fp32, step, early-stopping state); written to checkpoint-N.tmp and
  *                          renamed, so a checkpoint folder is always complete
- *   final_model/           the same for the end of training (adapter, or full model)
+ *   final_model/           the same for the end of training (adapter, or full model): the last step's weights,
+ *                          also after early stopping
+ *   best_model/            with evaluation on (validation split and eval_steps > 0): the weights at the
+ *                          evaluation with the lowest eval_loss (an improvement counts when it beats the best by
+ *                          more than early_stopping_threshold, as for early stopping), tokenizer files and
+ *                          best_eval.json {"step", "eval_loss"}; rewritten at each improvement
  * Resuming (resume_dir) needs the same data and flags: batches are a function of (seed, step), and
  * dropout masks of (seed, micro-batch counter), so the continued run computes what the uninterrupted
  * one would have, bit for bit, on the same machine and thread count. */

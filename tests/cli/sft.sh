@@ -49,6 +49,7 @@ strip() { sed 's/,"tokens_per_sec":[0-9.]*//' "$1"; }
 expect_rc 0 "resumed metrics equal the uninterrupted run's" -- cmp <(strip a/metrics.jsonl) <(strip b/metrics.jsonl)
 expect_rc 0 "resumed adapter equals the uninterrupted one" -- cmp a/final_model/adapter_model.safetensors b/final_model/adapter_model.safetensors
 expect_rc 0 "checkpoint state equal too" -- cmp a/checkpoint-12/trainer_state.bin b/checkpoint-12/trainer_state.bin
+expect_rc 0 "resumed best_model equals the uninterrupted one" -- cmp a/best_model/adapter_model.safetensors b/best_model/adapter_model.safetensors
 
 expect_rc 1 "resume with other settings" -- "$HF" -q sft train "${common[@]}" --lora-rank 2 --output b2 --resume b/checkpoint-4
 expect_grep "not a training state" "$T/err" "says the state does not fit"
@@ -71,6 +72,15 @@ expect_grep "adapter_config.json" "$T/err" "says why"
 expect_rc 0 "train from an adapter folder" -- "$HF" sft train --model a/final_model --data d.jsonl --epochs 1 \
     --batch-size 8 --gradient-accumulation 1 --lora-rank 2 --save-steps 0 --eval-steps 0 --output e
 expect_grep "Loaded adapter a/final_model" "$T/err" "applies the adapter"
+expect_grep '"base_model_name_or_path":[[:space:]]*"a/final_model"' e/final_model/adapter_config.json \
+    "the new adapter's base is the adapter it was trained on"
+expect_rc 0 "score the adapter trained on an adapter" -- "$HF" -q score --model e/final_model --text "add 7 13"
+cp "$T/out" s_e.json
+expect_rc 0 "merge it (both adapters)" -- "$HF" -q lora merge --adapter e/final_model --output em --dtype f32
+expect_rc 0 "score the merge" -- "$HF" -q score --model em --text "add 7 13"
+cp "$T/out" s_em.json
+lp() { sed 's/.*"logprobs":\[\([^]]*\)\].*/\1/' "$1" | tr ',' '\n'; }
+expect_rc 0 "stacked adapters score as their merge (bf16 base: within bf16 rounding)" -- awk 'NR == FNR { a[FNR] = $1; next } { d = a[FNR] - $1; if (d < 0) d = -d; if (d > 1e-3) bad = 1 } END { exit bad || FNR < 2 }' <(lp s_e.json) <(lp s_em.json)
 
 # Full fine-tuning, without gradient checkpointing, no shuffling, train on prompt.
 expect_rc 0 "sft train --no-lora" -- "$HF" -q sft train --model m --data d.jsonl --no-lora --epochs 1 --batch-size 8 \
@@ -107,13 +117,37 @@ expect_rc 0 "epochs from the CLI" -- test "$(grep -c '"loss"' g/metrics.jsonl)" 
 printf 'training:\n  learning_rate: fast\n' > bad.yaml
 expect_rc 2 "config with a wrong type" -- "$HF" sft train --config bad.yaml --model m --data d.jsonl
 expect_grep "learning_rate|learning-rate" "$T/err" "names the key"
+# Each kind of wrong type is refused before any work, naming the key.
+i=0
+while IFS='|' read -r yaml key; do
+    i=$((i + 1))
+    printf "$yaml\n" > bad$i.yaml
+    expect_rc 2 "config with a wrong type: $key" -- "$HF" sft train --config bad$i.yaml --model m --data d.jsonl --output bad$i
+    expect_grep "bad$i.yaml:[0-9]+: $key" "$T/err" "names $key and its line"
+    expect_rc 1 "nothing written for bad$i.yaml" -- test -e bad$i
+done <<'CASES'
+lora:\n  r: big|lora.r
+training:\n  num_train_epochs: 1.5|training.num_train_epochs
+lora:\n  disabled: maybe|lora.disabled
+data:\n  validation_split: [0.1, 0.2]|data.validation_split
+data:\n  max_seq_length:\n    tokens: 64|data.max_seq_length
+lora: 8|lora
+lora:\n  dropout: 1.5|lora.dropout
+CASES
 
 # Early stopping: no evaluation can improve by 100, so training stops after 1 + patience evaluations.
 expect_rc 0 "early stopping" -- "$HF" -q sft train --model m --data d.jsonl --epochs 3 --batch-size 4 \
     --gradient-accumulation 1 --eval-steps 1 --early-stopping-patience 2 --early-stopping-threshold 100 \
-    --validation-split 0.2 --save-steps 0 --output es
+    --validation-split 0.2 --save-steps 1 --save-total-limit 0 --output es
 expect_rc 0 "stopped after 3 steps" -- test "$(grep -c '"loss"' es/metrics.jsonl)" -eq 3
 expect_rc 0 "final model after early stopping" -- test -s es/final_model/adapter_model.safetensors
+# final_model is the last step's weights; best_model the weights of the best evaluation (the first here).
+expect_grep '"step": 1, "eval_loss"' es/best_model/best_eval.json "best_model says its step"
+expect_rc 0 "best_model holds step 1's weights" -- cmp es/best_model/adapter_model.safetensors es/checkpoint-1/adapter_model.safetensors
+expect_rc 0 "final_model holds step 3's weights" -- cmp es/final_model/adapter_model.safetensors es/checkpoint-3/adapter_model.safetensors
+expect_rc 1 "best and final differ" -- cmp -s es/best_model/adapter_model.safetensors es/final_model/adapter_model.safetensors
+expect_rc 0 "best_model loads (score)" -- "$HF" -q score --model es/best_model --text "add 7 13"
+expect_rc 1 "no best_model without a validation split" -- test -e g/best_model
 
 # Errors.
 expect_rc 1 "no model folder" -- "$HF" sft train --model nowhere --data d.jsonl
