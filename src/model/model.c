@@ -4,6 +4,8 @@
 
 #include "core/fs.h"
 #include "kernels/matmul.h"
+#include "model/lora_apply.h"
+#include "model/model_internal.h"
 #include "model/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -38,6 +40,8 @@ struct model {
     layer_weights *layers;
     float *inv_freq; /* [head_dim/2] */
     size_t n_params;
+    void **owned;    /* weight buffers that replaced memory-mapped ones (model_own) */
+    int n_owned, cap_owned;
     scratch s;
 };
 
@@ -404,7 +408,7 @@ static int open_files(loader *L, model *m, char *err, size_t errcap) {
     return 0;
 }
 
-model *model_load(const char *dir, char *err, size_t errcap) {
+static model *model_load_folder(const char *dir, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
@@ -456,6 +460,48 @@ fail:
     return NULL;
 }
 
+model *model_load(const char *dir, char *err, size_t errcap) {
+    char base[4096];
+    int is_adapter = model_adapter_base(dir, base, sizeof base, err, errcap);
+    if (is_adapter < 0) return NULL;
+    if (!is_adapter) return model_load_folder(dir, err, errcap);
+    char sub[4096];
+    if (model_adapter_base(base, sub, sizeof sub, err, errcap) != 0) {
+        err_set(err, errcap, "%s: the base model %s of this adapter is itself an adapter (stacked adapters are not "
+                             "supported: merge the first one with `lora merge`)", dir, base);
+        return NULL;
+    }
+    model *m = model_load_folder(base, err, errcap);
+    if (!m) return NULL;
+    if (model_apply_adapter(m, dir, err, errcap) != 0) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+const char *const model_proj_names[MODEL_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                   "gate_proj", "up_proj", "down_proj"};
+
+mm_weight *model_proj_weight(model *m, int layer, int proj) {
+    if (layer < 0 || layer >= m->cfg.num_layers || proj < 0 || proj >= MODEL_NPROJ) return NULL;
+    layer_weights *w = &m->layers[layer];
+    mm_weight *p[MODEL_NPROJ] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
+    return p[proj];
+}
+
+int model_own(model *m, void *buf) {
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        void **o = realloc(m->owned, (size_t)cap * sizeof *o);
+        if (!o) return -1;
+        m->owned = o;
+        m->cap_owned = cap;
+    }
+    m->owned[m->n_owned++] = buf;
+    return 0;
+}
+
 static void scratch_free(scratch *s) {
     free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v); free(s->att); free(s->proj);
     free(s->gate); free(s->up); free(s->pos); free(s->slot);
@@ -476,6 +522,8 @@ void model_free(model *m) {
     free(m->layers);
     free(m->final_norm);
     free(m->inv_freq);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     for (int i = 0; i < m->n_files; i++) st_close(m->files[i]);
     free(m->files);
     scratch_free(&m->s);

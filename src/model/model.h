@@ -43,7 +43,10 @@ typedef struct model model;
 
 /* Loads config.json, generation_config.json and the weights (model.safetensors, or the shards listed
  * in model.safetensors.index.json) from the folder dir. Refuses unknown architectures, tensors whose
- * shapes do not match the config, missing tensors, and malformed files, with a message naming the file. */
+ * shapes do not match the config, missing tensors, and malformed files, with a message naming the file.
+ * When dir is a PEFT LoRA adapter folder (adapter_config.json), loads its base model
+ * (base_model_name_or_path, see model_adapter_base in lora_apply.h) and applies the adapter to it in
+ * memory at the base's weight dtype (model_apply_adapter): the result scores like the merged model. */
 model *model_load(const char *dir, char *err, size_t errcap);
 void model_free(model *m);
 const model_config *model_get_config(const model *m);

@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "kernels/matmul.h"
+#include "model/lora_apply.h"
 #include "model/safetensors.h"
 #include "train/train_ops.h"
 
@@ -933,24 +934,7 @@ int train_model_load_adapter_weights(train_model *m, const char *dir, char *err,
 }
 
 int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap) {
-    char path[4096];
-    fs_join(path, sizeof path, dir, "adapter_config.json");
-    if (!fs_exists(path)) return 0;
-    char *text = fs_read_file(path, NULL);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    const cJSON *b = j ? cJSON_GetObjectItemCaseSensitive(j, "base_model_name_or_path") : NULL;
-    if (!cJSON_IsString(b) || !b->valuestring[0]) {
-        cJSON_Delete(j);
-        err_set(err, errcap, "%s: no \"base_model_name_or_path\" string", path);
-        return -1;
-    }
-    char rel[4096];
-    fs_join(rel, sizeof rel, dir, b->valuestring);
-    snprintf(base, cap, "%s", fs_is_dir(b->valuestring) || b->valuestring[0] == '/' || !fs_is_dir(rel) ? b->valuestring
-                                                                                                          : rel);
-    cJSON_Delete(j);
-    return 1;
+    return model_adapter_base(dir, base, cap, err, errcap);
 }
 
 int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err, size_t errcap) {

@@ -112,9 +112,9 @@ int train_model_load_adapter_weights(train_model *m, const char *dir, char *err,
 /* Adds an adapter folder (adapter_config.json + adapter_model.safetensors, PEFT format) into the
  * base weights: W += lora_alpha / r * B A for every adapted projection. */
 int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err, size_t errcap);
-/* When dir holds an adapter (adapter_config.json), writes its base model folder into base
- * (base_model_name_or_path, taken relative to dir when it does not exist as given) and returns 1;
- * returns 0 for a plain model folder, -1 on a malformed adapter_config.json. */
+/* When dir holds an adapter (adapter_config.json), writes its base model folder into base and returns 1;
+ * returns 0 for a plain model folder, -1 on a malformed adapter_config.json or a base that cannot be found.
+ * The same resolution as model_adapter_base (model/lora_apply.h). */
 int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap);
 
 #endif

@@ -1,0 +1,33 @@
+/* lora_apply: PEFT LoRA adapter folders (adapter_config.json + adapter_model.safetensors) on top of a
+ * model loaded for inference (model.h).
+ *
+ * model_load() calls both functions, so every command that loads a model accepts an adapter folder.
+ * Code that already holds a loaded base model (the RAFT cycles) calls model_apply_adapter directly.
+ *
+ * Errors: 0 / -1 with "FILE: what is wrong" in err; nothing is changed when an adapter is refused. */
+#ifndef HF_LORA_APPLY_H
+#define HF_LORA_APPLY_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+
+/* When dir holds adapter_config.json, writes the local folder of its base model into base and returns 1;
+ * returns 0 for any other folder (nothing written), -1 with the reason in err on an unreadable
+ * adapter_config.json or a base that cannot be found. base_model_name_or_path is taken, in this order, as
+ * an absolute path, a path relative to the adapter folder, a path relative to the working directory, or a
+ * Hugging Face Hub id resolved through hub_resolve (the local cache; downloaded unless HF_HUB_OFFLINE=1). */
+int model_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap);
+
+/* Adds the adapter in adapter_dir to the loaded model m, in memory: W += s * B A for every adapted projection
+ * (s = lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora), computed in fp32 and stored at W's own dtype
+ * (a bf16 model stays bf16, rounded to nearest even, so sampling runs at the same speed; f32 stays f32). The
+ * new matrices are owned by m (the memory-mapped originals are no longer used); other weights are untouched.
+ * Can be called more than once (adapters add up). The adapter is checked whole before any weight changes:
+ * refused with a message for a missing or malformed adapter_config.json (r, lora_alpha missing or of the wrong
+ * type), options that change the arithmetic and are not supported (use_dora, rank_pattern, alpha_pattern,
+ * modules_to_save, bias other than "none", fan_in_fan_out), target modules this model does not have, tensors
+ * that name a module or layer the model does not have, and shapes that do not match r and the model. */
+int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t errcap);
+
+#endif
