@@ -16,13 +16,16 @@ common=(--model m --prompts p.jsonl --samples-per-prompt 4 --max-new-tokens 10 -
 
 expect_rc 0 "raft train, 2 cycles" -- "$HF" raft train "${common[@]}" --output run --cycles 2
 expect_grep "^run/cycle_2_final$" "$T/out" "prints the final adapter"
+expect_grep "Cycle 2: sampling from run/cycle_1_final applied to the base model" "$T/err" "cycle 2 samples from cycle 1's adapter"
+expect_grep "samples verified during generation" "$T/err" "verification overlaps generation"
 for c in 1 2; do
     for f in cycle_${c}_samples.jsonl cycle_${c}_verified.jsonl cycle_${c}_final/adapter_config.json \
              cycle_${c}_final/adapter_model.safetensors cycle_${c}/metrics.jsonl; do
         if [ -s "run/$f" ]; then passes=$((passes + 1)); else echo "FAIL: run/$f missing"; fails=$((fails + 1)); fi
     done
 done
-for f in raft_statistics.json curriculum_stats.json work_model/model.safetensors; do
+expect_rc 1 "no merged weights written (the adapter is applied in memory)" -- test -e run/work_model
+for f in raft_statistics.json curriculum_stats.json; do
     if [ -s "run/$f" ]; then passes=$((passes + 1)); else echo "FAIL: run/$f missing"; fails=$((fails + 1)); fi
 done
 cat > check.py <<'PY'
@@ -55,18 +58,18 @@ print("ok")
 PY
 expect_rc 0 "files, statistics and training data agree" -- $PY check.py run 2
 
-# The weights cycle 2 sampled from are the base with cycle 1's adapter merged in: they score a text
-# differently from the base model.
+# The weights cycle 2 samples from are the base with cycle 1's adapter applied: they score a text
+# differently from the base model, and as the adapter merged into f32 weights does.
 "$HF" -q raft train "${common[@]}" --output one --cycles 1 >/dev/null 2>&1
 "$HF" -q score --model m --text "int main() { return 0; }" > s_base.json
 expect_rc 0 "merge cycle 1's adapter" -- "$HF" -q lora merge --adapter run/cycle_1_final --model m --output merged1 --dtype f32
 "$HF" -q score --model merged1 --text "int main() { return 0; }" > s_c1.json
-"$HF" -q score --model run/work_model --text "int main() { return 0; }" > s_work.json
+"$HF" -q score --model run/cycle_1_final --text "int main() { return 0; }" > s_work.json
 expect_rc 1 "trained weights differ from the base" -- cmp -s s_base.json s_c1.json
-expect_rc 0 "the work model is base + the last adapter" -- $PY -c "
+expect_rc 0 "base + adapter in memory = merged weights (within the base's bf16 rounding)" -- $PY -c "
 import json; a = json.load(open('s_c1.json')); b = json.load(open('s_work.json'))
 assert a['tokens'] == b['tokens']
-assert max(abs(x - y) for x, y in zip(a['logprobs'], b['logprobs'])) < 1e-4" 
+assert max(abs(x - y) for x, y in zip(a['logprobs'], b['logprobs'])) < 5e-2"
 expect_rc 0 "cycle 1 of another run is the same (seeded)" -- cmp one/cycle_1_final/adapter_model.safetensors run/cycle_1_final/adapter_model.safetensors
 
 # Resume: finished cycles are skipped and left as they are.
@@ -124,10 +127,10 @@ import json; n = sum(1 for l in open('int/cycle_1_samples.jsonl') if json.loads(
 
 # Starting from an adapter (an SFT result): cycle 1 samples with it merged in and trains it further.
 expect_rc 0 "--checkpoint" -- "$HF" raft train "${common[@]}" --output fromck --cycles 1 --checkpoint run/cycle_1_final --lora-rank 8
-expect_grep "Cycle 1: merging run/cycle_1_final into the base model" "$T/err" "cycle 1 samples from the checkpoint"
+expect_grep "Cycle 1: sampling from run/cycle_1_final applied to the base model" "$T/err" "cycle 1 samples from the checkpoint"
 expect_grep '"r":[[:space:]]*4' fromck/cycle_1_final/adapter_config.json "the checkpoint's rank is kept"
 expect_rc 0 "an adapter as --model means its base + the adapter" -- "$HF" raft train "${common[@]}" --model run/cycle_1_final --output fromck2 --cycles 1
-expect_grep "Cycle 1: merging run/cycle_1_final into the base model" "$T/err" "adapter given as --model"
+expect_grep "Cycle 1: sampling from run/cycle_1_final applied to the base model" "$T/err" "adapter given as --model"
 
 # Errors.
 expect_rc 2 "no --model" -- "$HF" raft train --prompts p.jsonl
