@@ -30,7 +30,7 @@ for f in raft_statistics.json curriculum_stats.json; do
 done
 cat > check.py <<'PY'
 import json, sys
-out = sys.argv[1]; cycles = int(sys.argv[2])
+out = sys.argv[1]; cycles = int(sys.argv[2]); base_lr = float(sys.argv[3]) if len(sys.argv) > 3 else 2e-2
 stats = json.load(open(f"{out}/raft_statistics.json"))
 assert [s["cycle"] for s in stats] == list(range(1, cycles + 1)), stats
 for s in stats:
@@ -51,7 +51,7 @@ for s in stats:
     assert [m["role"] for m in train[0]["messages"]] == ["system", "user", "assistant"]
     assert s["train_loss"] is not None and s["train_loss"] > 0
     # learning rate of cycle c = base x 0.85^(c-1)
-    assert abs(s["learning_rate"] - 2e-2 * 0.85 ** (c - 1)) < 1e-9, s["learning_rate"]
+    assert abs(s["learning_rate"] - base_lr * 0.85 ** (c - 1)) < 1e-9, s["learning_rate"]
 cur = json.load(open(f"{out}/curriculum_stats.json"))
 assert sum(p["attempts"] for p in cur["prompt_stats"]) == 16 * cycles, cur
 print("ok")
@@ -131,6 +131,24 @@ expect_grep "Cycle 1: sampling from run/cycle_1_final applied to the base model"
 expect_grep '"r":[[:space:]]*4' fromck/cycle_1_final/adapter_config.json "the checkpoint's rank is kept"
 expect_rc 0 "an adapter as --model means its base + the adapter" -- "$HF" raft train "${common[@]}" --model run/cycle_1_final --output fromck2 --cycles 1
 expect_grep "Cycle 1: sampling from run/cycle_1_final applied to the base model" "$T/err" "adapter given as --model"
+
+# Full fine-tuning (--no-lora): cycle_N_final is a full model folder, the next cycle samples from it,
+# and a rerun resumes.
+expect_rc 0 "raft train --no-lora, 2 cycles" -- "$HF" raft train "${common[@]}" --learning-rate 1e-3 --no-lora --output full --cycles 2
+expect_grep "^full/cycle_2_final$" "$T/out" "prints the final model"
+expect_grep "Cycle 2: sampling from full/cycle_1_final applied to the base model" "$T/err" "cycle 2 samples from cycle 1's model"
+for c in 1 2; do
+    for f in config.json model.safetensors tokenizer.json; do
+        if [ -s "full/cycle_${c}_final/$f" ]; then passes=$((passes + 1)); else echo "FAIL: full/cycle_${c}_final/$f missing"; fails=$((fails + 1)); fi
+    done
+done
+expect_rc 1 "no adapter in full mode" -- test -e full/cycle_1_final/adapter_config.json
+"$HF" -q score --model full/cycle_2_final --text "int main() { return 0; }" > s_full.json
+expect_rc 1 "fully fine-tuned weights differ from the base" -- cmp -s s_base.json s_full.json
+expect_rc 0 "resume --no-lora with one more cycle" -- "$HF" raft train "${common[@]}" --learning-rate 1e-3 --no-lora --output full --cycles 3
+expect_grep "Cycle 2: already done, skipped" "$T/err" "finished full cycles skipped"
+expect_grep "Cycle 3: sampling from full/cycle_2_final" "$T/err" "cycle 3 samples from cycle 2's model"
+expect_rc 0 "3 full cycles consistent" -- $PY check.py full 3 1e-3
 
 # Errors.
 expect_rc 2 "no --model" -- "$HF" raft train --prompts p.jsonl
