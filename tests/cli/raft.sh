@@ -125,6 +125,27 @@ expect_rc 1 "no final adapter after the interrupt" -- test -d int/cycle_1_final
 expect_rc 0 "saved samples are complete lines" -- $PY -c "
 import json; n = sum(1 for l in open('int/cycle_1_samples.jsonl') if json.loads(l)); assert 0 < n < 2048, n"
 
+# Ctrl-C while the verifiers run (programs that never end, a long timeout): stops within seconds,
+# kills the running programs, leaves no sandbox directory, writes no verified file.
+"$HF" raft train --model m --prompts p.jsonl --samples-per-prompt 2 --max-new-tokens 4 --verifier custom \
+    --verify-command "tail -f {file}" --workers 2 --output vint --cycles 1 >/dev/null 2>vint.err &
+pid=$!
+for _ in $(seq 1 200); do [ "$(wc -l < vint/cycle_1_samples.jsonl 2>/dev/null || echo 0)" -ge 8 ] && break; sleep 0.05; done
+sleep 0.5
+kill -INT $pid
+t0=$(date +%s)
+wait $pid
+rc=$?
+t1=$(date +%s)
+expect_rc 0 "interrupted while verifying: exits with 130 (rc $rc)" -- test "$rc" -eq 130
+expect_rc 0 "stopped within 5 s ($((t1 - t0)) s)" -- test $((t1 - t0)) -le 5
+expect_rc 1 "no verified file" -- test -e vint/cycle_1_verified.jsonl
+expect_rc 1 "no program left running" -- grep -qla "hf-sbx-$pid[-]" /proc/[0-9]*/cmdline
+expect_rc 0 "no sandbox directory left" -- test -z "$(ls -d "${TMPDIR:-/tmp}/hf-sbx-$pid-"* 2>/dev/null)"
+expect_rc 0 "resume verifies the saved samples" -- "$HF" raft train --model m --prompts p.jsonl --samples-per-prompt 2 \
+    --max-new-tokens 4 --verifier custom --verify-command "grep -q e {file}" --workers 2 --output vint --cycles 1
+expect_grep "stage verify" "$T/err" "resumed at verification"
+
 # Starting from an adapter (an SFT result): cycle 1 samples with it merged in and trains it further.
 expect_rc 0 "--checkpoint" -- "$HF" raft train "${common[@]}" --output fromck --cycles 1 --checkpoint run/cycle_1_final --lora-rank 8
 expect_grep "Cycle 1: sampling from run/cycle_1_final applied to the base model" "$T/err" "cycle 1 samples from the checkpoint"
