@@ -138,7 +138,10 @@ int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf
  *   for each sample:  vf_stream_submit(s, &sample);      // returns its index 0, 1, 2, ...
  *   vf_stream_finish(s, &results, &n);                    // waits, hands the results over, frees s
  *
- * Threads are started on demand, up to cfg->workers (0: one per core). Identical (language, source)
+ * Threads are started on demand, up to cfg->workers (0: one per core), at a nice value 10 above the
+ * caller's (environment HF_VERIFY_NICE=N to change it; the compilers and programs inherit it), so the
+ * model decoding next to them keeps its cores and verification fills the time it leaves idle; the
+ * re-runs of vf_stream_finish run on the caller's thread, at its priority. Identical (language, source)
  * pairs are compiled once per stream: a sample whose source is being compiled waits for that compile
  * without holding a thread. vf_stream_finish re-runs, one at a time, the samples that timed out on the
  * wall clock with little CPU used (starved by neighbours or by the model decoding next to them).
