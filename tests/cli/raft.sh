@@ -132,7 +132,7 @@ import json; n = sum(1 for l in open('int/cycle_1_samples.jsonl') if json.loads(
 "$HF" raft train --model m --prompts p.jsonl --samples-per-prompt 2 --max-new-tokens 4 --verifier custom \
     --verify-command "tail -f {file}" --workers 2 --output vint --cycles 1 >/dev/null 2>vint.err &
 pid=$!
-for _ in $(seq 1 200); do [ "$(wc -l < vint/cycle_1_samples.jsonl 2>/dev/null || echo 0)" -ge 8 ] && break; sleep 0.05; done
+for _ in $(seq 1 200); do [ "$( { wc -l < vint/cycle_1_samples.jsonl; } 2>/dev/null || echo 0)" -ge 8 ] && break; sleep 0.05; done
 sleep 0.5
 kill -INT $pid
 t0=$(date +%s)
