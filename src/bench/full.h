@@ -4,18 +4,28 @@
  * Output folder (the seed's layout):
  *   summary.json                                   bench/summary.h schema
  *   baseline_samples.jsonl, baseline_hardware.csv  evaluation of the base model
- *   cycle_N/samples.jsonl, kept.jsonl, hardware.csv, checkpoint/ (the cycle's PEFT adapter)
- *   final_samples.jsonl, final_hardware.csv        evaluation of base + the last adapter
+ *   cycle_N/samples.jsonl, kept.jsonl, hardware.csv, checkpoint/ (the cycle's PEFT adapter, or with
+ *           full_finetune its full model folder), cycle.json (the cycle's figures, for resuming)
+ *   final_samples.jsonl, final_hardware.csv        evaluation of base + the last adapter (applied in
+ *                                                  memory at the base's dtype) or of the last full model
+ *   baseline_phase.json, final_phase.json          the phase's options and figures (for resuming)
  *   raft/                                          the RAFT loop's own files (raft/loop.h)
  * Samples records: prompt_id, prompt, expected_output, code (the completion), sample_idx, compiles,
  * reward, error (null when it compiled), passes, actual_output (the program's real output), status.
- * An evaluation generates samples_per_prompt completions per prompt, then verifies them all on the
- * worker pool. A benchmark always starts over (the raft/ folder of an earlier run is removed).
+ * An evaluation generates samples_per_prompt completions per prompt and verifies each on the worker
+ * pool as soon as it is decoded (vf_stream), so verification overlaps generation.
+ *
+ * Resume: rerunning the same command continues in the same folder. A finished phase (baseline, a
+ * cycle, final) is skipped; a half-done evaluation keeps the completions saved in
+ * <phase>_generated.jsonl and generates the rest; a half-done cycle resumes as raft train does.
+ * An evaluation whose options changed (model, weights, prompts, samples, tokens, temperature, seed)
+ * starts over. Ctrl-C stops within seconds (running programs are killed) and keeps what is done.
  *
  * Errors: -1 with the reason in err. */
 #ifndef HF_BENCH_FULL_H
 #define HF_BENCH_FULL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +51,7 @@ typedef struct {
     double learning_rate;
     int batch_size, grad_accum, lora_rank;
     float lora_alpha;
+    bool full_finetune;           /* RAFT cycles train every parameter (`--no-lora`) */
     const volatile int *cancel;   /* optional */
 } bench_full_options;
 

@@ -35,6 +35,8 @@ static const arg_spec full_flags[] = {
     {"gradient-accumulation", 0, ARG_INT, "16", "Micro-batches per optimizer step", NULL, NULL, 1, 65536, "N"},
     {"lora-rank", 0, ARG_INT, "16", "LoRA rank", NULL, NULL, 1, 4096, "R"},
     {"lora-alpha", 0, ARG_FLOAT, "32", "LoRA alpha", NULL, NULL, 0, 1e6, NULL},
+    {"no-lora", 0, ARG_BOOL, NULL, "Full fine-tuning of every parameter in the cycles instead of LoRA", NULL, NULL, 0,
+     0, NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -44,7 +46,8 @@ static const cmd_spec full_cmd = {
     "Writes into --output (a suite: one subfolder per model and comparison_summary.json):\n"
     "  summary.json, baseline_samples.jsonl, baseline_hardware.csv,\n"
     "  cycle_N/{samples.jsonl,kept.jsonl,hardware.csv,checkpoint/}, final_samples.jsonl, final_hardware.csv\n"
-    "and prints the Summary Table and Detailed Results. A benchmark always starts over.",
+    "and prints the Summary Table and Detailed Results. Rerunning the same command resumes: finished\n"
+    "phases are skipped, a half-done one continues; Ctrl-C stops within seconds keeping what is done.",
     NULL,
 };
 
@@ -100,6 +103,7 @@ int cli_benchmark_full(int argc, char **argv) {
     o.grad_accum = (int)args_int(a, "gradient-accumulation");
     o.lora_rank = (int)args_int(a, "lora-rank");
     o.lora_alpha = (float)args_float(a, "lora-alpha");
+    o.full_finetune = args_bool(a, "no-lora");
     o.cancel = (const volatile int *)&interrupted;
     rc = 1;
     if (args_str(a, "prompts")) {

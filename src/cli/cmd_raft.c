@@ -80,6 +80,8 @@ static const arg_spec raft_flags[] = {
     {"lora-rank", 0, ARG_INT, "16", "LoRA rank", "lora.r", NULL, 1, 4096, "R"},
     {"lora-alpha", 0, ARG_FLOAT, "32", "LoRA alpha", "lora.alpha", NULL, 0, 1e6, NULL},
     {"lora-dropout", 0, ARG_FLOAT, "0.05", "LoRA dropout", "lora.dropout", NULL, 0, 0.99, "P"},
+    {"no-lora", 0, ARG_BOOL, NULL, "Full fine-tuning of every parameter instead of a LoRA adapter",
+     "lora.disabled", NULL, 0, 0, NULL},
     {"max-seq-len", 0, ARG_INT, "2048", "Training examples are cut to this many tokens", "training.max_seq_length",
      NULL, 8, 1000000, "N"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
@@ -88,12 +90,13 @@ static const arg_spec raft_flags[] = {
 static const cmd_spec raft_train_cmd = {
     "raft train", "RAFT: sample, verify, keep the best, fine-tune LoRA, repeat.", NULL, 0, 0, raft_flags,
     "Each cycle generates --samples-per-prompt completions per prompt from the current weights,\n"
-    "verifies them, keeps the best (threshold, top fraction) and fine-tunes one LoRA adapter on them;\n"
-    "the next cycle samples from the base model with that adapter merged in.\n"
+    "verifies them while generation goes on, keeps the best (threshold, top fraction) and fine-tunes\n"
+    "one LoRA adapter on them (every parameter with --no-lora); the next cycle samples from the base\n"
+    "model with that adapter applied in memory (or from the fine-tuned model).\n"
     "Output: cycle_N_samples.jsonl, cycle_N_verified.jsonl, cycle_N/ (trainer output), cycle_N_final/\n"
-    "(PEFT adapter of the base model), raft_statistics.json, curriculum_stats.json, work_model/ (the\n"
-    "merged weights the last cycle sampled from). Rerunning the same command resumes; Ctrl-C stops\n"
-    "within seconds keeping what is finished. The final model is cycle_<cycles>_final.",
+    "(PEFT adapter of the base model, or a full model folder with --no-lora), raft_statistics.json,\n"
+    "curriculum_stats.json. Rerunning the same command resumes; Ctrl-C stops within seconds keeping\n"
+    "what is finished. The final model is cycle_<cycles>_final.",
     "training.lr_scheduler",
 };
 
@@ -168,6 +171,7 @@ int cli_raft_train(int argc, char **argv) {
     o.lora_alpha = (float)args_float(a, "lora-alpha");
     o.lora_dropout = (float)args_float(a, "lora-dropout");
     o.max_seq_len = (int)args_int(a, "max-seq-len");
+    o.full_finetune = args_bool(a, "no-lora");
     o.prompts_path = prompts;
     o.output_dir = args_str(a, "output");
     o.cancel = (const volatile int *)&interrupted;
@@ -222,7 +226,8 @@ int cli_raft_train(int argc, char **argv) {
     }
     char final_dir[4200];
     snprintf(final_dir, sizeof final_dir, "%s/cycle_%d_final", o.output_dir, o.cycles);
-    log_info("RAFT done: %d cycle%s; final adapter %s", o.cycles, o.cycles == 1 ? "" : "s", final_dir);
+    log_info("RAFT done: %d cycle%s; final %s %s", o.cycles, o.cycles == 1 ? "" : "s",
+             o.full_finetune ? "model" : "adapter", final_dir);
     printf("%s\n", final_dir);
     rc = 0;
 done:
@@ -231,6 +236,6 @@ done:
 }
 
 const cli_command cli_raft_cmds[] = {
-    {"train", "RAFT training: generate, verify, filter, fine-tune LoRA, repeat", cli_raft_train},
+    {"train", "RAFT training: generate, verify, filter, fine-tune (LoRA or full), repeat", cli_raft_train},
     {NULL, NULL, NULL},
 };

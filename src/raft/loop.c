@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "core/timing.h"
 #include "generate/generate.h"
+#include "model/lora_apply.h"
 #include "raft/resume.h"
 #include "train/train_model.h"
 #include "train/train_run.h"
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 static bool cancelled(const raft_loop_options *o) { return o->cancel && *o->cancel; }
@@ -56,23 +58,38 @@ void raft_loop_options_default(raft_loop_options *o) {
 
 /* ---- weights ---- */
 
-int raft_merge_model(const char *base_dir, const char *adapter_dir, const char *out_dir, char *err, size_t errcap) {
+/* Full fine-tuning: dst becomes a copy of the model folder src (hard links where the file system
+ * allows; the files are never written in place, so sharing them is safe). */
+static int carry_model(const char *src, const char *dst, char *err, size_t errcap) {
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
     fs_remove_tree(tmp);
-    lora_config lc = {.rank = 0, .no_grad = true};
-    train_model *m = train_model_load(base_dir, &lc, 0, err, errcap);
-    if (!m) return -1;
-    int rc = -1;
-    if (adapter_dir && train_model_merge_adapter(m, adapter_dir, err, errcap)) goto out;
-    if (train_model_save_full(m, tmp, false, err, errcap)) goto out;
-    if (fs_remove_tree(out_dir) != 0 || rename(tmp, out_dir) != 0) {
-        err_set(err, errcap, "%s: cannot put the merged model in place: %s", out_dir, strerror(errno));
-        goto out;
+    DIR *d = opendir(src);
+    if (!d || fs_mkdirs(tmp) != 0) {
+        if (d) closedir(d);
+        err_set(err, errcap, "%s: %s", d ? tmp : src, strerror(errno));
+        return -1;
     }
-    rc = 0;
-out:
-    train_model_free(m);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        char a[4700], b[4700];
+        snprintf(a, sizeof a, "%s/%s", src, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", tmp, e->d_name);
+        if (e->d_name[0] == '.' || fs_is_dir(a) || link(a, b) == 0) continue;
+        size_t len;
+        char *data = fs_read_file(a, &len);
+        if (!data || fs_write_atomic(b, data, len) != 0) {
+            err_set(err, errcap, "%s: cannot copy to %s: %s", a, b, strerror(errno));
+            rc = -1;
+        }
+        free(data);
+    }
+    closedir(d);
+    if (rc == 0 && rename(tmp, dst) != 0) {
+        err_set(err, errcap, "%s: cannot rename into place: %s", dst, strerror(errno));
+        rc = -1;
+    }
     if (rc) fs_remove_tree(tmp);
     return rc;
 }
@@ -101,7 +118,10 @@ out:
     return rc;
 }
 
-/* ---- generation ---- */
+/* ---- generation and verification, overlapped ----
+ * Every sample is appended to the samples file as soon as it is decoded and handed to a verification
+ * stream at once, so compiling and running the programs goes on while the model keeps decoding. The
+ * verified file is written once every sample of the cycle has its verdict. */
 
 typedef struct {
     const raft_loop_options *o;
@@ -109,19 +129,51 @@ typedef struct {
     const size_t *sel;      /* prompt index (into ps) of each prompt given to gen_run */
     uint8_t *done;          /* [ps->count * spp]: sample already in the file */
     FILE *f;
-    bool write_failed;
-    progress prog;
-} gen_ctx;
+    bool write_failed, oom;
+    vf_stream *vs;
+    cJSON **recs;           /* samples records, in stream (submission) order */
+    size_t n_recs, cap_recs;
+    progress prog;          /* samples generated */
+} cycle_ctx;
+
+/* Adds a record to the cycle and submits its sample for verification. Takes rec. */
+static int submit_record(cycle_ctx *g, cJSON *rec) {
+    long pi = bench_prompts_find(g->ps, json_get_str(rec, "prompt_id", ""));
+    if (pi < 0) {
+        cJSON_Delete(rec);
+        return 0;
+    }
+    if (g->n_recs == g->cap_recs) {
+        size_t nc = g->cap_recs ? 2 * g->cap_recs : 64;
+        cJSON **nr = realloc(g->recs, nc * sizeof *nr);
+        if (!nr) {
+            cJSON_Delete(rec);
+            g->oom = true;
+            return -1;
+        }
+        g->recs = nr;
+        g->cap_recs = nc;
+    }
+    vf_sample smp;
+    bench_prompt_sample(&g->ps->items[pi], json_get_str(rec, "completion", ""), &smp);
+    if (vf_stream_submit(g->vs, &smp) != (long)g->n_recs) {
+        cJSON_Delete(rec);
+        g->oom = true;
+        return -1;
+    }
+    g->recs[g->n_recs++] = rec;
+    return 0;
+}
 
 static int gen_on_step(void *user, const gen_stats *st) {
-    gen_ctx *g = user;
+    cycle_ctx *g = user;
     (void)st;
     progress_update(&g->prog, g->prog.done);
     return cancelled(g->o);
 }
 
 static int gen_on_result(void *user, const gen_result *r) {
-    gen_ctx *g = user;
+    cycle_ctx *g = user;
     size_t pi = g->sel[r->prompt_idx];
     size_t k = pi * (size_t)g->o->samples_per_prompt + (size_t)r->sample_idx;
     if (g->done[k]) return 0;
@@ -133,16 +185,21 @@ static int gen_on_result(void *user, const gen_result *r) {
     cJSON_AddNumberToObject(rec, "sample_idx", r->sample_idx);
     cJSON_AddNumberToObject(rec, "n_tokens", r->n_tokens);
     cJSON_AddStringToObject(rec, "finish_reason", gen_finish_name(r->finish));
-    if (jsonl_write(g->f, rec) != 0) g->write_failed = true;
-    cJSON_Delete(rec);
+    /* flushed line by line: a crash loses at most the sample being written */
+    if (jsonl_write(g->f, rec) != 0 || fflush(g->f) != 0) g->write_failed = true;
     g->done[k] = 1;
     progress_add(&g->prog, 1);
-    return g->write_failed ? 1 : 0;
+    if (g->write_failed) {
+        cJSON_Delete(rec);
+        return 1;
+    }
+    return submit_record(g, rec) ? 1 : 0;
 }
 
-/* Marks the (prompt, sample) pairs already in the samples file (up to valid_bytes). */
-static int read_done(const char *path, long valid_bytes, const bench_prompt_set *ps, int spp, uint8_t *done,
-                     char *err, size_t errcap) {
+/* Submits the samples already in the samples file (up to valid_bytes; a line cut by a crash is
+ * dropped) and marks their (prompt, sample) pairs done. */
+static int submit_existing(cycle_ctx *g, const char *path, long valid_bytes, char *err, size_t errcap) {
+    const int spp = g->o->samples_per_prompt;
     if (truncate(path, valid_bytes) != 0) {
         err_set(err, errcap, "%s: cannot truncate: %s", path, strerror(errno));
         return -1;
@@ -157,150 +214,29 @@ static int read_done(const char *path, long valid_bytes, const bench_prompt_set 
     char e[512];
     while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
         if (rc < 0) continue;
-        long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
+        long pi = bench_prompts_find(g->ps, json_get_str(obj, "prompt_id", ""));
         double s = json_get_num(obj, "sample_idx", -1);
-        if (pi >= 0 && s >= 0 && s < spp) done[(size_t)pi * (size_t)spp + (size_t)s] = 1;
-        cJSON_Delete(obj);
-    }
-    jsonl_close(&r);
-    return 0;
-}
-
-/* Generates the missing samples of the selected prompts into the samples file. 0 done, 1 cancelled, -1 error. */
-static int generate_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const size_t *sel, size_t nsel,
-                          const char *gen_model_dir, const raft_cycle_state *st, const char *samples_path, int cycle,
-                          gen_stats *gst, char *err, size_t errcap) {
-    const int spp = o->samples_per_prompt;
-    int rc = -1;
-    model *m = NULL;
-    tokenizer *t = NULL;
-    gen_ctx g = {.o = o, .ps = ps};
-    size_t *todo = malloc(nsel * sizeof *todo);
-    const char **texts = malloc(nsel * sizeof *texts);
-    g.done = calloc(ps->count * (size_t)spp, 1);
-    if (!todo || !texts || !g.done) {
-        err_set(err, errcap, "raft: out of memory");
-        goto out;
-    }
-    if (st->samples_file && read_done(samples_path, st->samples_valid_bytes, ps, spp, g.done, err, errcap)) goto out;
-    size_t ntodo = 0;
-    long missing = 0;
-    for (size_t i = 0; i < nsel; i++) {
-        long miss = 0;
-        for (int s = 0; s < spp; s++) miss += !g.done[sel[i] * (size_t)spp + (size_t)s];
-        if (miss) {
-            todo[ntodo] = sel[i];
-            texts[ntodo++] = ps->items[sel[i]].prompt;
-            missing += miss;
-        }
-    }
-    if (ntodo == 0) {
-        rc = 0;
-        goto out;
-    }
-    char path[4200];
-    fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
-    if (!(t = tok_load(path, err, errcap))) goto out;
-    if (!(m = model_load(gen_model_dir, err, errcap))) goto out;
-    model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
-    if (!(g.f = fopen(samples_path, "a"))) {
-        err_set(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
-        goto out;
-    }
-    gen_params p;
-    gen_params_default(&p);
-    p.n_samples = spp;
-    p.max_new_tokens = o->max_new_tokens;
-    p.sampling.temperature = (float)o->temperature;
-    p.seed = o->seed + (uint64_t)cycle * 1000003u;
-    p.batch_size = o->gen_batch_size;
-    p.system_prompt = o->system_prompt;
-    p.tpl = chat_detect(o->model_dir);
-    p.on_step = gen_on_step;
-    p.step_user = &g;
-    g.sel = todo;
-    log_info("Cycle %d: generating %ld sample%s for %zu prompt%s", cycle, missing, missing == 1 ? "" : "s", ntodo,
-             ntodo == 1 ? "" : "s");
-    progress_start(&g.prog, "generate", missing, "samples");
-    int grc = gen_run(m, t, texts, (int)ntodo, &p, gen_on_result, &g, gst, err, errcap);
-    progress_finish(&g.prog);
-    if (grc < 0) goto out;
-    if (g.write_failed || fflush(g.f) != 0) {
-        err_set(err, errcap, "%s: write failed: %s", samples_path, strerror(errno));
-        goto out;
-    }
-    rc = grc == 1 ? 1 : 0;
-out:
-    if (g.f) fclose(g.f);
-    model_free(m);
-    tok_free(t);
-    free(todo);
-    free(texts);
-    free(g.done);
-    return rc;
-}
-
-/* ---- verification ---- */
-
-static void verify_progress(void *user, size_t done, size_t total) {
-    (void)total;
-    progress_update(user, (long)done);
-}
-
-/* Reads the samples file, verifies every sample of the selected prompts, writes the verified file
- * (records with their verdicts, best reward first, as the original). */
-static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const char *samples_path,
-                        const char *verified_path, char *err, size_t errcap) {
-    jsonl_reader r;
-    if (jsonl_open(&r, samples_path) != 0) {
-        err_set(err, errcap, "%s: cannot open: %s", samples_path, strerror(errno));
-        return -1;
-    }
-    size_t n = 0, cap = 0;
-    cJSON **recs = NULL;
-    vf_sample *smp = NULL;
-    vf_result *res = NULL;
-    cJSON *obj;
-    int rc = -1, jrc;
-    char e[512];
-    while ((jrc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
-        if (jrc < 0) continue;
-        if (bench_prompts_find(ps, json_get_str(obj, "prompt_id", "")) < 0) {
+        if (pi < 0 || s < 0 || s >= spp || g->done[(size_t)pi * (size_t)spp + (size_t)s]) {
             cJSON_Delete(obj);
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            cJSON **nr = realloc(recs, cap * sizeof *nr);
-            if (!nr) {
-                cJSON_Delete(obj);
-                err_set(err, errcap, "raft: out of memory");
-                jsonl_close(&r);
-                goto out;
-            }
-            recs = nr;
-        }
-        recs[n++] = obj;
+        g->done[(size_t)pi * (size_t)spp + (size_t)s] = 1;
+        if (submit_record(g, obj)) break;
     }
     jsonl_close(&r);
-    smp = calloc(n ? n : 1, sizeof *smp);
-    res = calloc(n ? n : 1, sizeof *res);
-    if (!smp || !res) {
+    if (g->oom) {
         err_set(err, errcap, "raft: out of memory");
-        goto out;
+        return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        long pi = bench_prompts_find(ps, json_get_str(recs[i], "prompt_id", ""));
-        bench_prompt_sample(&ps->items[pi], json_get_str(recs[i], "completion", ""), &smp[i]);
-    }
-    progress prog;
-    progress_start(&prog, "verify", (long)n, "samples");
-    int vrc = vf_verify_batch(&o->verifier, smp, n, res, verify_progress, &prog, err, errcap);
-    progress_finish(&prog);
-    if (vrc) goto out;
+    return 0;
+}
+
+/* Writes the verified file: the records with their verdicts, best reward first (as the original),
+ * ties in generation order. */
+static int write_verified(cJSON **recs, size_t n, const vf_result *res, const char *verified_path, char *err,
+                          size_t errcap) {
     for (size_t i = 0; i < n; i++) vf_result_to_json(&res[i], recs[i]);
-    /* best reward first, ties in generation order (insertion sort keeps it stable; n is small) */
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < n; i++) { /* insertion sort: stable, n is small */
         cJSON *x = recs[i];
         double rx = json_get_num(x, "reward", 0);
         size_t j = i;
@@ -333,23 +269,149 @@ static int verify_cycle(const raft_loop_options *o, const bench_prompt_set *ps, 
     }
     if (!buf) {
         err_set(err, errcap, "raft: out of memory");
-        goto out;
+        return -1;
     }
+    int rc = 0;
     if (fs_write_atomic(verified_path, buf, len) != 0) {
         err_set(err, errcap, "%s: cannot write: %s", verified_path, strerror(errno));
-        free(buf);
-        goto out;
+        rc = -1;
     }
     free(buf);
+    return rc;
+}
+
+model *raft_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap) {
+    char cfgp[4300];
+    bool full = false;
+    if (weights) {
+        fs_join(cfgp, sizeof cfgp, weights, "adapter_config.json");
+        full = !fs_exists(cfgp);
+    }
+    model *m = model_load(full ? weights : base_dir, err, errcap);
+    if (!m) return NULL;
+    if (weights && !full && model_apply_adapter(m, weights, err, errcap)) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Generates the missing samples of the selected prompts into the samples file (none when
+ * generate is false: the file is complete) while verifying every sample of the cycle, then writes
+ * the verified file. 0 done, 1 cancelled, -1 error. */
+static int sample_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const size_t *sel, size_t nsel,
+                        const char *prev, const raft_cycle_state *st, const char *samples_path,
+                        const char *verified_path, int cycle, raft_cycle_report *rep, char *err, size_t errcap) {
+    const int spp = o->samples_per_prompt;
+    int rc = -1;
+    model *m = NULL;
+    tokenizer *t = NULL;
+    vf_result *res = NULL;
+    size_t nres = 0;
+    cycle_ctx g = {.o = o, .ps = ps};
+    size_t *todo = malloc(nsel * sizeof *todo + 1);
+    const char **texts = malloc(nsel * sizeof *texts + 1);
+    g.done = calloc(ps->count * (size_t)spp + 1, 1);
+    if (!todo || !texts || !g.done) {
+        err_set(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    vf_config vc = o->verifier;
+    vc.cancel = o->cancel;
+    if (!(g.vs = vf_stream_start(&vc, NULL, NULL, err, errcap))) goto out;
+    if (st->samples_file && submit_existing(&g, samples_path, st->samples_valid_bytes, err, errcap)) goto out;
+    size_t ntodo = 0;
+    long missing = 0;
+    for (size_t i = 0; i < nsel; i++) {
+        long miss = 0;
+        for (int s = 0; s < spp; s++) miss += !g.done[sel[i] * (size_t)spp + (size_t)s];
+        if (miss) {
+            todo[ntodo] = sel[i];
+            texts[ntodo++] = ps->items[sel[i]].prompt;
+            missing += miss;
+        }
+    }
+    if (ntodo > 0) {
+        char path[4200];
+        fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
+        if (!(t = tok_load(path, err, errcap))) goto out;
+        if (prev) log_info("Cycle %d: sampling from %s applied to the base model", cycle, prev);
+        if (!(m = raft_load_weights(o->model_dir, prev, err, errcap))) goto out;
+        model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
+        if (!(g.f = fopen(samples_path, "a"))) {
+            err_set(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
+            goto out;
+        }
+        gen_params p;
+        gen_params_default(&p);
+        p.n_samples = spp;
+        p.max_new_tokens = o->max_new_tokens;
+        p.sampling.temperature = (float)o->temperature;
+        p.seed = o->seed + (uint64_t)cycle * 1000003u;
+        p.batch_size = o->gen_batch_size;
+        p.system_prompt = o->system_prompt;
+        p.tpl = chat_detect(o->model_dir);
+        p.on_step = gen_on_step;
+        p.step_user = &g;
+        g.sel = todo;
+        log_info("Cycle %d: generating %ld sample%s for %zu prompt%s, verifying as they come", cycle, missing,
+                 missing == 1 ? "" : "s", ntodo, ntodo == 1 ? "" : "s");
+        progress_start(&g.prog, "generate", missing, "samples");
+        double t0 = time_now();
+        gen_stats gst = {0};
+        int grc = gen_run(m, t, texts, (int)ntodo, &p, gen_on_result, &g, &gst, err, errcap);
+        rep->gen_seconds = time_now() - t0;
+        rep->generated_tokens = gst.generated_tokens;
+        progress_finish(&g.prog);
+        model_free(m); /* the sampling weights are not needed while the last programs run */
+        m = NULL;
+        if (grc < 0) goto out;
+        if (g.oom) {
+            err_set(err, errcap, "raft: out of memory");
+            goto out;
+        }
+        if (g.write_failed) {
+            err_set(err, errcap, "%s: write failed: %s", samples_path, strerror(errno));
+            goto out;
+        }
+        if (grc == 1 || cancelled(o)) {
+            vf_stream_cancel(g.vs);
+            rc = 1;
+            goto out;
+        }
+    }
+    const size_t verified = vf_stream_done(g.vs);
+    log_info("Cycle %d: %zu of %zu samples verified during generation; waiting for %zu", cycle, verified, g.n_recs,
+             g.n_recs - verified);
+    double t1 = time_now();
+    int frc = vf_stream_finish(g.vs, &res, &nres);
+    g.vs = NULL;
+    rep->verify_seconds = time_now() - t1;
+    if (frc < 0 || nres != g.n_recs) {
+        err_set(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    if (frc == 1) {
+        rc = 1;
+        goto out;
+    }
+    if (write_verified(g.recs, g.n_recs, res, verified_path, err, errcap)) goto out;
     rc = 0;
 out:
-    for (size_t i = 0; i < n; i++) {
-        cJSON_Delete(recs[i]);
-        if (res) vf_result_free(&res[i]);
+    if (g.vs) {
+        if (rc != 0) vf_stream_cancel(g.vs);
+        vf_stream_finish(g.vs, NULL, NULL);
     }
-    free(recs);
-    free(smp);
+    if (g.f) fclose(g.f);
+    model_free(m);
+    tok_free(t);
+    for (size_t i = 0; i < nres; i++) vf_result_free(&res[i]);
     free(res);
+    for (size_t i = 0; i < g.n_recs; i++) cJSON_Delete(g.recs[i]);
+    free(g.recs);
+    free(todo);
+    free(texts);
+    free(g.done);
     return rc;
 }
 
@@ -472,7 +534,11 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     double t0 = time_now();
     if (nk == 0) {
         log_warn("Cycle %d: no sample kept; the weights stay as they were", cycle);
-        if (carry_adapter(o, prev_adapter, final_dir, err, errcap)) goto out;
+        if (o->full_finetune) {
+            if (carry_model(prev_adapter ? prev_adapter : o->model_dir, final_dir, err, errcap)) goto out;
+        } else if (carry_adapter(o, prev_adapter, final_dir, err, errcap)) {
+            goto out;
+        }
     } else {
         if (fs_mkdirs(cdir) != 0) {
             err_set(err, errcap, "%s: cannot create: %s", cdir, strerror(errno));
@@ -511,7 +577,9 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         if (write_kept(cdir, recs, kept, nk, err, errcap)) goto out;
         train_options to;
         train_options_default(&to);
-        to.model_dir = o->model_dir;
+        /* full: cycle c trains the weights cycle c-1 left (cycle 1: the base, with --checkpoint's adapter
+           merged when one is given) */
+        to.model_dir = o->full_finetune && prev_adapter ? prev_adapter : o->model_dir;
         to.data_path = data_path;
         to.output_dir = cdir;
         to.epochs = o->epochs;
@@ -524,7 +592,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         to.scheduler = SCHED_LINEAR;
         to.weight_decay = 0;
         to.max_grad_norm = 1.0f;
-        to.lora.rank = o->lora_rank;
+        to.lora.rank = o->full_finetune ? 0 : o->lora_rank;
         to.lora.alpha = o->lora_alpha;
         to.lora.dropout = o->lora_dropout;
         to.lora.targets = LORA_ALL_TARGETS;
@@ -534,7 +602,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         to.validation_split = 0;
         to.max_seq_len = o->max_seq_len;
         to.seed = o->seed + (uint64_t)cycle;
-        to.init_adapter = prev_adapter;
+        to.init_adapter = o->full_finetune ? NULL : prev_adapter;
         to.cancel = o->cancel;
         rep->train_steps = steps;
         log_info("Cycle %d: training on %ld samples, %ld optimizer step%s, learning rate %.3g", cycle, nk, steps,
@@ -564,6 +632,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     cJSON_AddNumberToObject(entry, "reward_threshold", threshold);
     cJSON_AddNumberToObject(entry, "keep_percent", keep);
     cJSON_AddNumberToObject(entry, "compile_rate", rep->compile_rate);
+    cJSON_AddNumberToObject(entry, "train_steps", (double)rep->train_steps);
     if (isnan(rep->train_loss)) cJSON_AddNullToObject(entry, "train_loss");
     else cJSON_AddNumberToObject(entry, "train_loss", rep->train_loss);
     cJSON_AddNumberToObject(entry, "generation_time_s", rep->gen_seconds);
@@ -634,7 +703,7 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
     size_t *sel = NULL;
     cJSON *hist = NULL;
     int rc = -1;
-    char path[4400], samples_path[4200], verified_path[4200], prev_final[4200], work_dir[4200];
+    char path[4400], samples_path[4200], verified_path[4200], prev_final[4200];
     if (o->cycles < 1 || o->samples_per_prompt < 1) {
         err_set(err, errcap, "raft: cycles and samples per prompt must be at least 1");
         return -1;
@@ -677,8 +746,6 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
         raft_curriculum_update(&cur, c, json_get_num(h, "success_rate", 0));
         raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
     }
-    fs_join(work_dir, sizeof work_dir, o->output_dir, "work_model");
-    int merged_cycle = -1; /* which cycle's adapter work_model holds (-1: not built by this call) */
 
     for (int c = 1; c <= o->cycles; c++) {
         raft_cycle_report rep = {.cycle = c, .train_loss = NAN};
@@ -698,33 +765,10 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
         if (raft_resume_cycle(o->output_dir, c, (long)nsel * o->samples_per_prompt, &st, err, errcap)) goto out;
         log_info("Cycle %d/%d: %zu prompt%s, stage %s", c, o->cycles, nsel, nsel == 1 ? "" : "s",
                  raft_stage_name(st.stage));
-        if (st.stage == RAFT_STAGE_GENERATE) {
-            const char *gen_dir = o->model_dir;
-            if (prev) {
-                if (merged_cycle != c - 1) {
-                    log_info("Cycle %d: merging %s into the base model for sampling", c, prev);
-                    if (raft_merge_model(o->model_dir, prev, work_dir, err, errcap)) goto out;
-                    merged_cycle = c - 1;
-                }
-                gen_dir = work_dir;
-            }
-            double t0 = time_now();
-            gen_stats gst = {0};
-            int g = generate_cycle(o, psp, sel, nsel, gen_dir, &st, samples_path, c, &gst, err, errcap);
-            rep.gen_seconds = time_now() - t0;
-            rep.generated_tokens = gst.generated_tokens;
-            if (g < 0) goto out;
-            if (g == 1 || cancelled(o)) {
-                rc = 1;
-                goto out;
-            }
-        }
         if (st.stage <= RAFT_STAGE_VERIFY) {
-            double t0 = time_now();
-            if (verify_cycle(o, psp, samples_path, verified_path, err, errcap)) goto out;
-            rep.verify_seconds = time_now() - t0;
-            if (cancelled(o)) {
-                rc = 1;
+            int g = sample_cycle(o, psp, sel, nsel, prev, &st, samples_path, verified_path, c, &rep, err, errcap);
+            if (g != 0 || cancelled(o)) {
+                rc = g < 0 ? -1 : 1;
                 goto out;
             }
         }

@@ -3,32 +3,39 @@
  * Cycle c (1-based) of n:
  *   1. prompts: the curriculum's choice for c; reward shaping gives the cycle's threshold and keep fraction;
  *   2. generate samples_per_prompt completions per prompt from the current weights (the base model
- *      with the adapter of cycle c-1 merged in) -> cycle_c_samples.jsonl, one line per sample, flushed
- *      as each sample finishes;
- *   3. verify every sample on the worker pool -> cycle_c_verified.jsonl (each record + its reward);
- *   4. filter (raft_filter) and fine-tune the LoRA adapter on the kept samples (system + prompt +
- *      completion as a chat, only the completion is a target), starting from cycle c-1's adapter, so
- *      one adapter keeps training across cycles as in the original -> cycle_c/ (trainer output,
- *      metrics.jsonl) and cycle_c_final/ (PEFT adapter on the base model + tokenizer files);
+ *      with the adapter of cycle c-1 applied in memory) -> cycle_c_samples.jsonl, one line per sample,
+ *      flushed as each sample finishes; each sample goes to a verification stream (vf_stream) at once,
+ *      so compiling and running overlap decoding;
+ *   3. once every sample has its verdict -> cycle_c_verified.jsonl (each record + its reward);
+ *   4. filter (raft_filter) and fine-tune on the kept samples (system + prompt + completion as a chat,
+ *      only the completion is a target): LoRA, starting from cycle c-1's adapter, so one adapter keeps
+ *      training across cycles as in the original; or, with full_finetune, every parameter, starting from
+ *      cycle c-1's weights -> cycle_c/ (trainer output, metrics.jsonl) and cycle_c_final/ (PEFT adapter
+ *      on the base model, or a full Hugging Face model folder, + tokenizer files);
  *   5. raft_statistics.json (one entry per cycle) and curriculum_stats.json are updated.
- * The next cycle samples from base + cycle_c_final merged, written (f32) to work_model/, so the
- * weights that generate are always the ones just trained, in the same process.
- * A cycle that keeps no sample carries the previous adapter over unchanged (a fresh, zero-effect
- * adapter for cycle 1) and says so.
+ * The next cycle samples from the weights just trained, in the same process: the adapter is added to
+ * the base weights in memory at the base's dtype (model_apply_adapter: a bf16 base stays bf16, so
+ * sampling runs at the base's speed), nothing is written. Full fine-tuning's cycle_c_final/ is f32
+ * (small updates would vanish in bf16 rounding), so its cycles sample from f32 weights.
+ * A cycle that keeps no sample carries the previous weights over unchanged (a fresh, zero-effect
+ * adapter for cycle 1; the base model's files in full mode) and says so.
  *
  * Resume (raft/resume.h): a rerun with the same options skips cycles whose cycle_c_final/ is complete,
  * continues a half-generated samples file (the missing (prompt, sample) pairs are generated; a line cut
  * by a crash is dropped), and does not verify again a cycle whose verified file exists.
- * Cancelling: *cancel (set by a signal handler) is checked after each decoding step, after
- * verification and before each optimizer step; what is finished stays on disk.
+ * Cancelling: *cancel (set by a signal handler) is checked after each decoding step, by the
+ * verification stream (running compiles and programs are killed) and before each optimizer step;
+ * what is finished stays on disk.
  *
  * Errors: -1 with "PATH: reason" or "raft: reason" in err. */
 #ifndef HF_RAFT_LOOP_H
 #define HF_RAFT_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/model.h"
 #include "raft/curriculum.h"
 #include "raft/filter.h"
 #include "raft/schedule.h"
@@ -63,6 +70,7 @@ typedef struct {
     long warmup_steps;
     int lora_rank;
     float lora_alpha, lora_dropout;
+    bool full_finetune;         /* train every parameter instead of a LoRA adapter (`--no-lora`) */
     int max_seq_len;
     const volatile int *cancel; /* optional */
 } raft_loop_options;
@@ -78,7 +86,9 @@ typedef struct {
     double train_loss;          /* mean training loss of the cycle; NAN when nothing was trained */
     double learning_rate;
     long train_steps;
-    double gen_seconds, verify_seconds, train_seconds;
+    double gen_seconds;         /* decoding (verification runs alongside) */
+    double verify_seconds;      /* waiting for the verdicts after decoding ended (the part not overlapped) */
+    double train_seconds;
     long generated_tokens;
     int skipped;                /* finished by an earlier run */
 } raft_cycle_report;
@@ -96,8 +106,9 @@ typedef struct {
  * records of the kept samples, best first. Returns 0 when all cycles are done, 1 when cancelled, -1 on error. */
 int raft_loop_run(const raft_loop_options *o, const raft_loop_hooks *hooks, char *err, size_t errcap);
 
-/* Writes base + adapter (NULL: none) merged as a model folder (f32 weights, config and tokenizer files)
- * to out_dir, replacing it. Returns 0 or -1 with err. */
-int raft_merge_model(const char *base_dir, const char *adapter_dir, const char *out_dir, char *err, size_t errcap);
+/* Loads the weights a cycle samples from: base_dir alone (weights NULL), base_dir with the LoRA adapter
+ * folder weights applied in memory at the base's dtype, or weights itself when it is a full model folder.
+ * Returns the model (caller frees) or NULL with err. */
+model *raft_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap);
 
 #endif

@@ -522,7 +522,7 @@ static int run_plan(const sbx_plan *plan, const sbx_job *job, sbx_result *res, c
     }
     init_report rep;
     memset(&rep, 0, sizeof rep);
-    bool got_report = false, init_gone = false, killed = false, timed_out = false, flood = false;
+    bool got_report = false, init_gone = false, killed = false, timed_out = false, flood = false, stopped = false;
     double deadline = t0 + lim->wall_s, t_end = 0, grace = 0;
     char buf[65536];
     while (outp[0] >= 0 || errpp[0] >= 0 || !init_gone) {
@@ -533,6 +533,12 @@ static int run_plan(const sbx_plan *plan, const sbx_job *job, sbx_result *res, c
         if (inp[1] >= 0) { pf[n] = (struct pollfd){inp[1], POLLOUT, 0}; i_in = n++; }
         if (!init_gone) { pf[n] = (struct pollfd){statp[0], POLLIN, 0}; i_st = n++; }
         double t = now_s();
+        if (job->cancel && *job->cancel && !killed) {
+            stopped = killed = true;
+            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL);
+            deadline = t + 5.0;
+        }
         double until = init_gone ? grace : deadline;
         if (t >= until) {
             if (!init_gone && !killed) {
@@ -546,6 +552,7 @@ static int run_plan(const sbx_plan *plan, const sbx_job *job, sbx_result *res, c
             break; /* something outside our reach still holds the pipes (no PID namespace) */
         }
         int ms = (int)((until - t) * 1000) + 1;
+        if (job->cancel && !killed && ms > 50) ms = 50; /* a signal handler's flag is only seen by looking */
         int pr = poll(pf, (nfds_t)n, ms);
         if (pr < 0 && errno != EINTR) break;
         if (pr <= 0) continue;
@@ -608,6 +615,10 @@ static int run_plan(const sbx_plan *plan, const sbx_job *job, sbx_result *res, c
         char what[128];
         snprintf(what, sizeof what, "sandbox: %s failed for '%%s'", stage_names[st]);
         set_err(err, errcap, what, job->argv[0], xmsg[1]);
+        goto done;
+    }
+    if (stopped) {
+        set_err(err, errcap, "sandbox: %s", "cancelled", 0);
         goto done;
     }
     res->wall_s = t_end - t0;
@@ -712,6 +723,10 @@ static void probe(void) {
 static void ensure_init(void) { pthread_once(&g_once, probe); }
 
 int sbx_run(const sbx_job *job, sbx_result *res, char *err, size_t errcap) {
+    if (job->cancel && *job->cancel) {
+        set_err(err, errcap, "sandbox: %s", "cancelled", 0);
+        return -1;
+    }
     ensure_init();
     return run_plan(&g_plan, job, res, err, errcap);
 }

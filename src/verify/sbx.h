@@ -45,6 +45,9 @@ typedef struct {
     size_t stdin_len;
     sbx_limits lim;
     bool as_root_nocaps;      /* as root: stay uid 0 without capabilities (for toolchains under /root) */
+    /* Optional: when *cancel becomes nonzero (a signal handler, another thread) the job is killed within
+     * ~50 ms and sbx_run returns -1 with "sandbox: cancelled"; a job is not started once it is set. */
+    const volatile int *cancel;
 } sbx_job;
 
 typedef enum {
@@ -77,8 +80,8 @@ typedef struct {
 void sbx_limits_default(sbx_limits *lim);
 
 /* Runs the job to completion. Returns 0 when the program was started and res describes how it ended
- * (free with sbx_result_free), -1 when the sandbox could not start it (bad path, setup failure), with
- * the reason in err. Never leaves a process behind; a fresh working directory is removed. */
+ * (free with sbx_result_free), -1 when the sandbox could not start it (bad path, setup failure) or
+ * job->cancel stopped it, with the reason in err. Never leaves a process behind; a fresh working directory is removed. */
 int sbx_run(const sbx_job *job, sbx_result *res, char *err, size_t errcap);
 void sbx_result_free(sbx_result *res);
 

@@ -304,6 +304,7 @@ int vf_compile(const vf_config *cfg, const char *code, vf_lang lang, vf_unit *u)
 
     sbx_job job;
     memset(&job, 0, sizeof job);
+    job.cancel = cfg->cancel;
     job.argv = argv;
     job.envp = cfg->kind == VF_GO ? env_go : env_c;
     job.workdir = u->dir;
@@ -509,6 +510,7 @@ static int run_program(const vf_config *cfg, vf_lang lang, const char *const *ar
                        sbx_result *r, char *why, size_t cap) {
     sbx_job job;
     memset(&job, 0, sizeof job);
+    job.cancel = cfg->cancel;
     job.argv = argv;
     sbx_limits_default(&job.lim);
     job.lim.wall_s = cfg->run_timeout_s > 0 ? cfg->run_timeout_s : 5;
@@ -875,6 +877,7 @@ static void grade_custom(const vf_config *cfg, const char *code, vf_lang lang, v
     argv[0] = prog;
     sbx_job job;
     memset(&job, 0, sizeof job);
+    job.cancel = cfg->cancel;
     job.argv = argv;
     job.workdir = dir;
     sbx_limits_default(&job.lim);

@@ -69,7 +69,11 @@ typedef struct {
     const char *custom_regex;   /* custom: success when stdout matches (else exit code 0) */
     const char *custom_ext;     /* custom: extension of {file}, default from the language or ".txt" */
     size_t keep_output_bytes; /* stdout/stderr kept in a result, default 2000 */
-    int workers;              /* vf_verify_batch: 0 = one per core */
+    int workers;              /* vf_verify_batch / vf_stream: 0 = one per core */
+    /* Optional cancel flag (set by a signal handler or another thread): when it becomes nonzero, running
+     * compiles and programs are killed within ~50 ms and no new one starts; a sample stopped that way
+     * gets VF_SANDBOX_ERROR with the error "sandbox: cancelled". Borrowed. */
+    const volatile int *cancel;
 } vf_config;
 
 typedef struct {
@@ -119,9 +123,54 @@ typedef void (*vf_progress_fn)(void *user, size_t done, size_t total);
 /* Verifies n samples with cfg->workers threads (0: one per core); out[i] is the result of
  * samples[i]. Identical sources are compiled once. Samples that timed out on the wall clock with
  * little CPU used (starved by a neighbour, e.g. a fork bomb) are run again alone at the end.
- * Returns 0, or -1 for a bad configuration. */
+ * Returns 0; 1 when cfg->cancel stopped it (out is filled all the same, unfinished samples with
+ * VF_SANDBOX_ERROR "sandbox: cancelled", free them as usual); -1 for a bad configuration or out of
+ * memory (out untouched but zeroed). */
 int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf_result *out, vf_progress_fn fn,
                     void *user, char *err, size_t errcap);
+
+/* ---- streaming verification ----
+ * A worker pool that verifies samples while the caller is still producing them (the RAFT loop and
+ * the benchmarks submit each completion from gen_run's callback, so compiling and running overlap
+ * decoding):
+ *
+ *   vf_stream *s = vf_stream_start(&cfg, on_result, user, err, errcap);
+ *   for each sample:  vf_stream_submit(s, &sample);      // returns its index 0, 1, 2, ...
+ *   vf_stream_finish(s, &results, &n);                    // waits, hands the results over, frees s
+ *
+ * Threads are started on demand, up to cfg->workers (0: one per core), at a nice value 10 above the
+ * caller's (environment HF_VERIFY_NICE=N to change it; the compilers and programs inherit it), so the
+ * model decoding next to them keeps its cores and verification fills the time it leaves idle; the
+ * re-runs of vf_stream_finish run on the caller's thread, at its priority. Identical (language, source)
+ * pairs are compiled once per stream: a sample whose source is being compiled waits for that compile
+ * without holding a thread. vf_stream_finish re-runs, one at a time, the samples that timed out on the
+ * wall clock with little CPU used (starved by neighbours or by the model decoding next to them).
+ *
+ * Cancelling: cfg->cancel (the caller's flag, e.g. set by a signal handler) is noticed within ~50 ms
+ * while vf_stream_finish waits, by idle workers, and at each submit; vf_stream_cancel stops the stream
+ * from any thread. Either kills the running compiles and programs and starts nothing new.
+ *
+ * Ownership: the config and samples are borrowed for the call only (the stream copies both). */
+typedef struct vf_stream vf_stream;
+
+/* Called once per sample when its verdict is in, from a worker thread (or the submitting thread for a
+ * sample graded at once), never two at once; r is valid during the call only. A sample re-run by
+ * vf_stream_finish (a starved timeout) is not reported again: the results finish returns are final. */
+typedef void (*vf_stream_fn)(void *user, size_t index, const vf_result *r);
+
+/* Starts a stream (no thread yet). fn may be NULL. Returns NULL for a bad configuration (err). */
+vf_stream *vf_stream_start(const vf_config *cfg, vf_stream_fn fn, void *user, char *err, size_t errcap);
+/* Queues a copy of sample. Returns its index (submission order, from 0), or -1 when out of memory. */
+long vf_stream_submit(vf_stream *s, const vf_sample *sample);
+/* Samples finished so far. */
+size_t vf_stream_done(vf_stream *s);
+/* Stops the stream: running jobs are killed, queued ones dropped. Thread-safe; call finish afterwards. */
+void vf_stream_cancel(vf_stream *s);
+/* Waits for every submitted sample and frees the stream. With out not NULL, *out gets a heap array of
+ * *n results in submission order (caller frees each with vf_result_free, then the array). Returns 0
+ * when every sample was verified, 1 when cancelled (unfinished samples: VF_SANDBOX_ERROR "sandbox:
+ * cancelled"), -1 when out of memory (*out NULL). */
+int vf_stream_finish(vf_stream *s, vf_result **out, size_t *n);
 
 void vf_result_free(vf_result *r);
 

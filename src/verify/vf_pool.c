@@ -1,31 +1,61 @@
-/* The worker pool: verifies an array of samples on N threads, keeps input order, and compiles
- * each distinct (language, source) pair once. RL batches repeat completions a lot. */
+/* The worker pool: a stream of samples verified on N threads while the caller keeps producing them
+ * (vf_stream_*), and vf_verify_batch on top of it. Each distinct (language, source) pair is compiled
+ * once: the first sample that needs it compiles it, samples that arrive while it compiles wait on the
+ * unit (without holding a thread) and are graded as soon as it is ready. RL batches repeat
+ * completions a lot. */
 #include "verify/vf_internal.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#define NO_UNIT (-1L)     /* graded without a compile (python, custom) */
+#define GRADED_EARLY (-2L) /* graded at submit time (a language the verifier does not compile) */
+
 typedef struct {
-    const vf_config *cfg;
-    const vf_sample *samples;
-    vf_result *out;
-    size_t n;
-    char **codes;      /* extracted code per sample */
-    vf_lang *langs;
-    long *unit_of;     /* index into units, -1 when the sample needs no compile */
-    vf_unit *units;
-    size_t n_units;
-    atomic_size_t next_unit, next_sample;
-    pthread_mutex_t lock;
-    size_t done;
-    vf_progress_fn fn;
+    vf_sample s;         /* owned deep copy */
+    vf_test_case *tests; /* owned copy of s.tests */
+    char *code;
+    vf_lang lang;
+    long unit;           /* index into units, or NO_UNIT / GRADED_EARLY */
+    bool done;
+    vf_result res;
+} item;
+
+typedef struct {
+    vf_unit u;
+    uint64_t hash;
+    bool compiling;      /* a worker has claimed the compile */
+    bool ready;          /* compiled (or failed to) */
+    size_t *waiting;     /* items queued behind the compile */
+    size_t n_waiting, cap_waiting;
+} unit_entry;
+
+struct vf_stream {
+    vf_config cfg;                    /* a copy; cfg.cancel points at stop */
+    const volatile int *user_cancel;  /* the caller's flag */
+    volatile int stop;
+    vf_stream_fn fn;
     void *user;
-} batch;
+    pthread_mutex_t lock;
+    pthread_cond_t work, idle;
+    item **items;
+    size_t n_items, cap_items, n_done;
+    unit_entry **units;
+    size_t n_units, cap_units;
+    size_t *queue;                    /* FIFO of item indices, [q_head, q_tail) */
+    size_t q_head, q_tail, q_cap;
+    pthread_t threads[128];
+    int n_threads, max_threads, busy;
+    bool finishing, oom;
+    int nice;                         /* added to the workers' nice value */
+};
 
 static uint64_t hash_key(vf_lang lang, const char *code) {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)lang;
@@ -33,54 +63,361 @@ static uint64_t hash_key(vf_lang lang, const char *code) {
     return h;
 }
 
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return true;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need) nc *= 2;
+    void *p = realloc(*arr, nc * elem);
+    if (!p) return false;
+    *arr = p;
+    *cap = nc;
+    return true;
+}
+
+/* Caller holds the lock. */
+static bool push_queue(vf_stream *s, size_t idx) {
+    if (s->q_tail == s->q_cap && s->q_head > 0) {
+        memmove(s->queue, s->queue + s->q_head, (s->q_tail - s->q_head) * sizeof *s->queue);
+        s->q_tail -= s->q_head;
+        s->q_head = 0;
+    }
+    if (!grow((void **)&s->queue, &s->q_cap, s->q_tail + 1, sizeof *s->queue)) return false;
+    s->queue[s->q_tail++] = idx;
+    return true;
+}
+
+static void propagate_cancel(vf_stream *s) {
+    if (s->user_cancel && *s->user_cancel) s->stop = 1;
+}
+
+/* Caller holds the lock: the item is finished (its result is in). */
+static void mark_done(vf_stream *s, size_t idx) {
+    s->items[idx]->done = true;
+    s->n_done++;
+    if (s->fn) s->fn(s->user, idx, &s->items[idx]->res);
+    pthread_cond_broadcast(&s->idle);
+}
+
+static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(c, m, &ts);
+}
+
 static void *worker(void *arg) {
-    batch *b = arg;
+    vf_stream *s = arg;
+    /* Below the caller's priority (Linux nice is per thread, and the compilers and programs this thread
+     * starts inherit it): when the stream runs next to the model decoding, the decoding threads keep
+     * their cores and verification takes the time they leave idle; alone, it runs at full speed. */
+    if (s->nice > 0) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), getpriority(PRIO_PROCESS, 0) + s->nice);
+    pthread_mutex_lock(&s->lock);
     for (;;) {
-        size_t i = atomic_fetch_add(&b->next_unit, 1);
-        if (i >= b->n_units) break;
-        vf_compile(b->cfg, b->units[i].code, b->units[i].lang, &b->units[i]);
-    }
-    return NULL;
-}
-
-static void *grader(void *arg) {
-    batch *b = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&b->next_sample, 1);
-        if (i >= b->n) break;
-        vf_result *r = &b->out[i];
-        if (b->unit_of[i] == -2) {
-            /* already graded (wrong language family) */
-        } else if (b->unit_of[i] < 0) {
-            vf_grade_uncompiled(b->cfg, &b->samples[i], b->codes[i], b->langs[i], r);
-        } else {
-            vf_grade_compiled(b->cfg, &b->samples[i], &b->units[b->unit_of[i]], r);
+        propagate_cancel(s);
+        if (s->stop) break;
+        if (s->q_head == s->q_tail) {
+            if (s->finishing && s->busy == 0) break;
+            /* timed: an idle worker is also who notices the caller's cancel flag */
+            timed_wait(&s->work, &s->lock, 50);
+            continue;
         }
-        pthread_mutex_lock(&b->lock);
-        b->done++;
-        if (b->fn) b->fn(b->user, b->done, b->n);
-        pthread_mutex_unlock(&b->lock);
+        size_t idx = s->queue[s->q_head++];
+        item *it = s->items[idx];
+        unit_entry *ue = it->unit >= 0 ? s->units[it->unit] : NULL;
+        bool compile = false;
+        if (ue && !ue->ready) {
+            if (ue->compiling) {
+                /* someone compiles it: wait on the unit, not on a thread */
+                if (!grow((void **)&ue->waiting, &ue->cap_waiting, ue->n_waiting + 1, sizeof *ue->waiting)) {
+                    s->oom = true;
+                    s->stop = 1;
+                    break;
+                }
+                ue->waiting[ue->n_waiting++] = idx;
+                continue;
+            }
+            compile = true;
+            ue->compiling = true;
+        }
+        s->busy++;
+        pthread_mutex_unlock(&s->lock);
+        if (compile) {
+            vf_unit tmp;
+            memset(&tmp, 0, sizeof tmp);
+            vf_compile(&s->cfg, ue->u.code, ue->u.lang, &tmp);
+            tmp.code = ue->u.code;
+            pthread_mutex_lock(&s->lock);
+            ue->u = tmp;
+            ue->ready = true;
+            for (size_t k = 0; k < ue->n_waiting; k++)
+                if (!push_queue(s, ue->waiting[k])) s->oom = true, s->stop = 1;
+            ue->n_waiting = 0;
+            pthread_cond_broadcast(&s->work);
+            pthread_mutex_unlock(&s->lock);
+        }
+        if (it->unit == NO_UNIT) vf_grade_uncompiled(&s->cfg, &it->s, it->code, it->lang, &it->res);
+        else vf_grade_compiled(&s->cfg, &it->s, &ue->u, &it->res);
+        if (ue && !compile) it->res.compile_cached = true;
+        pthread_mutex_lock(&s->lock);
+        s->busy--;
+        mark_done(s, idx);
+        pthread_cond_broadcast(&s->work);
     }
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
-static void run_threads(void *(*fn)(void *), batch *b, int nthreads) {
-    if (nthreads <= 1) {
-        fn(b);
-        return;
+static vf_stream *stream_start(const vf_config *cfg, vf_stream_fn fn, void *user, int nice, char *err,
+                               size_t errcap) {
+    if (vf_check_config(cfg, err, errcap) != 0) return NULL;
+    vf_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "verify: out of memory");
+        return NULL;
     }
-    pthread_t *t = calloc((size_t)nthreads, sizeof *t);
-    if (!t) {
-        fn(b);
-        return;
+    s->cfg = *cfg;
+    s->user_cancel = cfg->cancel;
+    s->cfg.cancel = &s->stop;
+    s->fn = fn;
+    s->user = user;
+    int workers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (workers < 1) workers = 1;
+    if (workers > 128) workers = 128;
+    s->max_threads = workers;
+    s->nice = nice;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    return s;
+}
+
+vf_stream *vf_stream_start(const vf_config *cfg, vf_stream_fn fn, void *user, char *err, size_t errcap) {
+    const char *nv = getenv("HF_VERIFY_NICE");
+    return stream_start(cfg, fn, user, nv && *nv ? atoi(nv) : 10, err, errcap);
+}
+
+static char *dup_or_null(const char *x, bool *oom) {
+    if (!x) return NULL;
+    char *d = strdup(x);
+    if (!d) *oom = true;
+    return d;
+}
+
+static void item_free(item *it) {
+    if (!it) return;
+    free((char *)it->s.completion);
+    free((char *)it->s.expected_output);
+    free((char *)it->s.stdin_text);
+    free((char *)it->s.test_code);
+    free((char *)it->s.entry_point);
+    free((char *)it->s.prompt);
+    for (size_t i = 0; it->tests && i < it->s.n_tests; i++) {
+        free((char *)it->tests[i].input);
+        free((char *)it->tests[i].expected);
     }
-    int started = 0;
-    for (int i = 0; i < nthreads; i++)
-        if (pthread_create(&t[i], NULL, fn, b) == 0) started++;
-        else break;
-    if (started == 0) fn(b);
-    for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
-    free(t);
+    free(it->tests);
+    free(it->code);
+    vf_result_free(&it->res);
+    free(it);
+}
+
+static item *item_copy(const vf_sample *src) {
+    item *it = calloc(1, sizeof *it);
+    if (!it) return NULL;
+    bool oom = false;
+    it->s.completion = dup_or_null(src->completion ? src->completion : "", &oom);
+    it->s.expected_output = dup_or_null(src->expected_output, &oom);
+    it->s.stdin_text = dup_or_null(src->stdin_text, &oom);
+    it->s.test_code = dup_or_null(src->test_code, &oom);
+    it->s.entry_point = dup_or_null(src->entry_point, &oom);
+    it->s.prompt = dup_or_null(src->prompt, &oom);
+    if (src->n_tests && src->tests) {
+        it->tests = calloc(src->n_tests, sizeof *it->tests);
+        if (!it->tests) oom = true;
+        for (size_t i = 0; it->tests && i < src->n_tests; i++) {
+            it->tests[i].input = dup_or_null(src->tests[i].input, &oom);
+            it->tests[i].expected = dup_or_null(src->tests[i].expected, &oom);
+        }
+        it->s.tests = it->tests;
+        it->s.n_tests = it->tests ? src->n_tests : 0;
+    }
+    if (oom) {
+        item_free(it);
+        return NULL;
+    }
+    return it;
+}
+
+long vf_stream_submit(vf_stream *s, const vf_sample *sample) {
+    item *it = item_copy(sample);
+    if (!it) return -1;
+    vf_lang hint;
+    it->code = vf_extract_code(it->s.completion, &hint);
+    if (!it->code) {
+        item_free(it);
+        return -1;
+    }
+    it->lang = vf_pick_language(&s->cfg, it->code, hint);
+    it->unit = NO_UNIT;
+    bool early = vf_wrong_family(&s->cfg, it->lang, &it->res);
+    if (early) it->unit = GRADED_EARLY;
+    const bool compiles = !early && vf_kind_compiles(s->cfg.kind);
+    const uint64_t h = compiles ? hash_key(it->lang, it->code) : 0;
+
+    pthread_mutex_lock(&s->lock);
+    propagate_cancel(s);
+    if (!grow((void **)&s->items, &s->cap_items, s->n_items + 1, sizeof *s->items)) goto oom;
+    if (compiles) {
+        long found = -1;
+        for (size_t u = 0; u < s->n_units && found < 0; u++)
+            if (s->units[u]->hash == h && s->units[u]->u.lang == it->lang && !strcmp(s->units[u]->u.code, it->code))
+                found = (long)u;
+        if (found < 0) {
+            if (!grow((void **)&s->units, &s->cap_units, s->n_units + 1, sizeof *s->units)) goto oom;
+            unit_entry *ue = calloc(1, sizeof *ue);
+            if (ue) ue->u.code = strdup(it->code);
+            if (!ue || !ue->u.code) {
+                free(ue);
+                goto oom;
+            }
+            ue->u.lang = it->lang;
+            ue->hash = h;
+            found = (long)s->n_units;
+            s->units[s->n_units++] = ue;
+        }
+        it->unit = found;
+    }
+    size_t idx = s->n_items;
+    s->items[s->n_items++] = it;
+    if (early) {
+        mark_done(s, idx);
+    } else {
+        if (!push_queue(s, idx)) {
+            s->n_items--;
+            goto oom;
+        }
+        size_t pending = s->q_tail - s->q_head + (size_t)s->busy;
+        if (s->n_threads < s->max_threads && (size_t)s->n_threads < pending &&
+            pthread_create(&s->threads[s->n_threads], NULL, worker, s) == 0)
+            s->n_threads++;
+        pthread_cond_signal(&s->work);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return (long)idx;
+oom:
+    pthread_mutex_unlock(&s->lock);
+    item_free(it);
+    return -1;
+}
+
+size_t vf_stream_done(vf_stream *s) {
+    pthread_mutex_lock(&s->lock);
+    size_t d = s->n_done;
+    pthread_mutex_unlock(&s->lock);
+    return d;
+}
+
+void vf_stream_cancel(vf_stream *s) {
+    s->stop = 1;
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void set_cancelled(vf_result *r) {
+    vf_result_free(r);
+    memset(r, 0, sizeof *r);
+    r->status = VF_SANDBOX_ERROR;
+    r->reward = 0;
+    r->error = strdup("sandbox: cancelled");
+    r->stdout_text = strdup("");
+    r->stderr_text = strdup("");
+    r->compile_log = strdup("");
+}
+
+int vf_stream_finish(vf_stream *s, vf_result **out, size_t *n) {
+    if (out) *out = NULL;
+    if (n) *n = 0;
+    pthread_mutex_lock(&s->lock);
+    s->finishing = true;
+    pthread_cond_broadcast(&s->work);
+    /* no thread yet but work queued (every pthread_create failed): do it here */
+    bool inline_work = s->n_threads == 0 && s->q_head < s->q_tail;
+    pthread_mutex_unlock(&s->lock);
+    if (inline_work) worker(s);
+    pthread_mutex_lock(&s->lock);
+    while (s->n_threads > 0) {
+        propagate_cancel(s);
+        if (s->stop || (s->q_head == s->q_tail && s->busy == 0 && s->n_done == s->n_items)) break;
+        timed_wait(&s->idle, &s->lock, 50);
+    }
+    if (s->stop) pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->n_threads; i++) pthread_join(s->threads[i], NULL);
+    propagate_cancel(s);
+    const bool stopped = s->stop != 0;
+    /* Fairness: a sample that hit the wall clock while using little CPU may have been starved by its
+     * neighbours (a fork bomb in the same batch, or the model decoding next to it). Run those again,
+     * one at a time, before trusting the timeout. A program that really sleeps times out again. */
+    if (!stopped && s->n_threads > 1) {
+        double limit = s->cfg.run_timeout_s > 0 ? s->cfg.run_timeout_s : 5;
+        for (size_t i = 0; i < s->n_items && !s->stop; i++) {
+            item *it = s->items[i];
+            if (it->res.status != VF_TIMEOUT || it->res.run_cpu_s >= 0.5 * limit || it->unit == GRADED_EARLY) continue;
+            bool cached = it->res.compile_cached;
+            vf_result_free(&it->res);
+            memset(&it->res, 0, sizeof it->res);
+            if (it->unit == NO_UNIT) vf_grade_uncompiled(&s->cfg, &it->s, it->code, it->lang, &it->res);
+            else vf_grade_compiled(&s->cfg, &it->s, &s->units[it->unit]->u, &it->res);
+            it->res.compile_cached = cached;
+        }
+    }
+    int rc = (stopped || s->stop || s->oom) ? 1 : 0;
+    vf_result *res = NULL;
+    if (out && s->n_items) res = calloc(s->n_items, sizeof *res);
+    for (size_t i = 0; i < s->n_items; i++) {
+        item *it = s->items[i];
+        if (!it->done || (rc && it->res.status == VF_SANDBOX_ERROR)) set_cancelled(&it->res);
+        if (res) {
+            res[i] = it->res;
+            memset(&it->res, 0, sizeof it->res);
+        }
+        item_free(it);
+    }
+    if (out) *out = res;
+    if (n) *n = res ? s->n_items : 0;
+    if (out && s->n_items && !res) rc = -1;
+    for (size_t u = 0; u < s->n_units; u++) {
+        unit_entry *ue = s->units[u];
+        vf_unit_free(&ue->u);
+        free(ue->waiting);
+        free(ue);
+    }
+    free(s->units);
+    free(s->items);
+    free(s->queue);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->idle);
+    free(s);
+    return rc;
+}
+
+typedef struct {
+    vf_progress_fn fn;
+    void *user;
+    size_t done, total;
+} batch_progress;
+
+static void on_batch_result(void *user, size_t idx, const vf_result *r) {
+    batch_progress *bp = user;
+    (void)idx;
+    (void)r;
+    bp->done++;
+    if (bp->fn) bp->fn(bp->user, bp->done, bp->total);
 }
 
 int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf_result *out, vf_progress_fn fn,
@@ -88,94 +425,26 @@ int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf
     if (vf_check_config(cfg, err, errcap) != 0) return -1;
     memset(out, 0, n * sizeof *out);
     if (n == 0) return 0;
-    int workers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (workers < 1) workers = 1;
-    if (workers > 128) workers = 128;
-    batch b;
-    memset(&b, 0, sizeof b);
-    b.cfg = cfg;
-    b.samples = samples;
-    b.out = out;
-    b.n = n;
-    b.fn = fn;
-    b.user = user;
-    pthread_mutex_init(&b.lock, NULL);
-    b.codes = calloc(n, sizeof *b.codes);
-    b.langs = calloc(n, sizeof *b.langs);
-    b.unit_of = calloc(n, sizeof *b.unit_of);
-    b.units = calloc(n, sizeof *b.units);
-    /* open-addressing table from (lang, code) to unit */
-    size_t cap = 16;
-    while (cap < 2 * n) cap *= 2;
-    long *table = malloc(cap * sizeof *table);
-    uint64_t *hashes = calloc(n, sizeof *hashes);
-    if (!b.codes || !b.langs || !b.unit_of || !b.units || !table || !hashes) {
-        snprintf(err, errcap, "out of memory for a batch of %zu samples", n);
-        free(b.codes); free(b.langs); free(b.unit_of); free(b.units); free(table); free(hashes);
+    batch_progress bp = {fn, user, 0, n};
+    vf_stream *s = stream_start(cfg, on_batch_result, &bp, 0, err, errcap); /* nothing to yield to */
+    if (!s) return -1;
+    bool oom = false;
+    for (size_t i = 0; i < n && !oom; i++) oom = vf_stream_submit(s, &samples[i]) < 0;
+    if (oom) vf_stream_cancel(s);
+    vf_result *res = NULL;
+    size_t got = 0;
+    int rc = vf_stream_finish(s, &res, &got);
+    if (oom || rc < 0 || got != n) {
+        for (size_t i = 0; i < got; i++) vf_result_free(&res[i]);
+        free(res);
+        snprintf(err, errcap, "verify: out of memory for a batch of %zu samples", n);
         return -1;
     }
-    for (size_t i = 0; i < cap; i++) table[i] = -1;
-    for (size_t i = 0; i < n; i++) {
-        vf_lang hint;
-        b.codes[i] = vf_extract_code(samples[i].completion, &hint);
-        if (!b.codes[i]) abort();
-        b.langs[i] = vf_pick_language(cfg, b.codes[i], hint);
-        b.unit_of[i] = -1;
-        if (vf_wrong_family(cfg, b.langs[i], &out[i])) {
-            b.unit_of[i] = -2;
-            continue;
-        }
-        if (!vf_kind_compiles(cfg->kind)) continue;
-        uint64_t h = hash_key(b.langs[i], b.codes[i]);
-        size_t slot = h & (cap - 1);
-        long found = -1;
-        while (table[slot] >= 0) {
-            long u = table[slot];
-            if (hashes[u] == h && b.units[u].lang == b.langs[i] && !strcmp(b.units[u].code, b.codes[i])) {
-                found = u;
-                break;
-            }
-            slot = (slot + 1) & (cap - 1);
-        }
-        if (found < 0) {
-            found = (long)b.n_units++;
-            b.units[found].code = strdup(b.codes[i]);
-            if (!b.units[found].code) abort();
-            b.units[found].lang = b.langs[i];
-            hashes[found] = h;
-            table[slot] = found;
-        } else {
-            out[i].compile_cached = true;
-        }
-        b.unit_of[i] = found;
+    memcpy(out, res, n * sizeof *out);
+    free(res);
+    if (rc == 1) {
+        snprintf(err, errcap, "verify: cancelled");
+        return 1;
     }
-    free(table);
-    free(hashes);
-    int wc = workers < (int)b.n_units ? workers : (int)b.n_units;
-    run_threads(worker, &b, wc);
-    int wg = workers < (int)n ? workers : (int)n;
-    run_threads(grader, &b, wg);
-    /* Fairness: a sample that hit the wall clock while using little CPU may have been starved by
-     * its neighbours (a fork bomb in the same batch saturates every core). Run those again, one
-     * at a time, before trusting the timeout. A program that really sleeps times out again. */
-    if (wg > 1) {
-        double limit = cfg->run_timeout_s > 0 ? cfg->run_timeout_s : 5;
-        for (size_t i = 0; i < n; i++) {
-            if (out[i].status != VF_TIMEOUT || out[i].run_cpu_s >= 0.5 * limit || b.unit_of[i] == -2) continue;
-            bool cached = out[i].compile_cached;
-            vf_result_free(&out[i]);
-            memset(&out[i], 0, sizeof out[i]);
-            if (b.unit_of[i] < 0) vf_grade_uncompiled(cfg, &samples[i], b.codes[i], b.langs[i], &out[i]);
-            else vf_grade_compiled(cfg, &samples[i], &b.units[b.unit_of[i]], &out[i]);
-            out[i].compile_cached = cached;
-        }
-    }
-    for (size_t i = 0; i < b.n_units; i++) vf_unit_free(&b.units[i]);
-    for (size_t i = 0; i < n; i++) free(b.codes[i]);
-    free(b.codes);
-    free(b.langs);
-    free(b.unit_of);
-    free(b.units);
-    pthread_mutex_destroy(&b.lock);
     return 0;
 }
