@@ -2,6 +2,8 @@
  * each distinct (language, source) pair once. RL batches repeat completions a lot. */
 #include "verify/vf_internal.h"
 
+#include "core/log.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -88,6 +90,10 @@ int vf_verify_batch(const vf_config *cfg, const vf_sample *samples, size_t n, vf
     if (vf_check_config(cfg, err, errcap) != 0) return -1;
     memset(out, 0, n * sizeof *out);
     if (n == 0) return 0;
+    /* a halo-forge killed mid-batch left its job directories behind; nobody else will remove them */
+    int stale = sbx_clean_stale_dirs();
+    if (stale > 0) log_info("removed %d sandbox director%s left by halo-forge processes that no longer exist", stale,
+                            stale == 1 ? "y" : "ies");
     int workers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (workers < 1) workers = 1;
     if (workers > 128) workers = 128;
