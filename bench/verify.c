@@ -7,13 +7,19 @@
  *    once with 1 worker and once with one worker per core; prints samples/s and the ratio.
  * 2. Runs one compiled program ROUNDS times (default 50) in the sandbox and with a bare
  *    fork+exec+wait (stdout to a pipe, read to the end), and prints the overhead per run.
- * Medians of 3 repetitions for part 2; part 1 is one pass each (it takes a while). */
+ * 3. Runs 4 x ROUNDS sandboxed jobs of that program on 1 thread and on one thread per core, and
+ *    prints jobs/s and the ratio: how the sandbox alone scales, without compilers in the way.
+ * Medians of 3 repetitions for parts 2 and 3; part 1 is one pass each (it takes a while).
+ * HF_SANDBOX=minimal (no namespaces) and HF_SANDBOX=net-per-job (a fresh network namespace per job
+ * instead of the shared one) give the figures to compare with. */
 #include "core/timing.h"
 #include "verify/sbx.h"
 #include "verify/verify.h"
 #include "verify/vf_internal.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +148,29 @@ static double sandbox_run(const char *bin) {
     return el;
 }
 
+typedef struct {
+    const char *bin;
+    atomic_int left;
+} job_queue;
+
+static void *job_worker(void *arg) {
+    job_queue *q = arg;
+    while (atomic_fetch_sub(&q->left, 1) > 0) sandbox_run(q->bin);
+    return NULL;
+}
+
+/* jobs/s running `jobs` sandboxed runs of bin on `threads` threads */
+static double parallel_rate(const char *bin, int jobs, int threads) {
+    job_queue q = {bin, jobs};
+    pthread_t t[64];
+    if (threads > 64) threads = 64;
+    double t0 = time_now();
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&t[i], NULL, job_worker, &q) != 0) abort();
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    return jobs / (time_now() - t0);
+}
+
 /* CPU seconds used by this process and its reaped children: unlike wall time, it barely moves
  * when other work shares the machine. */
 static double cpu_used(void) {
@@ -222,6 +251,16 @@ overhead:;
     printf("  CPU time per run (user+sys, all processes): bare %.2f ms, sandbox %.2f ms\n", bc * 1e3, xc * 1e3);
     printf("sandbox overhead per run: %.2f ms wall (%.1fx bare), %.2f ms CPU; target <= 10 ms\n", (x - b) * 1e3, x / b,
            (xc - bc) * 1e3);
+    /* the sandbox alone, 1 thread against one per core */
+    int jobs = 4 * rounds;
+    double p1[3], pn[3];
+    for (int rep = 0; rep < 3; rep++) {
+        p1[rep] = parallel_rate(u.binary, jobs, 1);
+        pn[rep] = parallel_rate(u.binary, jobs, (int)cores);
+    }
+    double q1 = median3(p1[0], p1[1], p1[2]), qn = median3(pn[0], pn[1], pn[2]);
+    printf("sandboxed runs, %d jobs (median of 3): 1 thread %.1f jobs/s, %ld threads %.1f jobs/s: %.2fx\n", jobs, q1,
+           cores, qn, qn / q1);
     double load[3];
     if (getloadavg(load, 3) == 3) printf("load average during the run: %.2f (on %ld cores)\n", load[0], cores);
     vf_unit_free(&u);

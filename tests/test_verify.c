@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Runs are slower under AddressSanitizer; time bounds stretch by this factor. */
@@ -493,6 +495,150 @@ static void test_sandbox_identity(void **state) {
     assert_true(strlen(sbx_describe()) > 10);
 }
 
+/* Runs one command in the sandbox and returns its stdout (owned), or NULL when it did not exit 0. */
+static char *sandbox_output(const char *const *argv) {
+    sbx_job job;
+    memset(&job, 0, sizeof job);
+    job.argv = argv;
+    sbx_limits_default(&job.lim);
+    sbx_result res;
+    char err[256];
+    assert_int_equal(sbx_run(&job, &res, err, sizeof err), 0);
+    char *out = NULL;
+    if (res.outcome == SBX_EXITED && res.exit_code == 0) out = strdup(res.out);
+    sbx_result_free(&res);
+    return out;
+}
+
+static void test_sandbox_network_namespace(void **state) {
+    (void)state;
+    const sbx_features *f = sbx_get_features();
+    if (!f->net_ns) skip();
+    /* not ours: a namespace of its own (or the process's shared one), never the host's */
+    char host[128] = "";
+    ssize_t hl = readlink("/proc/self/ns/net", host, sizeof host - 1);
+    assert_true(hl > 0);
+    const char *const link_argv[] = {"/bin/readlink", "/proc/self/ns/net", NULL};
+    char *a = sandbox_output(link_argv), *b = sandbox_output(link_argv);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(strstr(a, "net:["));
+    assert_null(strstr(a, host));
+    assert_null(strstr(b, host));
+    /* shared: every job of the process joins the same one; otherwise each job gets a new one */
+    if (f->net_ns_shared) assert_string_equal(a, b);
+    else assert_string_not_equal(a, b);
+    free(a);
+    free(b);
+    /* and it is empty: a loopback and nothing else, and the loopback is down (no ::1, no local route) */
+    const char *const dev_argv[] = {"/bin/cat", "/proc/net/dev", NULL};
+    char *dev = sandbox_output(dev_argv);
+    assert_non_null(dev);
+    int ifaces = 0;
+    for (char *line = strtok(dev, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[64];
+        if (strchr(line, '|') || sscanf(line, " %63[^:]:", name) != 1) continue; /* the two header lines */
+        assert_string_equal(name, "lo");
+        ifaces++;
+    }
+    assert_int_equal(ifaces, 1);
+    free(dev);
+    if (fs_exists("/proc/net/if_inet6")) {
+        const char *const v6_argv[] = {"/bin/cat", "/proc/net/if_inet6", NULL};
+        char *v6 = sandbox_output(v6_argv);
+        assert_non_null(v6);
+        assert_string_equal(v6, "");
+        free(v6);
+    }
+    const char *const fib_argv[] = {"/bin/cat", "/proc/net/fib_trie", NULL};
+    char *fib = sandbox_output(fib_argv);
+    if (fib) assert_null(strstr(fib, "127.0.0.1"));
+    free(fib);
+    assert_nothing_left();
+}
+
+/* Creates an empty directory or fails the test. */
+static void make_dir(const char *dir, const char *name) {
+    char p[512];
+    assert_non_null(fs_join(p, sizeof p, dir, name));
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static bool dir_has(const char *dir, const char *name) {
+    char p[512];
+    assert_non_null(fs_join(p, sizeof p, dir, name));
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static void test_stale_dirs_removed_when_a_pool_starts(void **state) {
+    (void)state;
+    char base[] = "/tmp/hf-test-stale-XXXXXX";
+    assert_non_null(mkdtemp(base));
+    assert_int_equal(chmod(base, 0755), 0); /* as root, jobs run as another uid and must reach it */
+    /* a pid that surely belongs to no process: a child of ours, reaped */
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0) _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char stale[64], stale_file[64], stale_link[64], alive[64], victim_file[600], p[512];
+    snprintf(stale, sizeof stale, "hf-sbx-%d-AbC123", (int)dead);
+    snprintf(stale_file, sizeof stale_file, "hf-sbx-%d-file", (int)dead);
+    snprintf(stale_link, sizeof stale_link, "hf-sbx-%d-link", (int)dead);
+    snprintf(alive, sizeof alive, "hf-sbx-%d-XyZ789", (int)getpid());
+    make_dir(base, stale);
+    fs_join(p, sizeof p, base, stale);
+    make_dir(p, "sub"); /* a job left files in it, some read-only */
+    snprintf(victim_file, sizeof victim_file, "%s/sub/a.out", p);
+    assert_int_equal(fs_write_atomic(victim_file, "x", 1), 0);
+    chmod(victim_file, 0400);
+    make_dir(base, alive);
+    make_dir(base, "hf-sbx-notapid-1");
+    make_dir(base, "other");
+    fs_join(p, sizeof p, base, stale_file);
+    assert_int_equal(fs_write_atomic(p, "x", 1), 0);
+    /* a link with a stale name must not lead the cleaner into the directory it points to */
+    make_dir(base, "victim");
+    snprintf(victim_file, sizeof victim_file, "%s/victim/keep", base);
+    assert_int_equal(fs_write_atomic(victim_file, "x", 1), 0);
+    snprintf(p, sizeof p, "%s/victim", base);
+    char linkp[512];
+    fs_join(linkp, sizeof linkp, base, stale_link);
+    assert_int_equal(symlink(p, linkp), 0);
+
+    char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", base, 1);
+    vf_sample s;
+    memset(&s, 0, sizeof s);
+    s.completion = "```c\nint main(void){ return 0; }\n```";
+    vf_config cfg;
+    vf_config_default(&cfg, VF_GCC);
+    cfg.workers = 1;
+    vf_result r;
+    char err[128];
+    int rc = vf_verify_batch(&cfg, &s, 1, &r, NULL, NULL, err, sizeof err);
+    int batch_dirs = our_temp_dirs();
+    int stale_now = sbx_clean_stale_dirs();
+    if (old) setenv("TMPDIR", old, 1);
+    else unsetenv("TMPDIR");
+    free(old);
+    assert_int_equal(rc, 0);
+    if (r.status != VF_COMPILED) fprintf(stderr, "%s: %s\n", vf_status_name(r.status), r.error ? r.error : "");
+    assert_int_equal(r.status, VF_COMPILED);
+    vf_result_free(&r);
+    assert_false(dir_has(base, stale));    /* the dead process's directory, and all in it */
+    assert_true(dir_has(base, alive));     /* a living process's (ours) */
+    assert_true(dir_has(base, "hf-sbx-notapid-1"));
+    assert_true(dir_has(base, "other"));
+    assert_true(dir_has(base, stale_file)); /* not a directory: not something we made */
+    assert_true(dir_has(base, stale_link));
+    assert_true(fs_exists(victim_file));
+    assert_int_equal(stale_now, 0); /* nothing more to do */
+    /* the batch's own directories are gone too; only our test's "alive" one is left */
+    assert_int_equal(batch_dirs, 1);
+    assert_int_equal(fs_remove_tree(base), 0);
+}
+
 /* ---- other verifiers ---- */
 
 static void test_execution_verifier_partial_credit(void **state) {
@@ -823,6 +969,8 @@ int main(void) {
         cmocka_unit_test(test_hostile_stdin),
         cmocka_unit_test(test_hostile_closes_stdout_early),
         cmocka_unit_test(test_sandbox_identity),
+        cmocka_unit_test(test_sandbox_network_namespace),
+        cmocka_unit_test(test_stale_dirs_removed_when_a_pool_starts),
         cmocka_unit_test(test_execution_verifier_partial_credit),
         cmocka_unit_test(test_clang_verifier),
         cmocka_unit_test(test_mingw_verifier_compile_only),

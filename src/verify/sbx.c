@@ -12,6 +12,7 @@
  * environment, mount options, the seccomp program) is prepared before the clone. */
 #include "verify/sbx.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -55,16 +56,17 @@
 #define SBX_UID_PROCS 4096u
 #define SBX_SLOTS 256
 
-enum { STAGE_USERNS = 1, STAGE_MOUNT, STAGE_SETSID, STAGE_FORK, STAGE_FDS, STAGE_CHDIR, STAGE_RLIMIT, STAGE_CREDS,
-       STAGE_CAPS, STAGE_NNP, STAGE_SECCOMP, STAGE_EXEC };
-static const char *stage_names[] = {"", "user namespace", "mounts", "setsid", "fork", "file descriptors", "chdir",
-                                    "rlimits", "uid switch", "dropping capabilities", "no_new_privs", "seccomp",
-                                    "exec"};
+enum { STAGE_USERNS = 1, STAGE_NETNS, STAGE_MOUNT, STAGE_SETSID, STAGE_FORK, STAGE_FDS, STAGE_CHDIR, STAGE_RLIMIT,
+       STAGE_CREDS, STAGE_CAPS, STAGE_NNP, STAGE_SECCOMP, STAGE_EXEC };
+static const char *stage_names[] = {"", "user namespace", "joining the network namespace", "mounts", "setsid", "fork",
+                                    "file descriptors", "chdir", "rlimits", "uid switch", "dropping capabilities",
+                                    "no_new_privs", "seccomp", "exec"};
 
 typedef struct {
     int ns_flags;   /* CLONE_NEW* */
     bool mounts;    /* private read-only root + writable workdir */
     bool seccomp;
+    bool join_net;  /* join the process's shared empty network namespace (g_net_fd) */
 } sbx_plan;
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -76,6 +78,7 @@ static unsigned short g_filter_len;
 static pthread_mutex_t g_slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char g_slots[SBX_SLOTS];
 static bool g_is_root;
+static int g_net_fd = -1;  /* the shared network namespace, open for the life of the process */
 
 void sbx_limits_default(sbx_limits *lim) {
     lim->wall_s = 5.0;
@@ -237,6 +240,7 @@ static void init_main(const child_ctx *c) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     for (int i = 0; i < c->n_close; i++) close(c->close_fds[i]);
     if (setsid() < 0) child_fail(c->errp_w, STAGE_SETSID);
+    if (c->plan.join_net && setns(g_net_fd, CLONE_NEWNET) != 0) child_fail(c->errp_w, STAGE_NETNS);
     if (c->plan.ns_flags & CLONE_NEWUSER) {
         if (write_file("/proc/self/setgroups", "deny") != 0 || write_file("/proc/self/gid_map", c->gid_map) != 0 ||
             write_file("/proc/self/uid_map", c->uid_map) != 0)
@@ -670,28 +674,65 @@ done:
 
 /* ---- probing what this machine allows ---- */
 
+/* One empty network namespace for every job of the process. A network namespace is by far the
+ * dearest to create and tear down (the kernel dismantles it in a workqueue under a global lock,
+ * with RCU grace periods), and that work lands on the same cores the jobs need. Sharing it gives
+ * up nothing the jobs could use: it has no interface but a loopback that is down, the jobs hold no
+ * capability to bring it up, and seccomp refuses socket(2), so they cannot reach each other
+ * through it either (abstract unix sockets live in the network namespace). Only as root: without
+ * it, a new network namespace needs a user namespace of its own, created with each job. */
+static int make_shared_netns(void) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    long pid = syscall(SYS_clone, (unsigned long)CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        /* hold the namespace until the parent has opened it */
+        char ch;
+        close(p[1]);
+        ssize_t r = read(p[0], &ch, 1);
+        (void)r;
+        _exit(0);
+    }
+    close(p[0]);
+    int fd = -1;
+    if (pid > 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/ns/net", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    close(p[1]);
+    if (pid > 0)
+        while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR) {}
+    return fd;
+}
+
 static void probe(void) {
     g_is_root = geteuid() == 0;
     signal(SIGPIPE, SIG_IGN);
     build_seccomp();
     int ns = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
     int user = g_is_root ? 0 : CLONE_NEWUSER;
+    /* HF_SANDBOX=minimal: no namespaces (to compare, or where probing itself misbehaves);
+     * HF_SANDBOX=net-per-job: a fresh network namespace for each job (to measure what sharing saves) */
+    const char *mode = getenv("HF_SANDBOX");
+    bool minimal = mode && !strcmp(mode, "minimal");
+    bool net_per_job = mode && !strcmp(mode, "net-per-job");
+    if (g_is_root && g_filter && !minimal && !net_per_job) g_net_fd = make_shared_netns();
     sbx_plan plans[] = {
-        {ns | user, true, true}, {ns | user, true, false}, {ns | user, false, true},
-        {CLONE_NEWNET | user, false, true}, {0, false, true}, {0, false, false},
+        {ns & ~CLONE_NEWNET, true, true, true},
+        {ns | user, true, true, false}, {ns | user, true, false, false}, {ns | user, false, true, false},
+        {CLONE_NEWNET | user, false, true, false}, {0, false, true, false}, {0, false, false, false},
     };
     const char *const argv[] = {"/bin/true", NULL};
     sbx_job job;
     memset(&job, 0, sizeof job);
     job.argv = argv;
     sbx_limits_default(&job.lim);
-    size_t first = 0;
-    /* HF_SANDBOX=minimal: no namespaces (to compare, or where probing itself misbehaves) */
-    const char *mode = getenv("HF_SANDBOX");
-    if (mode && !strcmp(mode, "minimal")) first = 4;
+    size_t first = minimal ? 5 : 0;
     g_plan = plans[sizeof plans / sizeof plans[0] - 1];
     for (size_t i = first; i < sizeof plans / sizeof plans[0]; i++) {
         if (plans[i].seccomp && !g_filter) continue;
+        if (plans[i].join_net && g_net_fd < 0) continue;
         sbx_result r;
         char err[256];
         if (run_plan(&plans[i], &job, &r, err, sizeof err) == 0) {
@@ -703,18 +744,24 @@ static void probe(void) {
             }
         }
     }
+    if (!g_plan.join_net && g_net_fd >= 0) {
+        close(g_net_fd);
+        g_net_fd = -1;
+    }
     g_feat.pid_ns = g_plan.ns_flags & CLONE_NEWPID;
-    g_feat.net_ns = g_plan.ns_flags & CLONE_NEWNET;
+    g_feat.net_ns = (g_plan.ns_flags & CLONE_NEWNET) || g_plan.join_net;
+    g_feat.net_ns_shared = g_plan.join_net;
     g_feat.mount_ns = g_plan.ns_flags & CLONE_NEWNS;
     g_feat.user_ns = g_plan.ns_flags & CLONE_NEWUSER;
     g_feat.readonly_root = g_plan.mounts;
     g_feat.private_tmpfs = g_plan.mounts;
     g_feat.uid_switch = g_is_root;
     g_feat.seccomp = g_plan.seccomp;
-    snprintf(g_describe, sizeof g_describe, "%s%s%s%s%s%s%s; rlimits cpu/as/nproc/fsize/nofile/core; no_new_privs",
+    snprintf(g_describe, sizeof g_describe, "%s%s%s%s%s%s%s%s; rlimits cpu/as/nproc/fsize/nofile/core; no_new_privs",
              g_feat.pid_ns ? "pid+" : "", g_feat.net_ns ? "net+" : "", g_feat.mount_ns ? "mount+ipc+uts " : "",
              g_feat.pid_ns || g_feat.net_ns ? (g_feat.user_ns ? "namespaces (via a user namespace)" : "namespaces")
                                             : "no namespaces (process group only)",
+             g_feat.net_ns_shared ? " (one empty network namespace shared by the process's jobs)" : "",
              g_feat.readonly_root ? "; read-only root, private tmpfs working dir" : "; shared file system",
              g_feat.uid_switch ? "; private unprivileged uid per job" : "; runs as the calling user",
              g_feat.seccomp ? "; seccomp (no sockets, ptrace, mount, ...)" : "; no seccomp");
@@ -755,6 +802,42 @@ int sbx_make_dir(char *out, size_t cap, char *err, size_t errcap) {
 }
 
 int sbx_remove_dir(const char *path) { return fs_remove_tree(path); }
+
+/* A directory is ours to remove when its name is hf-sbx-<pid>-<anything>, that pid no longer
+ * exists, it is a real directory (not a link), and it belongs to us or, as root, to a job uid
+ * (a job's compile directory is handed to its uid while the job runs). */
+static bool stale_entry(const char *base, const char *name, char *path, size_t cap) {
+    static const char prefix[] = "hf-sbx-";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0) return false;
+    const char *digits = name + sizeof prefix - 1;
+    char *end;
+    errno = 0;
+    long pid = strtol(digits, &end, 10);
+    if (end == digits || *end != '-' || errno || pid <= 0 || pid > INT32_MAX) return false;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) return false; /* alive (or not ours to signal) */
+    if (!fs_join(path, cap, base, name)) return false;
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+    unsigned first, count;
+    sbx_uid_range(&first, &count);
+    bool job_uid = geteuid() == 0 && st.st_uid >= first && st.st_uid - first < count;
+    return st.st_uid == geteuid() || job_uid;
+}
+
+int sbx_clean_stale_dirs(void) {
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base || !fs_is_dir(base)) base = "/tmp";
+    DIR *d = opendir(base);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)))
+        if (stale_entry(base, e->d_name, path, sizeof path) && fs_remove_tree(path) == 0 && !fs_exists(path))
+            removed++;
+    closedir(d);
+    return removed;
+}
 
 const sbx_features *sbx_get_features(void) {
     ensure_init();

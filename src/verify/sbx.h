@@ -3,7 +3,9 @@
  * Every job runs in its own process tree:
  *   - new PID, network, mount, IPC and UTS namespaces where the kernel lets us (as root, or through a
  *     user namespace otherwise). The job's first process is PID 1 of its namespace, so when the
- *     program exits every process it left behind is killed by the kernel;
+ *     program exits every process it left behind is killed by the kernel. As root, the network
+ *     namespace is one empty namespace made once per process and joined by every job (setns), as
+ *     creating and destroying one per job is the costliest part of a job's setup;
  *   - a read-only view of the whole file system except its working directory, which is a fresh
  *     size-limited tmpfs for runs (or the compile directory for compiles), and a private /proc;
  *   - as root, an unprivileged uid of its own (RLIMIT_NPROC does not bind root); a toolchain that
@@ -70,6 +72,8 @@ typedef struct {
 
 typedef struct {
     bool pid_ns, net_ns, mount_ns, user_ns; /* user_ns: namespaces obtained without root */
+    bool net_ns_shared;                     /* the network namespace is one empty namespace shared by
+                                               every job of this process (as root), not one per job */
     bool readonly_root;                     /* everything read-only but the working directory */
     bool private_tmpfs;                     /* runs get a size-limited tmpfs as working directory */
     bool uid_switch;                        /* jobs run as an unprivileged uid of their own */
@@ -89,6 +93,12 @@ void sbx_result_free(sbx_result *res);
  * into out. Remove it with sbx_remove_dir. Returns 0 or -1 with err. */
 int sbx_make_dir(char *out, size_t cap, char *err, size_t errcap);
 int sbx_remove_dir(const char *path);
+/* Removes the job directories (hf-sbx-<pid>-*, under $TMPDIR or /tmp) that a halo-forge process
+ * which no longer exists left behind (it was killed before it could clean up). Only directories of
+ * the calling user (as root: also of the job uids) are touched, and never through a link. A
+ * directory of a process in another PID namespace that shares this /tmp looks dead from here: do not
+ * share a /tmp across PID namespaces with a running halo-forge. Returns how many were removed. */
+int sbx_clean_stale_dirs(void);
 
 const sbx_features *sbx_get_features(void);
 /* One line saying what is isolated on this machine, e.g. "pid+net+mount namespaces, ...". */

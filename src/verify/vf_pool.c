@@ -5,6 +5,8 @@
  * completions a lot. */
 #include "verify/vf_internal.h"
 
+#include "core/log.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -173,6 +175,11 @@ static void *worker(void *arg) {
 static vf_stream *stream_start(const vf_config *cfg, vf_stream_fn fn, void *user, int nice, char *err,
                                size_t errcap) {
     if (vf_check_config(cfg, err, errcap) != 0) return NULL;
+    /* a halo-forge killed mid-batch left its job directories behind; nobody else will remove them */
+    int stale = sbx_clean_stale_dirs();
+    if (stale > 0)
+        log_info("removed %d sandbox director%s left by halo-forge processes that no longer exist", stale,
+                 stale == 1 ? "y" : "ies");
     vf_stream *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errcap, "verify: out of memory");

@@ -125,6 +125,27 @@ for i in $(seq 40); do
 done
 if [ "$left" -eq 0 ]; then passes=$((passes + 1)); else echo "FAIL: $left sandbox processes left"; fails=$((fails + 1)); fi
 
+# a halo-forge killed in the middle of a job leaves its job directory behind; the next pool removes it
+mkdir -p "$T/tmp"
+chmod 711 "$T" # as root, jobs run under uids of their own and must reach their directories
+chmod 755 "$T/tmp"
+printf '#include <unistd.h>\nint main(void) { sleep(60); return 0; }\n' > sleeper.c
+TMPDIR="$T/tmp" "$HF" verify --run --run-timeout 30 sleeper.c >/dev/null 2>&1 &
+victim=$!
+for i in $(seq 100); do
+    ls "$T/tmp" | grep -q "^hf-sbx-$victim-" && [ "$(ls "$T/tmp" | grep -c "^hf-sbx-$victim-")" -ge 2 ] && break
+    sleep 0.1
+done
+kill -9 $victim
+wait $victim 2>/dev/null
+left=$(ls "$T/tmp" | grep -c "^hf-sbx-$victim-")
+if [ "$left" -ge 1 ]; then passes=$((passes + 1)); else echo "FAIL: the killed process left no directory to clean"; fails=$((fails + 1)); fi
+printf '{"code": "int main(void) { return 0; }"}\n' > one.jsonl
+expect_rc 0 "batch after a killed run" -- env TMPDIR="$T/tmp" "$HF" verify --input one.jsonl --output one.out.jsonl
+expect_grep 'removed [0-9]+ sandbox director' "$T/err" "says it removed stale directories"
+left=$(ls "$T/tmp" | grep -c "^hf-sbx-" || true)
+if [ "$left" -eq 0 ]; then passes=$((passes + 1)); else echo "FAIL: $left sandbox directories left in $T/tmp"; fails=$((fails + 1)); fi
+
 # test --level
 expect_rc 0 "smoke test" -- "$HF" test --level smoke
 expect_grep '^\[OK\] +Verifier: valid program' "$T/out" "valid program check"
