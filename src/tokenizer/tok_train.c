@@ -160,29 +160,45 @@ static void count_piece(void *ctx, const char *s, size_t n) {
     if ((uint32_t)tr->n_words * 2 > tr->wmask && !word_rehash(tr)) tr->oom = true;
 }
 
-tok_trainer *tok_train_new(char *err, size_t errcap) {
-    tok_trainer *tr = calloc(1, sizeof *tr);
+/* The tokenizer.json of the 256 byte tokens alone, unformatted (heap), or NULL when out of memory. */
+static char *base_json(void) {
     cJSON *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
+    if (!vocab || !merges) {
+        cJSON_Delete(vocab);
+        cJSON_Delete(merges);
+        return NULL;
+    }
     char name[8];
-    for (int b = 0; vocab && b < 256; b++) {
+    for (int b = 0; b < 256; b++) {
         unsigned char c = (unsigned char)b;
         tok_byte_level(&c, 1, name);
         cJSON_AddNumberToObject(vocab, name, b);
     }
-    cJSON *doc = vocab && merges ? tok_bpe_document(vocab, merges, 256) : NULL;
-    if (!doc) {
-        cJSON_Delete(vocab);
-        cJSON_Delete(merges);
-    }
+    cJSON *doc = tok_bpe_document(vocab, merges, 256);
     char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
-    if (tr && text) tr->base = tok_load_json(text, strlen(text), "tok_train base tokenizer", err, errcap);
-    else err_set(err, errcap, "tok_train: out of memory");
+    return text;
+}
+
+tok_trainer *tok_train_new(char *err, size_t errcap) {
+    tok_trainer *tr = calloc(1, sizeof *tr);
+    char *text = tr ? base_json() : NULL;
+    if (!text) {
+        free(tr);
+        err_set(err, errcap, "tok_train: out of memory");
+        return NULL;
+    }
+    /* The pre-tokenizer of the tokenizer being trained, so pieces split exactly as encoding will. */
+    tr->base = tok_load_json(text, strlen(text), "tok_train base tokenizer", err, errcap);
     free(text);
-    if (tr && tr->base) tr->wtable = table_new(1024, &tr->wmask);
-    if (!tr || !tr->base || !tr->wtable) {
-        if (tr && tr->base) err_set(err, errcap, "tok_train: out of memory");
+    if (!tr->base) {
+        free(tr);
+        return NULL;
+    }
+    tr->wtable = table_new(1024, &tr->wmask);
+    if (!tr->wtable) {
         tok_train_free(tr);
+        err_set(err, errcap, "tok_train: out of memory");
         return NULL;
     }
     return tr;
