@@ -87,13 +87,9 @@ static void test_first_merges_on_a_hand_made_corpus(void **state) {
     assert_int_equal(train_text("ab ab ab cd cd", 1000, 2, "hand", &st, err, sizeof err), 0);
     cJSON *j = read_json("hand", "tokenizer.json");
     const cJSON *merges = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "model"), "merges");
-    static const char *const want[][2] = {{"a", "b"}, {"\xC4\xA0", "ab"}, {"\xC4\xA0", "c"}, {"\xC4\xA0" "c", "d"}};
+    static const char *const want[] = {"a b", "\xC4\xA0 ab", "\xC4\xA0 c", "\xC4\xA0" "c d"}; /* Ġ is a space */
     assert_int_equal(cJSON_GetArraySize(merges), 4); /* then no pair occurs twice */
-    for (int i = 0; i < 4; i++) {
-        const cJSON *m = cJSON_GetArrayItem(merges, i);
-        assert_string_equal(cJSON_GetArrayItem(m, 0)->valuestring, want[i][0]);
-        assert_string_equal(cJSON_GetArrayItem(m, 1)->valuestring, want[i][1]);
-    }
+    for (int i = 0; i < 4; i++) assert_string_equal(cJSON_GetArrayItem(merges, i)->valuestring, want[i]);
     assert_int_equal(st.merges, 4);
     assert_int_equal(st.vocab_size, 256 + 4 + 3);
     assert_int_equal(st.pieces, 5);
@@ -131,7 +127,13 @@ static void test_merges_build_on_existing_tokens(void **state) {
         i++;
     }
     cJSON_ArrayForEach(e, merges) {
-        const char *l = cJSON_GetArrayItem(e, 0)->valuestring, *r = cJSON_GetArrayItem(e, 1)->valuestring;
+        char l[512], *r;
+        assert_true(cJSON_IsString(e) && strlen(e->valuestring) < sizeof l);
+        strcpy(l, e->valuestring);
+        r = strchr(l, ' ');
+        assert_non_null(r);
+        *r++ = 0;
+        assert_null(strchr(r, ' '));
         const cJSON *li = cJSON_GetObjectItemCaseSensitive(vocab, l), *ri = cJSON_GetObjectItemCaseSensitive(vocab, r);
         assert_non_null(li);
         assert_non_null(ri);

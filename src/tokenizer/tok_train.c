@@ -589,7 +589,7 @@ int tok_train_write(const tok_trainer *tr, const char *dir, char *err, size_t er
     size_t longest = 1;
     for (int i = 0; i < tr->n_tokens; i++)
         if (tr->tok_len[i] > longest) longest = tr->tok_len[i];
-    char *a = malloc(2 * longest + 1), *b = malloc(2 * longest + 1);
+    char *a = malloc(4 * longest + 2), *b = malloc(2 * longest + 1);
     cJSON *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
     bool ok = a && b && vocab && merges;
     for (int i = 0; ok && i < tr->n_tokens; i++) {
@@ -600,9 +600,12 @@ int tok_train_write(const tok_trainer *tr, const char *dir, char *err, size_t er
         int x = tr->merges[m][0], y = tr->merges[m][1];
         tok_byte_level((const unsigned char *)tr->tbytes.p + tr->tok_off[x], tr->tok_len[x], a);
         tok_byte_level((const unsigned char *)tr->tbytes.p + tr->tok_off[y], tr->tok_len[y], b);
-        cJSON *pair = cJSON_CreateArray();
-        ok = pair && cJSON_AddItemToArray(merges, pair) && cJSON_AddItemToArray(pair, cJSON_CreateString(a)) &&
-             cJSON_AddItemToArray(pair, cJSON_CreateString(b));
+        /* "left right": byte-level spellings hold no space, and every tokenizers version reads this
+         * form (the ["left", "right"] one needs tokenizers >= 0.20) */
+        size_t la = strlen(a);
+        a[la] = ' ';
+        strcpy(a + la + 1, b);
+        ok = cJSON_AddItemToArray(merges, cJSON_CreateString(a));
     }
     free(a);
     free(b);

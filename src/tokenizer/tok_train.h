@@ -8,7 +8,7 @@
  * bytes sort first) is merged into a new token, until the vocabulary holds vocab_size minus the 3
  * ChatML special tokens or no pair occurs min_frequency times. The special tokens <|endoftext|>,
  * <|im_start|>, <|im_end|> follow the learned vocabulary as added tokens. Same corpus and options,
- * same bytes.
+ * same bytes. Merges are written as "left right" strings, the form every tokenizers version reads.
  *
  * Use: tok_train_new, tok_train_add_file / tok_train_add_text (any number), tok_train_run,
  * tok_train_write, tok_train_free. Not thread-safe. */
