@@ -1,6 +1,6 @@
 /* Differential test: our tokenizer against Hugging Face tokenizers (the Rust library, via the npm
  * package @anush008/tokenizers) on the real Qwen tokenizer.json, a Llama-3-style variant of it, and
- * the small tokenizer tok_write_small() makes, over a large varied corpus (tests/tokenizer/reference.js).
+ * the small tokenizer tok_write_small() makes and one tok_train learns, over a large varied corpus (tests/tokenizer/reference.js).
  * Needs node and `npm ci` in tests/tokenizer (scripts/setup.sh); without them it fails, never skips. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/timing.h"
 #include "tokenizer/ref_check.h"
+#include "tokenizer/tok_train.h"
 #include "tokenizer/tokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -42,6 +43,30 @@ static bool has_char_newer_than_pcre2(const char *text, size_t len) {
     return found;
 }
 
+/* A tokenizer learned by tok_train from this project's tokenizer sources plus some Unicode text,
+ * so its merges include multi-byte characters, whitespace runs and code. */
+static void train_tokenizer(const char *src, const char *dir) {
+    static const char *const files[] = {"src/tokenizer/tokenizer.c", "src/tokenizer/chat.c", "tests/tokenizer/reference.js"};
+    static const char *const extra[] = {
+        "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C \xE4\xBD\xA0\xE5\xA5\xBD ",
+        "caf\xC3\xA9 caf\xC3\xA9 na\xC3\xAFve na\xC3\xAFve \xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 ",
+        "\xF0\x9F\x9A\x80\xF0\x9F\x9A\x80 \t\t  \n\n   \r\n 12345 12345 it's it's ",
+    };
+    char err[1024], path[4400];
+    tok_trainer *tr = tok_train_new(err, sizeof err);
+    assert_non_null(tr);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", src, files[i]);
+        if (tok_train_add_file(tr, path, err, sizeof err)) fail_msg("%s", err);
+    }
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
+            assert_int_equal(tok_train_add_text(tr, extra[i], strlen(extra[i]), "extra", err, sizeof err), 0);
+    tok_train_options o = {1500, 2, NULL, NULL};
+    if (tok_train_run(tr, &o, NULL, err, sizeof err) || tok_train_write(tr, dir, err, sizeof err)) fail_msg("%s", err);
+    tok_train_free(tr);
+}
+
 static void test_ids_equal_hugging_face(void **state) {
     (void)state;
     const char *src = getenv("HF_SOURCE_DIR");
@@ -57,14 +82,18 @@ static void test_ids_equal_hugging_face(void **state) {
     }
     char work[] = "/tmp/hf_tokdiff_XXXXXX";
     assert_non_null(mkdtemp(work));
-    char small_dir[4200], small[4300], ref[4300], cmd[16384], err[1024];
+    char small_dir[4200], small[4300], ref[4300], cmd[32768], err[1024];
     snprintf(small_dir, sizeof small_dir, "%s/small", work);
     snprintf(small, sizeof small, "%s/tokenizer.json", small_dir);
     snprintf(ref, sizeof ref, "%s/ref.jsonl", work);
-        assert_int_equal(tok_write_small(small_dir, err, sizeof err), 0);
+    assert_int_equal(tok_write_small(small_dir, err, sizeof err), 0);
+    char trained_dir[4200], trained[4300];
+    snprintf(trained_dir, sizeof trained_dir, "%s/trained", work);
+    snprintf(trained, sizeof trained, "%s/tokenizer.json", trained_dir);
+    train_tokenizer(src, trained_dir);
     const char *mb = getenv("HF_TOKDIFF_BYTES");
-    snprintf(cmd, sizeof cmd, "node '%s' --out '%s' --workdir '%s' --small '%s' --max-bytes %s", script, ref, work,
-             small, mb ? mb : "1500000");
+    snprintf(cmd, sizeof cmd, "node '%s' --out '%s' --workdir '%s' --small '%s' --trained '%s' --max-bytes %s", script,
+             ref, work, small, trained, mb ? mb : "1500000");
     double t0 = time_now();
     int rc = system(cmd);
     if (rc != 0) {
@@ -129,10 +158,13 @@ static void test_ids_equal_hugging_face(void **state) {
                 bad_records[i]);
     fprintf(stderr, "checked in %.1f s; %d documents differ only through Unicode-version differences\n",
             time_now() - t_check, unicode_version);
+    bool have_trained = false;
+    for (int i = 0; i < ntok; i++) have_trained |= !strcmp(names[i], "trained") && records[i] > 50;
     for (int i = 0; i < ntok; i++) {
         tok_free(toks[i]);
         free(names[i]);
     }
+    assert_true(have_trained);
     assert_true(ntok >= 14);
     assert_true(records[0] > 50);
     fs_remove_tree(work);

@@ -38,9 +38,9 @@ static const arg_spec init_flags[] = {
     {"perturb", 0, ARG_BOOL, NULL, "Also randomise biases and norm weights (for numerical tests)", NULL, NULL, 0, 0,
      NULL},
     {"tokenizer", 0, ARG_STR, NULL,
-     "tokenizer.json to copy (with tokenizer_config.json next to it, if any); default: a small byte-level BPE "
-     "tokenizer with the ChatML special tokens", NULL,
-     NULL, 0, 0, "FILE"},
+     "tokenizer.json, or a folder holding one, to copy (with tokenizer_config.json next to it, if any); default: "
+     "a small byte-level BPE tokenizer with the ChatML special tokens", NULL,
+     NULL, 0, 0, "FILE|DIR"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -145,7 +145,14 @@ static int model_init(int argc, char **argv) {
         goto done;
     }
     const char *tokpath = args_str(a, "tokenizer");
-    char err[1024], small_tok[4096];
+    char err[1024], small_tok[4096], tok_in_dir[4096];
+    if (tokpath && fs_is_dir(tokpath)) { /* a folder (tokenizer train's output, a model): its tokenizer.json */
+        if (!fs_join(tok_in_dir, sizeof tok_in_dir, tokpath, "tokenizer.json")) {
+            log_error("%s: path too long", tokpath);
+            goto done;
+        }
+        tokpath = tok_in_dir;
+    }
     if (!tokpath) {
         /* The small byte-level BPE tokenizer with the ChatML special tokens goes straight into the folder. */
         if (tok_write_small(out, err, sizeof err) != 0) {

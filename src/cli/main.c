@@ -12,6 +12,7 @@ const cli_group cli_groups[] = {
     {"config", "Configuration files", NULL, cli_config_cmds},
     {"model", "Models: create random-initialised models, download from the Hub", NULL, cli_model_cmds},
     {"info", "Show the hardware, BLAS, GPUs and verifier toolchains of this machine", cmd_info, NULL},
+    {"tokenizer", "Tokenizers: train a byte-level BPE tokenizer on a corpus", NULL, cli_tokenizer_cmds},
     {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {"score", "Log-probability of each token of a text under a model", cmd_score, NULL},
     {"generate", "Sample completions for prompts with a model", cmd_generate, NULL},

@@ -2,6 +2,7 @@
  * Qwen's tokenizer.json (NFC, the Qwen Split regex, ByteLevel, ChatML special tokens), with the
  * 256 byte tokens and merges that build frequent code fragments left to right. */
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tok_write.h"
 #include "core/err.h"
 
 #include "core/fs.h"
@@ -34,8 +35,7 @@ static const char *const FRAGMENTS[] = {
     "],", "];", "\":", "=\"", " #", " //", "0,", "1,", "\n}", "\n}\n",
 };
 
-/* Byte-level spelling of raw bytes (GPT-2 alphabet) into out (at least 2*n+1 bytes). */
-static void byte_level(const unsigned char *s, size_t n, char *out) {
+void tok_byte_level(const unsigned char *s, size_t n, char *out) {
     static unsigned cp[256];
     static int ready;
     if (!ready) {
@@ -100,23 +100,22 @@ static int write_json(const char *dir, const char *name, cJSON *obj, char *err, 
 }
 
 int tok_write_small(const char *dir, char *err, size_t errcap) {
-    if (fs_mkdirs(dir)) { err_set(err, errcap, "%s: cannot create folder: %s", dir, strerror(errno)); return -1; }
-    cJSON *root = cJSON_CreateObject(), *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
+    cJSON *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
     int next_id = 0;
     char a[256], b[256], ab[256];
     for (int byte = 0; byte < 256; byte++) {
         unsigned char c = (unsigned char)byte;
-        byte_level(&c, 1, a);
+        tok_byte_level(&c, 1, a);
         cJSON_AddNumberToObject(vocab, a, next_id++);
     }
     for (size_t f = 0; f < sizeof FRAGMENTS / sizeof *FRAGMENTS; f++) {
         const unsigned char *s = (const unsigned char *)FRAGMENTS[f];
         size_t n = strlen(FRAGMENTS[f]);
         for (size_t k = 2; k <= n; k++) { /* prefix of k-1 bytes + byte k */
-            byte_level(s, k, ab);
+            tok_byte_level(s, k, ab);
             if (cJSON_GetObjectItemCaseSensitive(vocab, ab)) continue;
-            byte_level(s, k - 1, a);
-            byte_level(s + k - 1, 1, b);
+            tok_byte_level(s, k - 1, a);
+            tok_byte_level(s + k - 1, 1, b);
             cJSON *pair = cJSON_CreateArray();
             cJSON_AddItemToArray(pair, cJSON_CreateString(a));
             cJSON_AddItemToArray(pair, cJSON_CreateString(b));
@@ -124,14 +123,19 @@ int tok_write_small(const char *dir, char *err, size_t errcap) {
             cJSON_AddNumberToObject(vocab, ab, next_id++);
         }
     }
-    static const char *const specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
-    int first_special = next_id;
+    return tok_write_bpe(dir, vocab, merges, next_id, err, errcap);
+}
 
+const char *const tok_chatml_specials[TOK_N_SPECIALS] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+
+cJSON *tok_bpe_document(cJSON *vocab, cJSON *merges, int first_special) {
+    const char *const *specials = tok_chatml_specials;
+    cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "version", "1.0");
     cJSON_AddNullToObject(root, "truncation");
     cJSON_AddNullToObject(root, "padding");
     cJSON *added = cJSON_AddArrayToObject(root, "added_tokens");
-    for (int i = 0; i < 3; i++) cJSON_AddItemToArray(added, added_obj(first_special + i, specials[i]));
+    for (int i = 0; i < TOK_N_SPECIALS; i++) cJSON_AddItemToArray(added, added_obj(first_special + i, specials[i]));
     cJSON *norm = cJSON_AddObjectToObject(root, "normalizer");
     cJSON_AddStringToObject(norm, "type", "NFC");
     cJSON *pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
@@ -157,6 +161,18 @@ int tok_write_small(const char *dir, char *err, size_t errcap) {
     cJSON_AddFalseToObject(model, "ignore_merges");
     cJSON_AddItemToObject(model, "vocab", vocab);
     cJSON_AddItemToObject(model, "merges", merges);
+    return root;
+}
+
+int tok_write_bpe(const char *dir, cJSON *vocab, cJSON *merges, int first_special, char *err, size_t errcap) {
+    const char *const *specials = tok_chatml_specials;
+    if (fs_mkdirs(dir)) {
+        err_set(err, errcap, "%s: cannot create folder: %s", dir, strerror(errno));
+        cJSON_Delete(vocab);
+        cJSON_Delete(merges);
+        return -1;
+    }
+    cJSON *root = tok_bpe_document(vocab, merges, first_special);
     int rc = write_json(dir, "tokenizer.json", root, err, errcap);
     cJSON_Delete(root);
     if (rc) return -1;
@@ -165,7 +181,7 @@ int tok_write_small(const char *dir, char *err, size_t errcap) {
     cJSON_AddFalseToObject(cfg, "add_bos_token");
     cJSON_AddFalseToObject(cfg, "add_prefix_space");
     cJSON *dec = cJSON_AddObjectToObject(cfg, "added_tokens_decoder");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < TOK_N_SPECIALS; i++) {
         char id[16];
         snprintf(id, sizeof id, "%d", first_special + i);
         cJSON_AddItemToObject(dec, id, added_obj(-1, specials[i]));

@@ -724,6 +724,10 @@ oom:
     return -1;
 }
 
+/* Loads from text (heap, len bytes, NUL-terminated; taken over and freed here). pristine is an
+ * unmodified copy for line numbers in errors, or NULL to read path again. */
+static tokenizer *load_text(char *text, size_t len, const char *path, const char *pristine, char *err, size_t errcap);
+
 tokenizer *tok_load(const char *path, char *err, size_t errcap) {
     size_t len;
     char *text = fs_read_file(path, &len);
@@ -731,6 +735,18 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
         err_set(err, errcap, "%s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
+    return load_text(text, len, path, NULL, err, errcap);
+}
+
+tokenizer *tok_load_json(const char *json, size_t len, const char *name, char *err, size_t errcap) {
+    char *text = malloc(len + 1);
+    if (!text) { err_set(err, errcap, "%s: out of memory", name); return NULL; }
+    memcpy(text, json, len);
+    text[len] = 0;
+    return load_text(text, len, name, json, err, errcap);
+}
+
+static tokenizer *load_text(char *text, size_t len, const char *path, const char *pristine, char *err, size_t errcap) {
     /* Line numbers for errors must be counted before parsing rewrites strings in place. */
     size_t off = 0;
     tok_json *doc = tok_json_parse(text, len, true, &off);
@@ -740,9 +756,11 @@ tokenizer *tok_load(const char *path, char *err, size_t errcap) {
             err_set(err, errcap, "%s: not a JSON object", path);
         } else {
             free(text);
-            text = fs_read_file(path, &len); /* the parser changed it: count lines on a fresh copy */
+            /* the parser changed it: count lines on a fresh copy */
+            text = pristine ? NULL : fs_read_file(path, &len);
+            const char *fresh = pristine ? pristine : text;
             size_t line = 1;
-            for (size_t i = 0; text && i < off && i < len; i++) line += text[i] == '\n';
+            for (size_t i = 0; fresh && i < off && i < len; i++) line += fresh[i] == '\n';
             err_set(err, errcap, "%s:%zu: invalid JSON near byte %zu", path, line, off);
         }
         tok_json_free(doc);
@@ -785,6 +803,8 @@ typedef struct {
     int *ids;
     size_t n, cap;
     bool oom; /* or any other failure: the encode returns -1 */
+    void (*piece)(void *ctx, const char *bytes, size_t n); /* tok_pretokenize: gets the pieces instead of BPE */
+    void *piece_ctx;
     /* BPE scratch, grown as needed */
     struct sym { int id, prev, next; } *sym;
     struct merge { uint32_t rank; int pos, new_id, left, right; } *heap;
@@ -1056,7 +1076,11 @@ done:
 
 static void run_steps(enc *e, int step, const char *s, size_t n) {
     if (n == 0) return;
-    if (step == e->t->n_steps) { bpe_piece(e, s, n); return; }
+    if (step == e->t->n_steps) {
+        if (e->piece) e->piece(e->piece_ctx, s, n);
+        else bpe_piece(e, s, n);
+        return;
+    }
     const pretok_step *st = &e->t->steps[step];
     if (st->add_prefix_space && s[0] != ' ') {
         char *p = malloc(n + 1);
@@ -1200,6 +1224,16 @@ int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_spec
 }
 
 /* ------------------------------------------------------------------ decoding and lookups */
+
+int tok_pretokenize(const tokenizer *t, const char *text, size_t len, bool allow_special,
+                    void (*piece)(void *ctx, const char *bytes, size_t n), void *ctx) {
+    if (!t || !piece || (!text && len)) return -1;
+    if (!utf8_valid(text, len, NULL)) return -1;
+    enc e = {.t = t, .piece = piece, .piece_ctx = ctx};
+    split_added(&e, &t->raw_set, text, len, allow_special, normalize_then_split);
+    free(e.ids); /* the ids of added tokens, not wanted here */
+    return e.oom ? -1 : 0;
+}
 
 const char *tok_token_bytes(const tokenizer *t, int id, size_t *len) {
     if (!t || id < 0 || id >= t->n_ids || !(t->flags[id] & ID_PRESENT)) return NULL;

