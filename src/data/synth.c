@@ -571,7 +571,12 @@ static void f_fib_nth(gen *g) {
     bool rec = n <= 20 && coin(g);
     family(g, rec ? "fibonacci_nth_recursive" : "fibonacci_nth", "algorithms", "medium");
     lead(g);
-    P("computes and prints the %dth Fibonacci number, where F(0) = 0 and F(1) = 1.", n);
+    const char *suffix = n % 100 >= 11 && n % 100 <= 13 ? "th"
+                         : n % 10 == 1                  ? "st"
+                         : n % 10 == 2                  ? "nd"
+                         : n % 10 == 3                  ? "rd"
+                                                        : "th";
+    P("computes and prints the %d%s Fibonacci number, where F(0) = 0 and F(1) = 1.", n, suffix);
     if (rec) P(" Use a recursive function.");
     head(g, NULL, NULL);
     if (rec) C("int fib(int n) {\n    if (n < 2) return n;\n    return fib(n - 1) + fib(n - 2);\n}\n\n");
