@@ -335,6 +335,26 @@ static void test_batch_verifies(void **state) {
     synth_set_free(&s);
 }
 
+/* A program that fails verification is dropped, counted and replaced; when every one fails the
+ * generator gives up with a reason instead of looping. */
+static void test_failures_are_dropped(void **state) {
+    (void)state;
+    synth_options o;
+    synth_options_default(&o);
+    o.seed = 3;
+    o.count = 2;
+    o.allow_cpp = false;
+    o.compile_flags = "-O0 -nostdlib"; /* nothing links: every program fails */
+    synth_set s;
+    synth_stats st;
+    char err[512];
+    assert_int_equal(synth_generate(&o, &s, &st, NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "failed verification"));
+    assert_int_equal(s.count, 0);
+    assert_true(st.failed >= 2 * 8);
+    assert_int_equal(st.failed, st.compiled);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     synth_options o = quick(1, 10);
@@ -355,6 +375,7 @@ int main(void) {
         cmocka_unit_test(test_builtin_lookalike_detector),
         cmocka_unit_test(test_never_generates_a_builtin),
         cmocka_unit_test(test_batch_verifies),
+        cmocka_unit_test(test_failures_are_dropped),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1426,7 +1426,7 @@ int synth_generate(const synth_options *o, synth_set *out, synth_stats *stats, s
     vf_config cfg;
     vf_config_default(&cfg, VF_GCC);
     cfg.run = true;
-    cfg.flags = "-O0 -Wall -Wextra";
+    cfg.flags = o->compile_flags ? o->compile_flags : "-O0 -Wall -Wextra";
     cfg.workers = o->workers;
     cfg.run_timeout_s = 5;
     if (o->verify) {

@@ -46,6 +46,7 @@ typedef struct {
     int workers;            /* verifier threads, 0: one per core */
     bool verify;            /* compile and run every program (false: trust the templates) */
     const char *system_prompt; /* written into each record's "system" field; NULL: none */
+    const char *compile_flags; /* flags the programs must compile cleanly with; NULL: "-O0 -Wall -Wextra" */
 } synth_options;
 
 /* Defaults: seed 0, count 100, both languages, cpp_share 0.6, all cores, verify on, system prompt the
