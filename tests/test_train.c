@@ -719,6 +719,41 @@ static void warn_count(void *ctx, const char *msg) {
     ++*(int *)ctx;
 }
 
+/* A prompt/completion record with "system" tokenizes exactly as the same chat written as messages
+ * with that system turn (what data synth relies on to train with the benchmark's system prompt). */
+static void test_data_system_field(void **state) {
+    (void)state;
+    char err[1024], tdir[512], tjson[600];
+    snprintf(tdir, sizeof tdir, "%s/tok_sys", tmpdir);
+    assert_int_equal(tok_write_small(tdir, err, sizeof err), 0);
+    snprintf(tjson, sizeof tjson, "%s/tokenizer.json", tdir);
+    tokenizer *tok = tok_load(tjson, err, sizeof err);
+    assert_non_null(tok);
+    const char *recs[3] = {
+        "{\"system\": \"be brief\", \"prompt\": \"say hi\", \"completion\": \"hi\"}",
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": "
+        "\"say hi\"}, {\"role\": \"assistant\", \"content\": \"hi\"}]}",
+        "{\"prompt\": \"say hi\", \"completion\": \"hi\"}",
+    };
+    data_options o = {.max_seq_len = 4096, .tpl = CHAT_CHATML, .seed = 1};
+    data_set ds;
+    memset(&ds, 0, sizeof ds);
+    for (int i = 0; i < 3; i++) {
+        cJSON *j = cJSON_Parse(recs[i]);
+        assert_non_null(j);
+        assert_int_equal(data_add_record(&ds, j, i + 1, tok, &o, err, sizeof err), 0);
+        cJSON_Delete(j);
+    }
+    assert_int_equal(ds.n, 3);
+    assert_int_equal(ds.ex[0].len, ds.ex[1].len);
+    assert_memory_equal(ds.tok_pool + ds.ex[0].off, ds.tok_pool + ds.ex[1].off, (size_t)ds.ex[0].len * sizeof(int));
+    assert_memory_equal(ds.tgt_pool + ds.ex[0].off, ds.tgt_pool + ds.ex[1].off, (size_t)ds.ex[0].len);
+    /* without "system" the system text is not there */
+    assert_true(ds.ex[2].len < ds.ex[0].len);
+    data_free(&ds);
+    tok_free(tok);
+}
+
 static void test_data_formats(void **state) {
     (void)state;
     char err[1024], path[512], tdir[512], tjson[600];
@@ -856,6 +891,7 @@ int main(void) {
         cmocka_unit_test(test_adamw_first_step),
         cmocka_unit_test(test_adapter_save_merge),
         cmocka_unit_test(test_data_formats),
+        cmocka_unit_test(test_data_system_field),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -16,6 +16,7 @@ const cli_group cli_groups[] = {
     {"tokenize", "Encode text into token ids, or decode ids into text", cmd_tokenize, NULL},
     {"score", "Log-probability of each token of a text under a model", cmd_score, NULL},
     {"generate", "Sample completions for prompts with a model", cmd_generate, NULL},
+    {"data", "Training data: generate a verified C/C++ corpus", NULL, cli_data_cmds},
     {"sft", "Supervised fine-tuning (LoRA or full) on JSONL data", NULL, cli_sft_cmds},
     {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {"raft", "RAFT training: sample, verify, keep the best, fine-tune, repeat", NULL, cli_raft_cmds},

@@ -142,8 +142,11 @@ int data_add_record(data_set *ds, const void *record, long line, const tokenizer
         free(msgs);
         if (!ok) goto out;
     } else if (prompt && completion) {
-        chat_message msgs[2] = {{"user", prompt}, {"assistant", completion}};
-        if (add_chat(&b, tok, o, msgs, 2, err, errcap)) goto out;
+        /* an optional "system" string becomes the system turn, so a record can train with the same
+         * system prompt the benchmark and RAFT sample with */
+        const char *system = str_item(r, "system");
+        chat_message msgs[3] = {{"system", system}, {"user", prompt}, {"assistant", completion}};
+        if (add_chat(&b, tok, o, system ? msgs : msgs + 1, system ? 3 : 2, err, errcap)) goto out;
     } else if (instruction && output) {
         const char *input = str_item(r, "input");
         size_t len = strlen(instruction) + (input ? strlen(input) : 0) + 3;

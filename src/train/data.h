@@ -3,7 +3,8 @@
  * Record formats (the first that matches wins):
  *   {"text": "..."}                                raw text, every token is a target
  *   {"messages": [{"role", "content"}, ...]}       chat; targets are the assistant turns
- *   {"prompt": "...", "completion"|"response": "..."}  a user turn and the assistant's answer
+ *   {"prompt": "...", "completion"|"response": "...", "system": "..."}  a user turn and the assistant's
+ *                                                  answer, after a system turn when "system" is given
  *   {"instruction": "...", "input": "...", "output": "..."}  alpaca: system "You are a helpful
  *                                                  assistant.", user "instruction\n\ninput", assistant output
  * The structured forms are rendered with the model's chat template (chat_render). Unless
