@@ -1,14 +1,13 @@
 /* full: baseline evaluation, quick RAFT cycles, final evaluation, summary. */
 #include "bench/full.h"
 
+#include "bench/eval.h"
 #include "bench/hwmon.h"
 #include "bench/summary.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
 #include "core/log.h"
-#include "core/progress.h"
 #include "core/timing.h"
-#include "generate/generate.h"
 #include "raft/loop.h"
 #include "raft/resume.h"
 
@@ -109,155 +108,38 @@ static int convert_samples(const bench_prompt_set *ps, const char *in, const cha
 
 /* ---- evaluation ---- */
 
-typedef struct {
-    char **completion; /* [prompt * spp + sample] */
-    int spp;
-    const volatile int *cancel;
-    progress prog;
-} eval_gen;
-
-static int eval_on_result(void *user, const gen_result *r) {
-    eval_gen *g = user;
-    size_t k = (size_t)r->prompt_idx * (size_t)g->spp + (size_t)r->sample_idx;
-    g->completion[k] = strdup(r->completion);
-    progress_add(&g->prog, 1);
-    return g->completion[k] ? 0 : 1;
-}
-
-static int eval_on_step(void *user, const gen_stats *st) {
-    eval_gen *g = user;
-    (void)st;
-    progress_update(&g->prog, g->prog.done);
-    return g->cancel && *g->cancel;
-}
-
-static void eval_progress(void *user, size_t done, size_t total) {
-    (void)total;
-    progress_update(user, (long)done);
-}
-
 /* Generates and verifies every prompt's samples with the weights in weights_dir; writes
- * <name>_samples.jsonl and <name>_hardware.csv; fills ev. 0, 1 cancelled, -1 error. */
+ * <name>_samples.jsonl and <name>_hardware.csv; fills ev (the caller frees it). 0, 1 cancelled, -1 error. */
 static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, const char *weights_dir,
                       const char *name, bench_eval *ev, char *err, size_t errcap) {
-    const size_t n = ps->count * (size_t)o->samples_per_prompt;
-    int rc = -1;
-    model *m = NULL;
-    tokenizer *t = NULL;
-    hw_monitor *hw = NULL;
-    eval_gen g = {.spp = o->samples_per_prompt, .cancel = o->cancel};
-    g.completion = calloc(n, sizeof *g.completion);
-    const char **texts = malloc(ps->count * sizeof *texts);
-    vf_sample *smp = calloc(n, sizeof *smp);
-    vf_result *res = calloc(n, sizeof *res);
-    bench_scored *sc = calloc(n, sizeof *sc);
-    bool verified = false;
-    FILE *f = NULL;
-    char path[4400], csv[4400];
-    if (!g.completion || !texts || !smp || !res || !sc) {
-        seterr(err, errcap, "benchmark: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < ps->count; i++) texts[i] = ps->items[i].prompt;
+    char samples[4400], csv[4400];
+    snprintf(samples, sizeof samples, "%s/%s_samples.jsonl", o->output_dir, name);
     snprintf(csv, sizeof csv, "%s/%s_hardware.csv", o->output_dir, name);
-    hw_opts ho = {.interval_s = o->hw_interval_s, .csv_path = csv};
-    if (!(hw = hw_monitor_start(&ho, err, errcap))) goto out;
-    fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
-    if (!(t = tok_load(path, err, errcap))) goto out;
-    if (!(m = model_load(weights_dir, err, errcap))) goto out;
-    model_set_precision(m, MODEL_PRECISION_FAST); /* the speed generate uses by default */
-    gen_params p;
-    gen_params_default(&p);
-    p.n_samples = o->samples_per_prompt;
-    p.max_new_tokens = o->max_new_tokens;
-    p.sampling.temperature = (float)o->temperature;
-    p.seed = o->seed;
-    p.batch_size = o->gen_batch_size;
-    p.system_prompt = o->system_prompt;
-    p.tpl = chat_detect(o->model_dir);
-    p.on_step = eval_on_step;
-    p.step_user = &g;
-    log_info("%s evaluation: %zu prompts x %d samples", name, ps->count, o->samples_per_prompt);
-    progress_start(&g.prog, "generate", (long)n, "samples");
-    gen_stats gst = {0};
-    int grc = gen_run(m, t, texts, (int)ps->count, &p, eval_on_result, &g, &gst, err, errcap);
-    progress_finish(&g.prog);
-    model_free(m);
-    m = NULL;
-    if (grc < 0) goto out;
-    if (grc == 1) {
-        if (o->cancel && *o->cancel) rc = 1;
-        else seterr(err, errcap, "benchmark: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        bench_prompt_sample(&ps->items[i / (size_t)o->samples_per_prompt], g.completion[i], &smp[i]);
-    double t0 = time_now();
-    progress prog;
-    progress_start(&prog, "verify", (long)n, "samples");
-    int vrc = vf_verify_batch(&o->verifier, smp, n, res, eval_progress, &prog, err, errcap);
-    progress_finish(&prog);
-    if (vrc) goto out;
-    verified = true;
-    double vsec = time_now() - t0;
-    hw_summary hs;
-    hw_monitor_stop(hw, &hs);
-    hw = NULL;
-
-    snprintf(path, sizeof path, "%s/%s_samples.jsonl", o->output_dir, name);
-    if (!(f = fopen(path, "w"))) {
-        seterr(err, errcap, "%s: cannot write: %s", path, strerror(errno));
-        goto out;
-    }
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        const bench_prompt *bp = &ps->items[i / (size_t)o->samples_per_prompt];
-        cJSON *v = cJSON_CreateObject();
-        vf_result_to_json(&res[i], v);
-        cJSON_AddStringToObject(v, "completion", g.completion[i]);
-        cJSON_AddNumberToObject(v, "sample_idx", (double)(i % (size_t)o->samples_per_prompt));
-        cJSON *s = seed_record(bp, v);
-        bad |= jsonl_write(f, s);
-        cJSON_Delete(s);
-        cJSON_Delete(v);
-        sc[i].prompt_id = bp->id;
-        sc[i].category = bp->category;
-        sc[i].compiles = is_compiled(vf_status_name(res[i].status));
-        sc[i].passes = res[i].success;
-        sc[i].reward = res[i].reward;
-    }
-    if (fclose(f) != 0 || bad) {
-        f = NULL;
-        seterr(err, errcap, "%s: write failed: %s", path, strerror(errno));
-        goto out;
-    }
-    f = NULL;
-    if (bench_eval_compute(sc, n, NULL, 0, ev)) {
-        seterr(err, errcap, "benchmark: out of memory");
-        goto out;
-    }
-    bench_eval_set_generation(ev, gst.generated_tokens, gst.seconds);
-    ev->verification_time_sec = vsec;
-    ev->have_hw = true;
-    ev->hw = hs;
-    log_info("%s: %.1f%% compile, %.1f%% correct, pass@1 %.3f, %.1f tokens/s", name, 100 * ev->compile_rate,
-             100 * ev->pass_rate, ev->pass_at_1, ev->tokens_per_sec);
-    rc = 0;
-out:
-    if (f) fclose(f);
-    if (hw) hw_monitor_stop(hw, NULL);
-    model_free(m);
-    tok_free(t);
-    for (size_t i = 0; g.completion && i < n; i++) {
-        free(g.completion[i]);
-        if (verified) vf_result_free(&res[i]);
-    }
-    free(g.completion);
-    free(texts);
-    free(smp);
-    free(res);
-    free(sc);
-    return rc;
+    bench_eval_opts eo;
+    bench_eval_opts_default(&eo);
+    eo.label = name;
+    eo.model_dir = o->model_dir;
+    eo.weights_dir = weights_dir;
+    eo.prompts = ps;
+    eo.samples_per_prompt = o->samples_per_prompt;
+    eo.max_new_tokens = o->max_new_tokens;
+    eo.gen_batch_size = o->gen_batch_size;
+    eo.temperature = o->temperature;
+    eo.seed = o->seed;
+    eo.system_prompt = o->system_prompt;
+    eo.verifier = &o->verifier;
+    eo.samples_path = samples;
+    eo.monitor = true;
+    eo.hardware_csv = csv;
+    eo.hw_interval_s = o->hw_interval_s;
+    eo.cancel = o->cancel;
+    bench_eval_result r;
+    int rc = bench_eval_run(&eo, &r, err, errcap);
+    if (rc) return rc;
+    *ev = r.metrics; /* the metrics move to the caller */
+    memset(&r.metrics, 0, sizeof r.metrics);
+    bench_eval_result_free(&r);
+    return 0;
 }
 
 /* ---- RAFT cycles ---- */
