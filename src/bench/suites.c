@@ -1,6 +1,7 @@
 /* suites: the benchmarks of `benchmark eval` (see suites.h). */
 #include "bench/suites.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,15 @@ static bool calls_at_top(const char *code, const char *name) {
     return false;
 }
 
+/* True when the text already names the function as a call or definition: "name(". A bare word
+ * ("the square of a number") does not count. */
+static bool names_function(const char *text, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
+        if (p[n] == '(' && (p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) return true;
+    return false;
+}
+
 /* Checks a dataset record and adapts it to the benchmark. Returns 0, or -1 with why. */
 static int adapt(const bench_suite *s, bench_prompt *p, char *why, size_t cap) {
     if (!strcmp(p->category, "unknown") && replace(&p->category, s->name)) goto oom;
@@ -153,7 +163,7 @@ static int adapt(const bench_suite *s, bench_prompt *p, char *why, size_t cap) {
             free(p->test_code);
             p->test_code = t;
         }
-        if (p->entry_point && *p->entry_point && !strstr(p->prompt, p->entry_point)) {
+        if (p->entry_point && *p->entry_point && !names_function(p->prompt, p->entry_point)) {
             size_t n = strlen(p->prompt) + strlen(p->entry_point) + 64;
             char *t = malloc(n);
             if (!t) goto oom;

@@ -28,6 +28,8 @@
     {"compile-only", 0, ARG_BOOL, NULL, "Compile verifiers: do not run the program (a sample passes when it "          \
      "compiles, as the original's default)", NULL, NULL, 0, 0, NULL},                                                  \
     {"workers", 'w', ARG_INT, "0", "Verification workers (0: one per core)", NULL, NULL, 0, 256, "N"},               \
+    {"compiler", 0, ARG_STR, NULL, "Compiler (or python interpreter) the verifier uses instead of its default", NULL,   \
+     NULL, 0, 0, "PATH"},                                                                                              \
     {"timeout", 0, ARG_FLOAT, "30", "Compile time limit, seconds", NULL, NULL, 0.1, 3600, "S"},                      \
     {"run-timeout", 0, ARG_FLOAT, "5", "Time limit of one run, seconds", NULL, NULL, 0.1, 3600, "S"},                 \
     {"monitor-interval", 0, ARG_FLOAT, "2", "Hardware monitor interval, seconds", NULL, NULL, 0.01, 3600, "S"}
@@ -141,6 +143,8 @@ static void verifier_from_args(const args *a, vf_kind kind, vf_config *cfg) {
     cfg->compile_timeout_s = args_float(a, "timeout");
     cfg->run_timeout_s = args_float(a, "run-timeout");
     cfg->workers = (int)args_int(a, "workers");
+    if (kind == VF_PYTHON) cfg->python = args_str(a, "compiler");
+    else cfg->compiler = args_str(a, "compiler");
 }
 
 static void common_from_args(const args *a, bench_run_opts *o) {
@@ -152,7 +156,7 @@ static void common_from_args(const args *a, bench_run_opts *o) {
     o->hw_interval_s = args_float(a, "monitor-interval");
 }
 
-static int benchmark_run(int argc, char **argv) {
+int cli_benchmark_run(int argc, char **argv) {
     int rc;
     args *a = args_parse(&run_cmd, argc, argv, &rc);
     if (!a) return rc;
@@ -203,7 +207,7 @@ done:
     return rc;
 }
 
-static int benchmark_eval(int argc, char **argv) {
+int cli_benchmark_eval(int argc, char **argv) {
     int rc;
     args *a = args_parse(&eval_cmd, argc, argv, &rc);
     if (!a) return rc;
@@ -243,7 +247,10 @@ static int benchmark_eval(int argc, char **argv) {
     if (!vf_find_tool(&cfg, s->lang, tool, sizeof tool)) {
         static const char *const names[] = {[VF_LANG_PYTHON] = "python3", [VF_LANG_CPP] = "g++",
                                             [VF_LANG_RUST] = "rustc", [VF_LANG_GO] = "go"};
-        const char *missing = kind == VF_CLANG ? "clang++" : kind == VF_MINGW ? "x86_64-w64-mingw32-g++" : names[s->lang];
+        const char *missing = args_str(a, "compiler")   ? args_str(a, "compiler")
+                              : kind == VF_CLANG ? "clang++"
+                              : kind == VF_MINGW ? "x86_64-w64-mingw32-g++"
+                                                 : names[s->lang];
         log_error("benchmark %s needs %s, which is not installed (not found on PATH): install it, then run again",
                   s->name, missing);
         goto done;
@@ -263,14 +270,10 @@ static int benchmark_eval(int argc, char **argv) {
     o.ks = ks;
     o.nk = (size_t)nk;
     common_from_args(a, &o);
-    char cmdname[64];
-    snprintf(cmdname, sizeof cmdname, "benchmark eval");
-    rc = execute(cmdname, &o);
+    rc = execute("benchmark eval", &o);
 done:
     bench_prompts_free(&set);
     args_free(a);
     return rc;
 }
 
-int cli_benchmark_run(int argc, char **argv) { return benchmark_run(argc, argv); }
-int cli_benchmark_eval(int argc, char **argv) { return benchmark_eval(argc, argv); }
