@@ -3,6 +3,8 @@
 
 #include "bench/eval.h"
 #include "bench/hwmon.h"
+#include "bench/passk.h"
+#include "bench/score.h"
 #include "bench/summary.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -89,32 +91,36 @@ static void add_num_or_null(cJSON *o, const char *key, double v) {
     else cJSON_AddNullToObject(o, key);
 }
 
-/* The original's eval keys: model, benchmark, language, backend, verifier, metrics. */
-static void add_eval_keys(const bench_run_opts *o, cJSON *rep) {
+/* The original's eval keys: model, benchmark, language, backend, metrics (verifier is there already).
+ * metrics has pass@1, 5 and 10 whatever --k asked for; null where k is above the samples. */
+static int add_eval_keys(const bench_run_opts *o, const bench_eval_opts *eo, const vf_result *res, size_t n,
+                         cJSON *rep) {
+    pk_tally t;
+    pk_tally_init(&t);
+    for (size_t i = 0; i < n; i++) {
+        const bench_prompt *p = bench_eval_prompt_of(eo, i);
+        if (pk_tally_add(&t, p->id, p->category, bench_sample_passes(&res[i])) < 0) {
+            pk_tally_free(&t);
+            return -1;
+        }
+    }
     cJSON_AddStringToObject(rep, "model", o->model);
     cJSON_AddStringToObject(rep, "benchmark", o->benchmark);
     cJSON_AddStringToObject(rep, "language", o->language ? o->language : "unknown");
     cJSON_AddStringToObject(rep, "backend", "native");
     cJSON *m = cJSON_AddObjectToObject(rep, "metrics");
-    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rep, "pass_at_k");
-    static const char *const ks[] = {"1", "5", "10"};
+    static const long ks[] = {1, 5, 10};
     for (int i = 0; i < 3; i++) {
         char key[32];
-        snprintf(key, sizeof key, "pass_at_%s", ks[i]);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(pk, ks[i]);
-        if (!v) {
-            /* k not asked for: compute it when there are enough samples */
-            long k = atol(ks[i]);
-            if (k <= o->samples_per_prompt) continue;
-            cJSON_AddNullToObject(m, key);
-        } else {
-            cJSON_AddNumberToObject(m, key, v->valuedouble);
-        }
+        snprintf(key, sizeof key, "pass_at_%ld", ks[i]);
+        add_num_or_null(m, key, rounded(pk_tally_pass_at_k(&t, NULL, ks[i]), 1e4));
     }
+    pk_tally_free(&t);
     cJSON_AddNumberToObject(m, "pass_rate", json_get_num(rep, "pass_rate", 0));
     cJSON_AddNumberToObject(m, "total_prompts", json_get_num(rep, "total", 0));
     cJSON_AddNumberToObject(m, "passed", json_get_num(rep, "passed", 0));
     cJSON_AddNumberToObject(m, "compile_rate", json_get_num(rep, "compile_rate", 0));
+    return 0;
 }
 
 int bench_run(const bench_run_opts *o, cJSON **report, char *err, size_t errcap) {
@@ -188,8 +194,13 @@ int bench_run(const bench_run_opts *o, cJSON **report, char *err, size_t errcap)
     if (o->output) cJSON_AddStringToObject(rep, "samples_file", spath);
     else cJSON_AddNullToObject(rep, "samples_file");
     if (r.metrics.have_hw) cJSON_AddItemToObject(rep, "hardware", hw_summary_to_json(&r.metrics.hw));
+    int krc = o->benchmark ? add_eval_keys(o, &eo, r.results, r.n, rep) : 0;
     bench_eval_result_free(&r);
-    if (o->benchmark) add_eval_keys(o, rep);
+    if (krc) {
+        cJSON_Delete(rep);
+        snprintf(err, errcap, "benchmark: out of memory");
+        goto out;
+    }
     if (o->output && bench_write_json(rpath, rep, err, errcap) != 0) {
         cJSON_Delete(rep);
         goto out;
@@ -205,8 +216,7 @@ static double pct(double v) { return 100 * v; }
 
 void bench_run_print(FILE *f, const cJSON *rep) {
     const char *bench = json_get_str(rep, "benchmark", NULL);
-    fprintf(f, "\n%s%s%s: %s\n", bench ? "benchmark eval " : "benchmark run", bench ? bench : "", "",
-            json_get_str(rep, "model_path", "?"));
+    fprintf(f, "\nbenchmark %s%s: %s\n", bench ? "eval " : "run", bench ? bench : "", json_get_str(rep, "model_path", "?"));
     long spp = (long)json_get_num(rep, "samples_per_prompt", 0);
     fprintf(f, "  %.0f prompts x %ld samples, verifier %s (%s)\n", json_get_num(rep, "total", 0), spp,
             json_get_str(rep, "verifier", "?"),
