@@ -12,18 +12,23 @@ FIX="$SRC/tests/fixtures/bench"
 # answers that are right (R) or wrong (W): HumanEval 0 R (whole function), 1 W, 2 R (the body only:
 # the verifier puts the prompt's signature in front); MBPP 1 W (a test_solution() task: it must run
 # the asserts to notice), 2 R, 3 R, 4 R; C++ hello_world R, sum_function R, count_1_to_5 W.
-"$PY" - "$FIX" > train.jsonl <<'P'
+# One model per benchmark: a few examples each, so the tiny model learns them exactly (also in the
+# unoptimised sanitizer build, whose float rounding differs).
+"$PY" - "$FIX" <<'P'
 import json, sys
 fix = sys.argv[1]
+out = None
 pysys = "You are an expert Python programmer. Write clean, correct code."
 cppsys = "You are an expert C++ programmer. Write clean, correct code."
 def chat(system, user, answer):
-    print(json.dumps({"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
-                                   {"role": "assistant", "content": answer}]}))
+    print(file=out, end=json.dumps({"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
+                                   {"role": "assistant", "content": answer}]}) + "\n")
+out = open("he.jsonl", "w")
 he = [json.loads(l) for l in open(f"{fix}/humaneval_mini.jsonl")]
 chat(pysys, he[0]["prompt"], "```python\ndef add_three(a, b, c):\n    return a + b + c\n```")
 chat(pysys, he[1]["prompt"], "```python\ndef is_even(n):\n    return n % 2 == 1\n```")
 chat(pysys, he[2]["prompt"], "```python\n    return ' '.join(reversed(s.split()))\n```")
+out = open("mb.jsonl", "w")
 mb = [json.loads(l) for l in open(f"{fix}/mbpp_mini.jsonl")]
 answers = ["def max_of_three(a, b, c):\n    return min(a, b, c)",
            "def count_vowels(s):\n    return sum(ch in 'aeiou' for ch in s)",
@@ -31,6 +36,7 @@ answers = ["def max_of_three(a, b, c):\n    return min(a, b, c)",
            "def first_or_none(xs):\n    return xs[0] if xs else None"]
 for r, a in zip(mb, answers):
     chat(pysys, r["prompt"] + "\nThe function must be named " + r["entry_point"] + ".", "```python\n" + a + "\n```")
+out = open("cpp.jsonl", "w")
 cpp = {"hello_world": "#include <iostream>\nint main() { std::cout << \"Hello, World!\" << std::endl; }",
        "sum_function": "#include <cstdio>\nint add(int a, int b) { return a + b; }\nint main() { printf(\"%d\\n\", add(5, 3)); }",
        "count_1_to_5": "#include <cstdio>\nint main() { for (int i = 1; i <= 5; i++) printf(\"%d \", i); }"}
@@ -39,18 +45,21 @@ texts = {"hello_world": "Write a C++ program that prints 'Hello, World!' to stdo
          "count_1_to_5": "Write a C++ program that prints the numbers 1 through 5, each on a new line."}
 for k in cpp:
     chat(cppsys, texts[k], "```cpp\n" + cpp[k] + "\n```")
+out.close()
 P
-"$HF" -q sft train --model m --data train.jsonl --no-lora --epochs 40 --batch-size 10 --gradient-accumulation 1 \
-    --learning-rate 1e-2 --warmup-steps 1 --lr-scheduler constant --validation-split 0 --save-steps 0 --eval-steps 0 \
-    --no-gradient-checkpointing \
-    --output tr >/dev/null 2>&1
-t=tr/final_model
-common=(--model "$t" --samples 2 --k 1,2 --temperature 0 --max-new-tokens 100 --workers 2)
+for b in he mb cpp; do
+    "$HF" -q sft train --model m --data $b.jsonl --no-lora --epochs 60 --batch-size 4 --gradient-accumulation 1 \
+        --learning-rate 1e-2 --warmup-steps 1 --lr-scheduler constant --validation-split 0 --save-steps 0 \
+        --eval-steps 0 --no-gradient-checkpointing --output tr_$b >/dev/null 2>&1
+done
+common=(--samples 2 --k 1,2 --temperature 0 --max-new-tokens 100 --workers 2)
 
-expect_rc 0 "humaneval" -- "$HF" benchmark eval --benchmark humaneval --dataset "$FIX/humaneval_mini.jsonl" "${common[@]}" -o he
+expect_rc 0 "humaneval" -- "$HF" benchmark eval --benchmark humaneval --dataset "$FIX/humaneval_mini.jsonl" \
+    --model tr_he/final_model "${common[@]}" -o he
 cp "$T/out" he_stdout.json
-expect_rc 0 "mbpp" -- "$HF" benchmark eval -b mbpp --dataset "$FIX/mbpp_mini.jsonl" "${common[@]}" -o mb.json
-expect_rc 0 "cpp" -- "$HF" benchmark eval -b cpp --limit 3 "${common[@]}" --k 1,2,5 -o cpp
+expect_rc 0 "mbpp" -- "$HF" benchmark eval -b mbpp --dataset "$FIX/mbpp_mini.jsonl" --model tr_mb/final_model \
+    "${common[@]}" -o mb.json
+expect_rc 0 "cpp" -- "$HF" benchmark eval -b cpp --limit 3 --model tr_cpp/final_model "${common[@]}" --k 1,2,5 -o cpp
 expect_grep "pass@5 +skipped" "$T/err" "a k above the samples is reported as skipped"
 cat > check.py <<'P'
 import json
