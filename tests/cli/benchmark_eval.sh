@@ -96,14 +96,27 @@ print("ok")
 P
 expect_rc 0 "reports, samples and pass counts" -- $PY check.py
 
-# rust and go: built-in sets with the original's ids, their own verifiers, never the C++ prompts
-expect_rc 0 "rust" -- "$HF" benchmark eval -b rust --model m --samples 1 --k 1 --limit 2 --max-new-tokens 8 -o rs
-expect_grep '"verifier":	"rust"' rs/results.json "rust verifier"
-expect_grep '"prompt_id":"hello_world".*"language":"rust"' rs/samples.jsonl "rust prompts"
-expect_grep 'Write a Rust program' rs/samples.jsonl "rust prompt text"
-expect_rc 0 "go" -- "$HF" benchmark eval -b go --model m --samples 1 --k 1 --limit 1 --max-new-tokens 8 -o go
-expect_grep '"verifier":	"go"' go/results.json "go verifier"
-expect_grep 'Write a Go program' go/samples.jsonl "go prompt text"
+# rust and go: built-in sets with the original's ids, their own verifiers, never the C++ prompts.
+# Without the toolchain the command must say which compiler is missing.
+have_rustc() { command -v rustc >/dev/null || [ -x "${HOME:-/root}/.cargo/bin/rustc" ] || [ -x /root/.cargo/bin/rustc ]; }
+have_go() { command -v go >/dev/null || [ -x /usr/lib/go/bin/go ] || [ -x /usr/local/go/bin/go ]; }
+if have_rustc; then
+    expect_rc 0 "rust" -- "$HF" benchmark eval -b rust --model m --samples 1 --k 1 --limit 2 --max-new-tokens 8 -o rs
+    expect_grep '"verifier":	"rust"' rs/results.json "rust verifier"
+    expect_grep '"prompt_id":"hello_world".*"language":"rust"' rs/samples.jsonl "rust prompts"
+    expect_grep 'Write a Rust program' rs/samples.jsonl "rust prompt text"
+else
+    expect_rc 1 "rust without rustc" -- "$HF" benchmark eval -b rust --model m --samples 1 --k 1 --limit 2
+    expect_grep "needs rustc, which is not installed" "$T/err" "names rustc"
+fi
+if have_go; then
+    expect_rc 0 "go" -- "$HF" benchmark eval -b go --model m --samples 1 --k 1 --limit 1 --max-new-tokens 8 -o go
+    expect_grep '"verifier":	"go"' go/results.json "go verifier"
+    expect_grep 'Write a Go program' go/samples.jsonl "go prompt text"
+else
+    expect_rc 1 "go without go" -- "$HF" benchmark eval -b go --model m --samples 1 --k 1 --limit 1
+    expect_grep "needs go, which is not installed" "$T/err" "names go"
+fi
 
 # error paths
 expect_rc 1 "humaneval without a dataset" -- "$HF" benchmark eval -b humaneval --model m
