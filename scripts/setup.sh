@@ -28,6 +28,7 @@ libcmocka-dev
 curl
 g++-mingw-w64-x86-64
 golang-go
+rustc
 python3
 python3-torch
 python3-numpy

@@ -1,6 +1,7 @@
 /* score: verify samples JSONL and report pass@k (see score.h). */
 #include "bench/score.h"
 
+#include "bench/eval.h"
 #include "bench/hwmon.h"
 #include "bench/passk.h"
 #include "core/fs.h"
@@ -114,7 +115,7 @@ static int resolve(loaded *L, const bench_prompt_set *set, rec *r, char *why, si
     return 0;
 }
 
-static const bench_prompt *prompt_of(const loaded *L, const bench_prompt_set *set, const rec *r) {
+static const bench_prompt *prompt_of_rec(const loaded *L, const bench_prompt_set *set, const rec *r) {
     return r->prompt >= 0 ? &set->items[r->prompt] : &L->own.items[r->own];
 }
 
@@ -216,7 +217,7 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
         snprintf(err, errcap, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < L.n; i++) bench_prompt_sample(prompt_of(&L, o->prompts, &L.recs[i]), code_of(L.recs[i].obj), &samples[i]);
+    for (size_t i = 0; i < L.n; i++) bench_prompt_sample(prompt_of_rec(&L, o->prompts, &L.recs[i]), code_of(L.recs[i].obj), &samples[i]);
     progress pr;
     memset(&pr, 0, sizeof pr);
     if (o->progress) progress_start(&pr, "verify", (int64_t)L.n, "samples");
@@ -253,11 +254,6 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
         goto out;
     }
 
-    pk_tally t;
-    pk_tally_init(&t);
-    long n_compiled = 0, n_passed = 0;
-    double rsum = 0;
-    long status_counts[VF_STATUS_COUNT] = {0};
     FILE *rf = NULL;
     char tmp_path[4200];
     if (o->results_path) {
@@ -266,14 +262,10 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
         if (!rf) snprintf(err, errcap, "%s: %s", o->results_path, strerror(errno));
     }
     bool write_failed = o->results_path && !rf;
+    const bench_prompt **prompt_of = malloc(L.n * sizeof *prompt_of);
     for (size_t i = 0; i < L.n; i++) {
-        const bench_prompt *p = prompt_of(&L, o->prompts, &L.recs[i]);
-        bool comp = bench_sample_compiles(&res[i]), pass = bench_sample_passes(&res[i]);
-        pk_tally_add(&t, p->id, p->category, pass);
-        n_compiled += comp;
-        n_passed += pass;
-        rsum += res[i].reward;
-        status_counts[res[i].status]++;
+        const bench_prompt *p = prompt_of_rec(&L, o->prompts, &L.recs[i]);
+        if (prompt_of) prompt_of[i] = p;
         if (rf) {
             cJSON *obj = L.recs[i].obj;
             cJSON_DeleteItemFromObjectCaseSensitive(obj, "prompt_id");
@@ -281,12 +273,14 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
             cJSON_DeleteItemFromObjectCaseSensitive(obj, "category");
             cJSON_AddStringToObject(obj, "category", p->category);
             vf_result_to_json(&res[i], obj);
-            cJSON_AddBoolToObject(obj, "compiles", comp);
-            cJSON_AddBoolToObject(obj, "passes", pass);
+            cJSON_AddBoolToObject(obj, "compiles", bench_sample_compiles(&res[i]));
+            cJSON_AddBoolToObject(obj, "passes", bench_sample_passes(&res[i]));
             if (jsonl_write(rf, obj) != 0) write_failed = true;
         }
-        vf_result_free(&res[i]);
     }
+    cJSON *rep = prompt_of ? bench_eval_report(prompt_of, res, L.n, o->ks, o->nk, o->verifier) : NULL;
+    free(prompt_of);
+    for (size_t i = 0; i < L.n; i++) vf_result_free(&res[i]);
     free(res);
     if (rf) {
         if (fflush(rf) != 0 || fsync(fileno(rf)) != 0) write_failed = true;
@@ -297,15 +291,9 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
             unlink(tmp_path);
         }
     }
-    if (write_failed) {
-        pk_tally_free(&t);
-        goto out;
-    }
-
-    cJSON *rep = pk_tally_to_json(&t, o->ks, o->nk);
-    pk_tally_free(&t);
-    if (!rep) {
-        snprintf(err, errcap, "out of memory");
+    if (write_failed || !rep) {
+        if (!write_failed) snprintf(err, errcap, "out of memory");
+        cJSON_Delete(rep);
         goto out;
     }
     cJSON *timing = cJSON_AddObjectToObject(rep, "timing");
@@ -320,17 +308,6 @@ int bench_score(const char *input, const bench_score_opts *o, cJSON **report, ch
     localtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tmv);
     cJSON_AddStringToObject(rep, "timestamp", ts);
-    cJSON_AddNumberToObject(rep, "samples", (double)L.n);
-    cJSON_AddNumberToObject(rep, "compiled", (double)n_compiled);
-    cJSON_AddNumberToObject(rep, "compile_rate", round((double)n_compiled / (double)L.n * 1e4) / 1e4);
-    cJSON_AddNumberToObject(rep, "samples_passed", (double)n_passed);
-    cJSON_AddNumberToObject(rep, "sample_pass_rate", round((double)n_passed / (double)L.n * 1e4) / 1e4);
-    cJSON_AddNumberToObject(rep, "avg_reward", round(rsum / (double)L.n * 1e4) / 1e4);
-    cJSON_AddStringToObject(rep, "verifier", vf_kind_name(o->verifier->kind));
-    cJSON_AddBoolToObject(rep, "run", o->verifier->run);
-    cJSON *sc = cJSON_AddObjectToObject(rep, "status_counts");
-    for (int s = 0; s < VF_STATUS_COUNT; s++)
-        if (status_counts[s]) cJSON_AddNumberToObject(sc, vf_status_name((vf_status)s), (double)status_counts[s]);
     cJSON_AddNumberToObject(rep, "bad_lines", (double)bad);
     if (have_hw) cJSON_AddItemToObject(rep, "hardware", hw_summary_to_json(&hws));
     *report = rep;

@@ -133,6 +133,8 @@ done:
 
 const cli_command cli_benchmark_cmds[] = {
     {"full", "Baseline evaluation, quick RAFT cycles, final evaluation, summary", cli_benchmark_full},
+    {"run", "Generate samples for a prompts file, verify them, report pass@k per category", cli_benchmark_run},
+    {"eval", "Evaluate a model on a named benchmark: humaneval, mbpp, cpp, rust, go", cli_benchmark_eval},
     {"score", "Verify generated samples and report pass@k per category", benchmark_score},
     {NULL, NULL, NULL},
 };

@@ -32,6 +32,8 @@ extern const cli_command cli_data_cmds[];
 /* Single commands joined into a group's table. */
 int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */
 int cli_benchmark_full(int argc, char **argv); /* benchmark full (cmd_benchmark_full.c) */
+int cli_benchmark_run(int argc, char **argv);  /* benchmark run (cmd_benchmark_run.c) */
+int cli_benchmark_eval(int argc, char **argv); /* benchmark eval (cmd_benchmark_run.c) */
 
 /* Single commands (groups without subcommands). */
 int cmd_info(int argc, char **argv);

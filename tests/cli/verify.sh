@@ -153,7 +153,7 @@ expect_grep '^\[OK\] +Verifier: garbage' "$T/out" "garbage check"
 expect_grep '^\[OK\] +Sandbox: runaway' "$T/out" "runaway check"
 expect_grep '\([0-9]+\.[0-9]+ s\)' "$T/out" "times printed"
 expect_grep 'Test Results: [0-9]+/[0-9]+ passed' "$T/out" "summary line"
-expect_rc 2 "standard needs a model" -- "$HF" test --level standard
-expect_grep "model" "$T/err" "says a model is needed"
+expect_rc 1 "standard needs a model" -- "$HF" test --level standard
+expect_grep "pass --model" "$T/err" "says a model is needed"
 expect_rc 2 "bad level" -- "$HF" test --level huge
 finish
