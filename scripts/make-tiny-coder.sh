@@ -23,10 +23,10 @@ HF=${HF_BIN:-build/halo-forge}
 [ -x "$HF" ] || { echo "make-tiny-coder: $HF not found: build first (cmake -B build && cmake --build build -j)" >&2; exit 1; }
 
 # The recipe. Changing any of these changes the model.
-COUNT=6000          # corpus records
+COUNT=4000          # corpus records
 VOCAB=1024          # tokenizer size (256 bytes + merges + 3 special tokens)
 HIDDEN=256 LAYERS=4 HEADS=4 KV_HEADS=2 FFN=704 CONTEXT=1024
-EPOCHS=2 LR=1e-3 BATCH=8
+EPOCHS=1 LR=1e-3 BATCH=8
 
 mkdir -p "$WORK"
 start=$(date +%s)

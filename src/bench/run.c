@@ -1,5 +1,6 @@
 /* run: `benchmark run` / `benchmark eval` (see run.h). */
 #include "bench/run.h"
+#include "model/lora_apply.h"
 
 #include "bench/eval.h"
 #include "bench/hwmon.h"
@@ -64,7 +65,12 @@ static int prepare_model(const char *model, char *dir, size_t cap, char *tmp_roo
                          size_t errcap) {
     (void)tmpcap;
     tmp_root[0] = '\0';
-    return hub_resolve(model, dir, cap, NULL, err, errcap);
+    if (hub_resolve(model, dir, cap, NULL, err, errcap) != 0) return -1;
+    char base[4096];
+    int is_adapter = model_adapter_base(dir, base, sizeof base, err, errcap);
+    if (is_adapter < 0) return -1;
+    if (is_adapter > 0) log_info("%s is a LoRA adapter of %s: applied to it in memory for sampling", dir, base);
+    return 0;
 }
 
 static double rounded(double v, double scale) { return round(v * scale) / scale; }

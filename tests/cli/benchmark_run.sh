@@ -80,7 +80,7 @@ expect_rc 0 "report, samples and hardware files" -- $PY check.py
     --validation-split 0 --save-steps 0 --eval-steps 0 --output lora >/dev/null 2>&1
 expect_rc 0 "adapter folder as the model" -- "$HF" benchmark run --model lora/final_model --prompts p.jsonl --samples 1 \
     --k 1 --max-new-tokens 4 --max-prompts 1
-expect_grep "LoRA adapter of" "$T/err" "says it merges the adapter"
+expect_grep "LoRA adapter of" "$T/err" "says it applies the adapter"
 expect_grep '"model_path":	"lora/final_model"' "$T/out" "reports the adapter as the model"
 
 # errors
