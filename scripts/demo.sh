@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, build, check the installation, and verify the bundled
-# example samples in the sandbox. (Later: the RAFT benchmark on the bundled model.)
+# The main job on a fresh machine: set up, build, and run the seed's RAFT benchmark on the bundled
+# model (models/tiny-coder): baseline evaluation of the 16 built-in C++ prompts, 2 RAFT cycles,
+# final evaluation, then the Summary Table. About 5-10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 ./build/halo-forge test --level smoke
-./build/halo-forge verify --verifier gcc --run --input examples/samples.jsonl --output results/verified_examples.jsonl
+# A fresh output folder: a rerun with the same folder would resume the finished benchmark instead.
+out="results/demo_$(date +%Y%m%d_%H%M%S)"
+./build/halo-forge benchmark full --model models/tiny-coder --cycles 2 --output "$out"
+echo "Results: $out/summary.json"
