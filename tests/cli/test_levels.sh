@@ -21,7 +21,7 @@ for user, code in chats.items():
     print(json.dumps({"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
                                    {"role": "assistant", "content": "```cpp\n" + code + "\n```"}]}))
 P
-"$HF" -q sft train --model m --data train.jsonl --no-lora --epochs 60 --batch-size 3 --gradient-accumulation 1 \
+"$HF" -q sft train --model m --data train.jsonl --no-lora --epochs 200 --batch-size 3 --gradient-accumulation 1 \
     --learning-rate 1e-2 --warmup-steps 1 --lr-scheduler constant --validation-split 0 --save-steps 0 --eval-steps 0 \
     --no-gradient-checkpointing --output tr >/dev/null 2>&1
 
