@@ -50,7 +50,7 @@ static const builtin builtins[BENCH_BUILTIN_COUNT] = {
      "Write a C++ program with a simple linked list containing 1, 2, 3 and print their sum.", "6"},
 };
 
-static int push(bench_prompt_set *set, bench_prompt *p) {
+int bench_prompts_push(bench_prompt_set *set, bench_prompt *p) {
     if (set->count == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 32;
         bench_prompt *items = realloc(set->items, cap * sizeof *items);
@@ -75,7 +75,7 @@ int bench_prompts_builtin(bench_prompt_set *out) {
         p.category = strdup(b->category);
         p.difficulty = strdup(b->difficulty);
         p.expected_output = strdup(b->expected);
-        if (!p.id || !p.prompt || !p.category || !p.difficulty || !p.expected_output || push(out, &p) != 0) {
+        if (!p.id || !p.prompt || !p.category || !p.difficulty || !p.expected_output || bench_prompts_push(out, &p) != 0) {
             bench_prompt_free(&p);
             bench_prompts_free(out);
             return -1;
@@ -270,7 +270,7 @@ int bench_prompts_load(const char *path, bench_prompt_set *out, char *err, size_
             log_warn("%s:%ld: duplicate id '%s' (line skipped)", path, rd.lineno, p.id);
             bench_prompt_free(&p);
             out->bad_lines++;
-        } else if (push(out, &p) != 0) {
+        } else if (bench_prompts_push(out, &p) != 0) {
             bench_prompt_free(&p);
             snprintf(err, errcap, "%s: out of memory", path);
             rc = -1;

@@ -47,6 +47,10 @@ typedef struct bench_prompt_set_s {
 
 #define BENCH_BUILTIN_COUNT 16
 
+/* Appends *p to set, which takes ownership of p's strings. Returns 0, or -1 out of memory (p unchanged,
+ * still the caller's). */
+int bench_prompts_push(bench_prompt_set *set, bench_prompt *p);
+
 /* The 16 built-in C++ prompts as a new set (caller frees with bench_prompts_free).
  * Returns 0, or -1 when out of memory. */
 int bench_prompts_builtin(bench_prompt_set *out);

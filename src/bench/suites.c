@@ -84,18 +84,6 @@ static const lang_prompt go_prompts[] = {
      "done"},
 };
 
-static int push(bench_prompt_set *set, bench_prompt *p) {
-    if (set->count == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 16;
-        bench_prompt *items = realloc(set->items, cap * sizeof *items);
-        if (!items) return -1;
-        set->items = items;
-        set->cap = cap;
-    }
-    set->items[set->count++] = *p;
-    return 0;
-}
-
 static int load_table(const lang_prompt *t, size_t n, bench_prompt_set *out) {
     for (size_t i = 0; i < n; i++) {
         bench_prompt p;
@@ -105,7 +93,7 @@ static int load_table(const lang_prompt *t, size_t n, bench_prompt_set *out) {
         p.category = strdup(t[i].category);
         p.difficulty = strdup(t[i].difficulty);
         p.expected_output = strdup(t[i].expected);
-        if (!p.id || !p.prompt || !p.category || !p.difficulty || !p.expected_output || push(out, &p) != 0) {
+        if (!p.id || !p.prompt || !p.category || !p.difficulty || !p.expected_output || bench_prompts_push(out, &p) != 0) {
             bench_prompt_free(&p);
             return -1;
         }
