@@ -348,7 +348,7 @@ args *args_parse(const cmd_spec *cmd, int argc, char **argv, int *rc) {
             if (e->used || is_extra_key(cmd->config_extra, e->key)) continue;
             /* A value where a section of settings belongs, or a section where a value belongs: a wrong type. */
             char fk[160];
-            if (!e->is_null && flag_key_under(a, e->key, NULL, fk, sizeof fk)) {
+            if (!e->is_null && flag_key_under(a, e->key, "", fk, sizeof fk)) {
                 fprintf(stderr, "halo-forge %s: %s:%d: %s: expected a section of settings (like %s), got a value\n",
                         cmd->path, a->cfg->path, e->line, e->key, fk);
                 goto fail;

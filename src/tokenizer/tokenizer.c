@@ -1253,7 +1253,7 @@ char *tok_decode(const tokenizer *t, const int *ids, size_t n, bool skip_special
     if (!out) return NULL;
     for (size_t i = 0; i < n; i++) {
         if (skip_special && (t->flags[ids[i]] & ID_SPECIAL)) continue;
-        size_t l;
+        size_t l = 0;
         const char *b = tok_token_bytes(t, ids[i], &l);
         memcpy(p, b, l);
         p += l;
