@@ -1,4 +1,4 @@
-/* The weights a RAFT cycle samples from (raft_load_weights): a bf16 base with a LoRA adapter applied
+/* The weights a RAFT cycle samples from (model_load_weights): a bf16 base with a LoRA adapter applied
  * in memory stays bf16 (so sampling runs at the base's speed) and equals the adapter merged in f32,
  * within bf16 rounding; a full model folder is loaded as it is. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include "core/fs.h"
 #include "model/model.h"
 #include "model/model_internal.h"
-#include "raft/loop.h"
+#include "model/lora_apply.h"
 #include "train/train_model.h"
 
 #include <math.h>
@@ -85,11 +85,11 @@ static void test_adapter_applied_at_bf16_equals_f32_merge(void **state) {
     snprintf(base, sizeof base, "%s/base", root);
     snprintf(adir, sizeof adir, "%s/adapter", root);
     snprintf(mdir, sizeof mdir, "%s/merged_f32", root);
-    model *applied = raft_load_weights(base, adir, err, sizeof err);
+    model *applied = model_load_weights(base, adir, err, sizeof err);
     assert_non_null(applied);
     model *ref = model_load(mdir, err, sizeof err);
     assert_non_null(ref);
-    model *plain = raft_load_weights(base, NULL, err, sizeof err);
+    model *plain = model_load_weights(base, NULL, err, sizeof err);
     assert_non_null(plain);
     const model_config *c = model_get_config(applied);
     size_t changed = 0, total = 0;
@@ -138,13 +138,13 @@ static void test_full_model_folder_loads_as_is(void **state) {
     char base[512], mdir[512], err[512];
     snprintf(base, sizeof base, "%s/base", root);
     snprintf(mdir, sizeof mdir, "%s/merged_f32", root);
-    model *m = raft_load_weights(base, mdir, err, sizeof err);
+    model *m = model_load_weights(base, mdir, err, sizeof err);
     assert_non_null(m);
     assert_int_equal(model_proj_weight(m, 0, MODEL_PROJ_Q)->dtype, MM_DTYPE_F32);
     model_free(m);
     char bad[512];
     snprintf(bad, sizeof bad, "%s/nope", root);
-    assert_null(raft_load_weights(base, bad, err, sizeof err));
+    assert_null(model_load_weights(base, bad, err, sizeof err));
     assert_non_null(strstr(err, "nope"));
 }
 

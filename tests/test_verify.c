@@ -766,6 +766,22 @@ static void test_python_verifier(void **state) {
     assert_int_equal(vf_verify(&cfg, &m, &r, err, sizeof err), 0);
     expect(&r, VF_CORRECT, 1.0);
     vf_result_free(&r);
+    /* MBPP: asserts inside a test_solution() the tests only define: it is called, so a wrong answer fails */
+    m.test_code = "def test_solution():\n    assert is_even(2)\n    assert not is_even(3)\n";
+    assert_int_equal(vf_verify(&cfg, &m, &r, err, sizeof err), 0);
+    expect(&r, VF_CORRECT, 1.0);
+    vf_result_free(&r);
+    m.completion = "def is_even(n):\n    return True\n";
+    assert_int_equal(vf_verify(&cfg, &m, &r, err, sizeof err), 0);
+    expect(&r, VF_WRONG_OUTPUT, 0.7);
+    vf_result_free(&r);
+    /* tests that call it themselves are not called twice (a second call would print twice) */
+    m.completion = "def is_even(n):\n    return n % 2 == 0\n";
+    m.test_code = "def test_solution():\n    print('ran')\n    assert is_even(2)\n\ntest_solution()\n";
+    assert_int_equal(vf_verify(&cfg, &m, &r, err, sizeof err), 0);
+    expect(&r, VF_CORRECT, 1.0);
+    assert_string_equal(r.stdout_text, "ran\n");
+    vf_result_free(&r);
     /* a plain script with an expected output */
     vf_sample p = {0};
     p.completion = "print(sum(range(10)))\n";

@@ -6,9 +6,9 @@
 #include "core/fs.h"
 #include "core/jsonl.h"
 #include "core/log.h"
-#include "core/progress.h"
 #include "core/timing.h"
-#include "generate/generate.h"
+#include "bench/eval.h"
+#include "bench/score.h"
 #include "raft/loop.h"
 #include "raft/resume.h"
 
@@ -50,39 +50,17 @@ void bench_full_options_default(bench_full_options *o) {
     o->lora_alpha = 32;
 }
 
-static bool is_compiled(const char *status) {
-    return strcmp(status, "compile_error") != 0 && strcmp(status, "sandbox_error") != 0;
-}
-
-/* A samples record in the seed's format from a verified record (vf_result_to_json fields + completion). */
-static cJSON *seed_record(const bench_prompt *p, const cJSON *v) {
-    cJSON *r = cJSON_CreateObject();
-    const char *status = json_get_str(v, "status", "");
-    bool compiles = is_compiled(status);
-    cJSON_AddStringToObject(r, "prompt_id", p->id);
-    cJSON_AddStringToObject(r, "prompt", p->prompt);
-    if (p->expected_output) cJSON_AddStringToObject(r, "expected_output", p->expected_output);
-    else cJSON_AddNullToObject(r, "expected_output");
-    cJSON_AddStringToObject(r, "code", json_get_str(v, "completion", ""));
-    cJSON_AddNumberToObject(r, "sample_idx", json_get_num(v, "sample_idx", 0));
-    cJSON_AddBoolToObject(r, "compiles", compiles);
-    cJSON_AddNumberToObject(r, "reward", json_get_num(v, "reward", 0));
-    if (compiles) cJSON_AddNullToObject(r, "error");
-    else cJSON_AddStringToObject(r, "error", json_get_str(v, "error", ""));
-    cJSON_AddBoolToObject(r, "passes", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "success")));
-    cJSON_AddStringToObject(r, "actual_output", json_get_str(v, "actual_output", ""));
-    cJSON_AddStringToObject(r, "status", status);
-    return r;
-}
-
-/* Converts a file of verified records into the seed's samples format. */
+/* Writes the benchmark's samples records (bench_sample_record) of a file of verified records (the RAFT
+ * loop's: journal fields + vf_result_to_json fields). */
 static int convert_samples(const bench_prompt_set *ps, const char *in, const char *out, char *err, size_t errcap) {
     jsonl_reader r;
     if (jsonl_open(&r, in) != 0) {
         seterr(err, errcap, "%s: cannot open: %s", in, strerror(errno));
         return -1;
     }
-    FILE *f = fopen(out, "w");
+    char tmp[4500];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    FILE *f = fopen(tmp, "w");
     if (!f) {
         jsonl_close(&r);
         seterr(err, errcap, "%s: cannot write: %s", out, strerror(errno));
@@ -94,15 +72,20 @@ static int convert_samples(const bench_prompt_set *ps, const char *in, const cha
     while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
         if (rc < 0) continue;
         long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
-        if (pi >= 0) {
-            cJSON *s = seed_record(&ps->items[pi], obj);
-            bad |= jsonl_write(f, s);
+        vf_result vr;
+        if (pi >= 0 && vf_result_from_json(obj, &vr) == 0) {
+            cJSON *s = bench_sample_record(&ps->items[pi], json_get_str(obj, "completion", ""),
+                                           (int)json_get_num(obj, "sample_idx", 0), &vr,
+                                           (long)json_get_num(obj, "n_tokens", -1));
+            bad |= !s || jsonl_write(f, s) != 0;
             cJSON_Delete(s);
+            vf_result_free(&vr);
         }
         cJSON_Delete(obj);
     }
     jsonl_close(&r);
-    if (fclose(f) != 0 || bad) {
+    if (fclose(f) != 0 || bad || rename(tmp, out) != 0) {
+        unlink(tmp);
         seterr(err, errcap, "%s: write failed: %s", out, strerror(errno));
         return -1;
     }
@@ -163,59 +146,6 @@ static cJSON *read_json_file(const char *path) {
 
 /* ---- evaluation ---- */
 
-typedef struct {
-    const bench_full_options *o;
-    const bench_prompt_set *ps;
-    char **completion;    /* [prompt * spp + sample]; NULL: not generated yet */
-    long *index_of;       /* [prompt * spp + sample] -> stream index, -1 */
-    long *n_tokens;
-    const size_t *sel;    /* prompt index of each prompt given to gen_run */
-    vf_stream *vs;
-    FILE *f;              /* <name>_generated.jsonl, appended */
-    bool failed;
-    progress prog;
-} eval_gen;
-
-/* Keeps a completion (k = prompt * spp + sample), appends it to the generated file and submits it. */
-static int eval_add(eval_gen *g, size_t k, const char *completion, long n_tokens, bool append) {
-    const size_t spp = (size_t)g->o->samples_per_prompt;
-    const bench_prompt *bp = &g->ps->items[k / spp];
-    if (!(g->completion[k] = strdup(completion))) return -1;
-    g->n_tokens[k] = n_tokens;
-    if (append) {
-        cJSON *rec = cJSON_CreateObject();
-        cJSON_AddStringToObject(rec, "prompt_id", bp->id);
-        cJSON_AddNumberToObject(rec, "sample_idx", (double)(k % spp));
-        cJSON_AddStringToObject(rec, "completion", completion);
-        cJSON_AddNumberToObject(rec, "n_tokens", (double)n_tokens);
-        int bad = jsonl_write(g->f, rec) != 0 || fflush(g->f) != 0;
-        cJSON_Delete(rec);
-        if (bad) return -1;
-    }
-    vf_sample smp;
-    bench_prompt_sample(bp, completion, &smp);
-    return (g->index_of[k] = vf_stream_submit(g->vs, &smp)) < 0 ? -1 : 0;
-}
-
-static int eval_on_result(void *user, const gen_result *r) {
-    eval_gen *g = user;
-    size_t k = g->sel[r->prompt_idx] * (size_t)g->o->samples_per_prompt + (size_t)r->sample_idx;
-    if (g->completion[k]) return 0; /* generated by an earlier run */
-    progress_add(&g->prog, 1);
-    if (eval_add(g, k, r->completion, r->n_tokens, true)) {
-        g->failed = true;
-        return 1;
-    }
-    return 0;
-}
-
-static int eval_on_step(void *user, const gen_stats *st) {
-    eval_gen *g = user;
-    (void)st;
-    progress_update(&g->prog, g->prog.done);
-    return g->o->cancel && *g->o->cancel;
-}
-
 /* What decides whether a saved phase is still valid. */
 static void phase_key(const bench_full_options *o, const bench_prompt_set *ps, const char *weights, char *out,
                       size_t cap) {
@@ -265,22 +195,14 @@ static int eval_load(const bench_prompt_set *ps, const char *samples_path, const
     return rc;
 }
 
-/* Generates every prompt's samples with the base model (weights NULL) or the base with a cycle's
- * weights (raft_load_weights) and verifies them as they come; writes <name>_samples.jsonl,
+/* Samples every prompt with the base model (weights NULL) or the base with a cycle's weights
+ * (model_load_weights), verifying as they come (bench_eval_run); writes <name>_samples.jsonl,
  * <name>_hardware.csv and <name>_phase.json (the figures, written last: the phase is done); fills ev.
- * A rerun skips a done phase, and continues a half-done one from <name>_generated.jsonl (the
- * completions so far, one line each). 0, 1 cancelled, -1 error. */
+ * A rerun skips a done phase, and continues a half-done one from <name>_generated.jsonl (the rollout
+ * journal). 0, 1 cancelled, -1 error. */
 static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, const char *weights,
                       const char *name, bench_eval *ev, char *err, size_t errcap) {
-    const size_t spp = (size_t)o->samples_per_prompt, n = ps->count * spp;
     int rc = -1;
-    model *m = NULL;
-    tokenizer *t = NULL;
-    hw_monitor *hw = NULL;
-    vf_result *res = NULL;
-    size_t nres = 0;
-    cJSON *saved = NULL;
-    eval_gen g = {.o = o, .ps = ps};
     char path[4400], csv[4400], gen_path[4400], phase_path[4400], key[9000];
     snprintf(path, sizeof path, "%s/%s_samples.jsonl", o->output_dir, name);
     snprintf(gen_path, sizeof gen_path, "%s/%s_generated.jsonl", o->output_dir, name);
@@ -289,7 +211,8 @@ static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, c
     phase_key(o, ps, weights, key, sizeof key);
 
     /* a finished phase with the same options: nothing to do */
-    if ((saved = read_json_file(phase_path))) {
+    cJSON *saved = read_json_file(phase_path);
+    if (saved) {
         bool same = !strcmp(json_get_str(saved, "key", ""), key);
         if (same && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(saved, "done")) && fs_exists(path) &&
             eval_load(ps, path, saved, ev) == 0) {
@@ -299,7 +222,6 @@ static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, c
         }
         if (!same) unlink(gen_path); /* other options: the completions so far do not count */
         cJSON_Delete(saved);
-        saved = NULL;
     } else {
         unlink(gen_path);
     }
@@ -308,208 +230,47 @@ static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, c
     cJSON_AddFalseToObject(saved, "done");
     if (bench_write_json(phase_path, saved, err, errcap)) goto out;
 
-    g.completion = calloc(n, sizeof *g.completion);
-    g.index_of = malloc(n * sizeof *g.index_of);
-    g.n_tokens = calloc(n, sizeof *g.n_tokens);
-    size_t *todo = malloc(ps->count * sizeof *todo);
-    const char **texts = malloc(ps->count * sizeof *texts);
-    g.sel = todo;
-    if (!g.completion || !g.index_of || !g.n_tokens || !todo || !texts) {
-        seterr(err, errcap, "benchmark: out of memory");
-        goto out_free;
+    bench_eval_opts eo;
+    bench_eval_opts_default(&eo);
+    eo.label = name;
+    eo.roll.model_dir = o->model_dir;
+    eo.roll.weights_dir = weights;
+    eo.roll.prompts = ps;
+    eo.roll.samples_per_prompt = o->samples_per_prompt;
+    eo.roll.max_new_tokens = o->max_new_tokens;
+    eo.roll.gen_batch_size = o->gen_batch_size;
+    eo.roll.temperature = o->temperature;
+    eo.roll.seed = o->seed;
+    eo.roll.system_prompt = o->system_prompt;
+    eo.roll.verifier = &o->verifier;
+    eo.roll.journal_path = gen_path;
+    eo.roll.cancel = o->cancel;
+    eo.samples_path = path;
+    eo.monitor = true;
+    eo.hardware_csv = csv;
+    eo.hw_interval_s = o->hw_interval_s;
+    bench_eval_result r;
+    int erc = bench_eval_run(&eo, &r, err, errcap);
+    if (erc) {
+        rc = erc;
+        goto out;
     }
-    for (size_t i = 0; i < n; i++) g.index_of[i] = -1;
-    vf_config vc = o->verifier;
-    vc.cancel = o->cancel;
-    if (!(g.vs = vf_stream_start(&vc, NULL, NULL, err, errcap))) goto out_free;
-    /* completions of an interrupted run of this phase */
-    long resumed = 0;
-    jsonl_reader jr;
-    if (fs_exists(gen_path) && jsonl_open(&jr, gen_path) == 0) {
-        cJSON *obj;
-        char e[256];
-        int jrc;
-        while ((jrc = jsonl_next(&jr, &obj, e, sizeof e)) != 0) {
-            if (jrc < 0) continue; /* a line cut by the interruption */
-            long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
-            double si = json_get_num(obj, "sample_idx", -1);
-            const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, "completion");
-            if (pi >= 0 && si >= 0 && si < (double)spp && cJSON_IsString(c)) {
-                size_t k = (size_t)pi * spp + (size_t)si;
-                if (!g.completion[k]) {
-                    if (eval_add(&g, k, c->valuestring, (long)json_get_num(obj, "n_tokens", 0), false)) {
-                        cJSON_Delete(obj);
-                        jsonl_close(&jr);
-                        seterr(err, errcap, "benchmark: out of memory");
-                        goto out_free;
-                    }
-                    resumed++;
-                }
-            }
-            cJSON_Delete(obj);
-        }
-        jsonl_close(&jr);
-    }
-    /* rewritten with the complete lines only, then appended to */
-    if (!(g.f = fopen(gen_path, "w"))) {
-        seterr(err, errcap, "%s: cannot write: %s", gen_path, strerror(errno));
-        goto out_free;
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (!g.completion[k]) continue;
-        cJSON *rec = cJSON_CreateObject();
-        cJSON_AddStringToObject(rec, "prompt_id", ps->items[k / spp].id);
-        cJSON_AddNumberToObject(rec, "sample_idx", (double)(k % spp));
-        cJSON_AddStringToObject(rec, "completion", g.completion[k]);
-        cJSON_AddNumberToObject(rec, "n_tokens", (double)g.n_tokens[k]);
-        jsonl_write(g.f, rec);
-        cJSON_Delete(rec);
-    }
-    fflush(g.f);
-    size_t ntodo = 0;
-    long missing = 0;
-    for (size_t i = 0; i < ps->count; i++) {
-        long miss = 0;
-        for (size_t s = 0; s < spp; s++) miss += !g.completion[i * spp + s];
-        if (miss) {
-            todo[ntodo] = i;
-            texts[ntodo++] = ps->items[i].prompt;
-            missing += miss;
-        }
-    }
-    hw_opts ho = {.interval_s = o->hw_interval_s, .csv_path = csv};
-    if (!(hw = hw_monitor_start(&ho, err, errcap))) goto out_free;
-    gen_stats gst = {0};
-    if (ntodo > 0) {
-        fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
-        if (!(t = tok_load(path, err, errcap))) goto out_free;
-        if (!(m = raft_load_weights(o->model_dir, weights, err, errcap))) goto out_free;
-        model_set_precision(m, MODEL_PRECISION_FAST); /* the speed generate uses by default */
-        gen_params p;
-        gen_params_default(&p);
-        p.n_samples = o->samples_per_prompt;
-        p.max_new_tokens = o->max_new_tokens;
-        p.sampling.temperature = (float)o->temperature;
-        p.seed = o->seed;
-        p.batch_size = o->gen_batch_size;
-        p.system_prompt = o->system_prompt;
-        p.tpl = chat_detect(o->model_dir);
-        p.on_step = eval_on_step;
-        p.step_user = &g;
-        if (resumed) log_info("%s evaluation: %ld samples kept from an interrupted run", name, resumed);
-        log_info("%s evaluation: %zu prompts x %d samples, %ld to generate, verified as they come", name, ps->count,
-                 o->samples_per_prompt, missing);
-        progress_start(&g.prog, "generate", missing, "samples");
-        int grc = gen_run(m, t, texts, (int)ntodo, &p, eval_on_result, &g, &gst, err, errcap);
-        progress_finish(&g.prog);
-        model_free(m);
-        m = NULL;
-        if (grc < 0) goto out_free;
-        if (g.failed) {
-            seterr(err, errcap, "%s: cannot write, or out of memory: %s", gen_path, strerror(errno));
-            goto out_free;
-        }
-        if (grc == 1) {
-            rc = 1;
-            goto out_free;
-        }
-    }
-    double t0 = time_now();
-    int frc = vf_stream_finish(g.vs, &res, &nres);
-    g.vs = NULL;
-    double vsec = time_now() - t0;
-    if (frc == 1) {
-        rc = 1;
-        goto out_free;
-    }
-    if (frc < 0) {
-        seterr(err, errcap, "benchmark: out of memory");
-        goto out_free;
-    }
-    hw_summary hs;
-    hw_monitor_stop(hw, &hs);
-    hw = NULL;
+    *ev = r.metrics; /* moved: ev owns the metrics' arrays now */
+    memset(&r.metrics, 0, sizeof r.metrics);
+    const long run_tokens = r.roll.gen.generated_tokens;
+    bench_eval_result_free(&r);
 
-    /* the samples file, in prompt order */
-    snprintf(path, sizeof path, "%s/%s_samples.jsonl", o->output_dir, name);
-    char tmp[4500];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        seterr(err, errcap, "%s: cannot write: %s", tmp, strerror(errno));
-        goto out_free;
-    }
-    bench_scored *sc = calloc(n, sizeof *sc);
-    int bad = !sc;
-    long total_tokens = 0;
-    for (size_t k = 0; sc && k < n; k++) {
-        const bench_prompt *bp = &ps->items[k / spp];
-        const vf_result *vr = &res[g.index_of[k]];
-        cJSON *v = cJSON_CreateObject();
-        vf_result_to_json(vr, v);
-        cJSON_AddStringToObject(v, "completion", g.completion[k]);
-        cJSON_AddNumberToObject(v, "sample_idx", (double)(k % spp));
-        cJSON *s = seed_record(bp, v);
-        bad |= jsonl_write(f, s);
-        cJSON_Delete(s);
-        cJSON_Delete(v);
-        sc[k].prompt_id = bp->id;
-        sc[k].category = bp->category;
-        sc[k].compiles = is_compiled(vf_status_name(vr->status));
-        sc[k].passes = vr->success;
-        sc[k].reward = vr->reward;
-        total_tokens += g.n_tokens[k];
-    }
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        free(sc);
-        seterr(err, errcap, "%s: write failed: %s", path, strerror(errno));
-        goto out_free;
-    }
-    int crc = bench_eval_compute(sc, n, NULL, 0, ev);
-    free(sc);
-    if (crc) {
-        seterr(err, errcap, "benchmark: out of memory");
-        goto out_free;
-    }
-    /* tokens/s from this run's decoding; generated_tokens counts every sample, resumed ones too */
-    bench_eval_set_generation(ev, gst.generated_tokens, ntodo ? gst.seconds : NAN);
-    ev->generated_tokens = total_tokens;
-    ev->verification_time_sec = vsec;
-    ev->have_hw = true;
-    ev->hw = hs;
     cJSON_ReplaceItemInObjectCaseSensitive(saved, "done", cJSON_CreateTrue());
-    cJSON_AddNumberToObject(saved, "generated_tokens", (double)total_tokens);
-    cJSON_AddNumberToObject(saved, "run_generated_tokens", (double)gst.generated_tokens);
-    put_num(saved, "generation_time_sec", ntodo ? gst.seconds : NAN);
-    put_num(saved, "verification_time_sec", vsec);
-    cJSON_AddItemToObject(saved, "hardware", hw_save(&hs));
+    cJSON_AddNumberToObject(saved, "generated_tokens", (double)ev->generated_tokens);
+    cJSON_AddNumberToObject(saved, "run_generated_tokens", (double)run_tokens);
+    put_num(saved, "generation_time_sec", ev->generation_time_sec);
+    put_num(saved, "verification_time_sec", ev->verification_time_sec);
+    cJSON_AddItemToObject(saved, "hardware", hw_save(&ev->hw));
     if (bench_write_json(phase_path, saved, err, errcap)) {
         bench_eval_free(ev);
-        goto out_free;
+        goto out;
     }
-    fclose(g.f);
-    g.f = NULL;
-    unlink(gen_path);
-    log_info("%s: %.1f%% compile, %.1f%% correct, pass@1 %.3f, %.1f tokens/s", name, 100 * ev->compile_rate,
-             100 * ev->pass_rate, ev->pass_at_1, ev->tokens_per_sec);
     rc = 0;
-out_free:
-    if (g.vs) {
-        vf_stream_cancel(g.vs);
-        vf_stream_finish(g.vs, NULL, NULL);
-    }
-    if (g.f) fclose(g.f);
-    if (hw) hw_monitor_stop(hw, NULL);
-    model_free(m);
-    tok_free(t);
-    for (size_t i = 0; i < nres; i++) vf_result_free(&res[i]);
-    free(res);
-    for (size_t i = 0; g.completion && i < n; i++) free(g.completion[i]);
-    free(g.completion);
-    free(g.index_of);
-    free(g.n_tokens);
-    free(todo);
-    free(texts);
 out:
     cJSON_Delete(saved);
     return rc;

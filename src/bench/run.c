@@ -126,33 +126,33 @@ int bench_run(const bench_run_opts *o, cJSON **report, char *err, size_t errcap)
     bench_eval_opts eo;
     bench_eval_opts_default(&eo);
     eo.label = o->benchmark ? o->benchmark : "run";
-    eo.model_dir = model_dir;
-    eo.prompts = o->prompts;
-    eo.samples_per_prompt = o->samples_per_prompt;
-    eo.max_new_tokens = o->max_new_tokens;
-    eo.gen_batch_size = o->gen_batch_size;
-    eo.temperature = o->temperature;
-    eo.seed = o->seed;
-    eo.system_prompt = o->system_prompt;
-    eo.verifier = o->verifier;
+    eo.roll.model_dir = model_dir;
+    eo.roll.prompts = o->prompts;
+    eo.roll.samples_per_prompt = o->samples_per_prompt;
+    eo.roll.max_new_tokens = o->max_new_tokens;
+    eo.roll.gen_batch_size = o->gen_batch_size;
+    eo.roll.temperature = o->temperature;
+    eo.roll.seed = o->seed;
+    eo.roll.system_prompt = o->system_prompt;
+    eo.roll.verifier = o->verifier;
+    eo.roll.cancel = o->cancel;
     eo.ks = o->ks;
     eo.nk = o->nk;
     eo.samples_path = o->output ? spath : NULL;
     eo.monitor = true;
     eo.hardware_csv = o->output ? cpath : NULL;
     eo.hw_interval_s = o->hw_interval_s;
-    eo.cancel = o->cancel;
     bench_eval_result r;
     int erc = bench_eval_run(&eo, &r, err, errcap);
     if (erc) {
         rc = erc;
         goto out;
     }
-    const bench_prompt **prompt_of = malloc(r.n * sizeof *prompt_of);
+    const bench_prompt **prompt_of = malloc((r.roll.n + 1) * sizeof *prompt_of);
     cJSON *rep = NULL;
     if (prompt_of) {
-        for (size_t i = 0; i < r.n; i++) prompt_of[i] = bench_eval_prompt_of(&eo, i);
-        rep = bench_eval_report(prompt_of, r.results, r.n, o->ks, o->nk, o->verifier);
+        for (size_t i = 0; i < r.roll.n; i++) prompt_of[i] = bench_eval_prompt_of(&eo, i);
+        rep = bench_eval_report(prompt_of, r.roll.results, r.roll.n, o->ks, o->nk, o->verifier);
         free(prompt_of);
     }
     if (!rep) {
@@ -161,8 +161,8 @@ int bench_run(const bench_run_opts *o, cJSON **report, char *err, size_t errcap)
         goto out;
     }
     cJSON *timing = cJSON_AddObjectToObject(rep, "timing");
-    cJSON_AddNumberToObject(timing, "generation_time", rounded(r.generation_seconds, 1e3));
-    cJSON_AddNumberToObject(timing, "verification_time", rounded(r.verification_seconds, 1e3));
+    cJSON_AddNumberToObject(timing, "generation_time", rounded(r.roll.generation_seconds, 1e3));
+    cJSON_AddNumberToObject(timing, "verification_time", rounded(r.roll.verify_wait_seconds, 1e3));
     cJSON_AddNumberToObject(timing, "total_time", rounded(time_now() - t0, 1e3));
     cJSON_AddStringToObject(rep, "model_path", o->model);
     char ts[64];
@@ -171,7 +171,7 @@ int bench_run(const bench_run_opts *o, cJSON **report, char *err, size_t errcap)
     localtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tmv);
     cJSON_AddStringToObject(rep, "timestamp", ts);
-    cJSON_AddNumberToObject(rep, "generated_tokens", (double)r.gen.generated_tokens);
+    cJSON_AddNumberToObject(rep, "generated_tokens", (double)r.roll.gen.generated_tokens);
     add_num_or_null(rep, "tokens_per_sec", rounded(r.metrics.tokens_per_sec, 10));
     cJSON_AddNumberToObject(rep, "max_new_tokens", o->max_new_tokens);
     cJSON_AddNumberToObject(rep, "temperature", o->temperature);
@@ -183,7 +183,7 @@ int bench_run(const bench_run_opts *o, cJSON **report, char *err, size_t errcap)
     if (o->output) cJSON_AddStringToObject(rep, "samples_file", spath);
     else cJSON_AddNullToObject(rep, "samples_file");
     if (r.metrics.have_hw) cJSON_AddItemToObject(rep, "hardware", hw_summary_to_json(&r.metrics.hw));
-    int krc = o->benchmark ? add_eval_keys(o, &eo, r.results, r.n, rep) : 0;
+    int krc = o->benchmark ? add_eval_keys(o, &eo, r.roll.results, r.roll.n, rep) : 0;
     bench_eval_result_free(&r);
     if (krc) {
         cJSON_Delete(rep);

@@ -109,14 +109,6 @@ static int replace(char **field, const char *text) {
     return 0;
 }
 
-/* True when the code calls name( on a line of its own, at the top level. */
-static bool calls_at_top(const char *code, const char *name) {
-    size_t n = strlen(name);
-    for (const char *line = code; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-        if (!strncmp(line, name, n) && line[n] == '(') return true;
-    return false;
-}
-
 /* True when the text already names the function as a call or definition: "name(". A bare word
  * ("the square of a number") does not count. */
 static bool names_function(const char *text, const char *name) {
@@ -142,14 +134,6 @@ static int adapt(const bench_suite *s, bench_prompt *p, char *why, size_t cap) {
         if (!p->test_code || !*p->test_code) {
             snprintf(why, cap, "not an MBPP task: no 'tests' (asserts, or def test_solution(): asserts)");
             return -1;
-        }
-        if (strstr(p->test_code, "def test_solution(") && !calls_at_top(p->test_code, "test_solution")) {
-            size_t n = strlen(p->test_code) + 32;
-            char *t = malloc(n);
-            if (!t) goto oom;
-            snprintf(t, n, "%s\n\ntest_solution()\n", p->test_code);
-            free(p->test_code);
-            p->test_code = t;
         }
         if (p->entry_point && *p->entry_point && !names_function(p->prompt, p->entry_point)) {
             size_t n = strlen(p->prompt) + strlen(p->entry_point) + 64;

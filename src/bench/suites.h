@@ -7,7 +7,7 @@
  *              check(candidate)); python verifier, which runs check(entry_point) on the prompt's
  *              function completed by the model
  *   mbpp       an MBPP file, JSONL {task_id, prompt, tests, entry_point} (tests are asserts, or
- *              "def test_solution(): assert ..." which is then called, as the original does);
+ *              "def test_solution(): assert ...", which the python verifier calls);
  *              python verifier. The prompt gets a sentence naming the function the tests call
  *              (entry_point), which the original's prompts left the model to guess.
  * HumanEval and MBPP are not bundled (no network at run time): --dataset FILE names the file.

@@ -448,3 +448,19 @@ out:
     st_close(f);
     return rc;
 }
+
+model *model_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap) {
+    char cfgp[4300];
+    bool full = false;
+    if (weights) {
+        fs_join(cfgp, sizeof cfgp, weights, "adapter_config.json");
+        full = !fs_exists(cfgp);
+    }
+    model *m = model_load(full ? weights : base_dir, err, errcap);
+    if (!m) return NULL;
+    if (weights && !full && model_apply_adapter(m, weights, err, errcap)) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}

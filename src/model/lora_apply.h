@@ -36,4 +36,10 @@ int model_tokenizer_dir(const char *dir, char *out, size_t cap, char *err, size_
  * that name a module or layer the model does not have, and shapes that do not match r and the model. */
 int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t errcap);
 
+/* Loads the weights to sample from: base_dir alone (weights NULL), base_dir with the LoRA adapter folder
+ * weights applied in memory at the base's dtype (model_apply_adapter), or weights itself when it is a full
+ * model folder (no adapter_config.json: a full fine-tuning checkpoint). Returns the model (caller frees
+ * with model_free) or NULL with the reason in err. */
+model *model_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap);
+
 #endif

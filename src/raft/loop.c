@@ -3,12 +3,11 @@
 #include "core/err.h"
 
 #include "bench/prompts.h"
+#include "bench/rollout.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
 #include "core/log.h"
-#include "core/progress.h"
 #include "core/timing.h"
-#include "generate/generate.h"
 #include "model/lora_apply.h"
 #include "raft/resume.h"
 #include "train/train_model.h"
@@ -118,121 +117,8 @@ out:
     return rc;
 }
 
-/* ---- generation and verification, overlapped ----
- * Every sample is appended to the samples file as soon as it is decoded and handed to a verification
- * stream at once, so compiling and running the programs goes on while the model keeps decoding. The
- * verified file is written once every sample of the cycle has its verdict. */
-
-typedef struct {
-    const raft_loop_options *o;
-    const bench_prompt_set *ps;
-    const size_t *sel;      /* prompt index (into ps) of each prompt given to gen_run */
-    uint8_t *done;          /* [ps->count * spp]: sample already in the file */
-    FILE *f;
-    bool write_failed, oom;
-    vf_stream *vs;
-    cJSON **recs;           /* samples records, in stream (submission) order */
-    size_t n_recs, cap_recs;
-    progress prog;          /* samples generated */
-} cycle_ctx;
-
-/* Adds a record to the cycle and submits its sample for verification. Takes rec. */
-static int submit_record(cycle_ctx *g, cJSON *rec) {
-    long pi = bench_prompts_find(g->ps, json_get_str(rec, "prompt_id", ""));
-    if (pi < 0) {
-        cJSON_Delete(rec);
-        return 0;
-    }
-    if (g->n_recs == g->cap_recs) {
-        size_t nc = g->cap_recs ? 2 * g->cap_recs : 64;
-        cJSON **nr = realloc(g->recs, nc * sizeof *nr);
-        if (!nr) {
-            cJSON_Delete(rec);
-            g->oom = true;
-            return -1;
-        }
-        g->recs = nr;
-        g->cap_recs = nc;
-    }
-    vf_sample smp;
-    bench_prompt_sample(&g->ps->items[pi], json_get_str(rec, "completion", ""), &smp);
-    if (vf_stream_submit(g->vs, &smp) != (long)g->n_recs) {
-        cJSON_Delete(rec);
-        g->oom = true;
-        return -1;
-    }
-    g->recs[g->n_recs++] = rec;
-    return 0;
-}
-
-static int gen_on_step(void *user, const gen_stats *st) {
-    cycle_ctx *g = user;
-    (void)st;
-    progress_update(&g->prog, g->prog.done);
-    return cancelled(g->o);
-}
-
-static int gen_on_result(void *user, const gen_result *r) {
-    cycle_ctx *g = user;
-    size_t pi = g->sel[r->prompt_idx];
-    size_t k = pi * (size_t)g->o->samples_per_prompt + (size_t)r->sample_idx;
-    if (g->done[k]) return 0;
-    const bench_prompt *p = &g->ps->items[pi];
-    cJSON *rec = cJSON_CreateObject();
-    cJSON_AddStringToObject(rec, "prompt_id", p->id);
-    cJSON_AddStringToObject(rec, "prompt", p->prompt);
-    cJSON_AddStringToObject(rec, "completion", r->completion);
-    cJSON_AddNumberToObject(rec, "sample_idx", r->sample_idx);
-    cJSON_AddNumberToObject(rec, "n_tokens", r->n_tokens);
-    cJSON_AddStringToObject(rec, "finish_reason", gen_finish_name(r->finish));
-    /* flushed line by line: a crash loses at most the sample being written */
-    if (jsonl_write(g->f, rec) != 0 || fflush(g->f) != 0) g->write_failed = true;
-    g->done[k] = 1;
-    progress_add(&g->prog, 1);
-    if (g->write_failed) {
-        cJSON_Delete(rec);
-        return 1;
-    }
-    return submit_record(g, rec) ? 1 : 0;
-}
-
-/* Submits the samples already in the samples file (up to valid_bytes; a line cut by a crash is
- * dropped) and marks their (prompt, sample) pairs done. */
-static int submit_existing(cycle_ctx *g, const char *path, long valid_bytes, char *err, size_t errcap) {
-    const int spp = g->o->samples_per_prompt;
-    if (truncate(path, valid_bytes) != 0) {
-        err_set(err, errcap, "%s: cannot truncate: %s", path, strerror(errno));
-        return -1;
-    }
-    jsonl_reader r;
-    if (jsonl_open(&r, path) != 0) {
-        err_set(err, errcap, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    cJSON *obj;
-    int rc;
-    char e[512];
-    while ((rc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
-        if (rc < 0) continue;
-        long pi = bench_prompts_find(g->ps, json_get_str(obj, "prompt_id", ""));
-        double s = json_get_num(obj, "sample_idx", -1);
-        if (pi < 0 || s < 0 || s >= spp || g->done[(size_t)pi * (size_t)spp + (size_t)s]) {
-            cJSON_Delete(obj);
-            continue;
-        }
-        g->done[(size_t)pi * (size_t)spp + (size_t)s] = 1;
-        if (submit_record(g, obj)) break;
-    }
-    jsonl_close(&r);
-    if (g->oom) {
-        err_set(err, errcap, "raft: out of memory");
-        return -1;
-    }
-    return 0;
-}
-
 /* Writes the verified file: the records with their verdicts, best reward first (as the original),
- * ties in generation order. */
+ * ties in prompt and sample order. */
 static int write_verified(cJSON **recs, size_t n, const vf_result *res, const char *verified_path, char *err,
                           size_t errcap) {
     for (size_t i = 0; i < n; i++) vf_result_to_json(&res[i], recs[i]);
@@ -280,138 +166,39 @@ static int write_verified(cJSON **recs, size_t n, const vf_result *res, const ch
     return rc;
 }
 
-model *raft_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap) {
-    char cfgp[4300];
-    bool full = false;
-    if (weights) {
-        fs_join(cfgp, sizeof cfgp, weights, "adapter_config.json");
-        full = !fs_exists(cfgp);
-    }
-    model *m = model_load(full ? weights : base_dir, err, errcap);
-    if (!m) return NULL;
-    if (weights && !full && model_apply_adapter(m, weights, err, errcap)) {
-        model_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-/* Generates the missing samples of the selected prompts into the samples file (none when
- * generate is false: the file is complete) while verifying every sample of the cycle, then writes
- * the verified file. 0 done, 1 cancelled, -1 error. */
+/* Samples the selected prompts from the weights prev (NULL: the base), verifying as they come, with the
+ * cycle's samples file as the rollout journal (a rerun continues after its last complete line), then
+ * writes the verified file. 0 done, 1 cancelled, -1 error. */
 static int sample_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const size_t *sel, size_t nsel,
-                        const char *prev, const raft_cycle_state *st, const char *samples_path,
-                        const char *verified_path, int cycle, raft_cycle_report *rep, char *err, size_t errcap) {
-    const int spp = o->samples_per_prompt;
+                        const char *prev, const char *samples_path, const char *verified_path, int cycle,
+                        raft_cycle_report *rep, char *err, size_t errcap) {
+    char label[32];
+    snprintf(label, sizeof label, "Cycle %d", cycle);
+    rollout_opts ro = {.label = label, .model_dir = o->model_dir, .weights_dir = prev, .prompts = ps, .select = sel,
+                       .n_select = nsel, .samples_per_prompt = o->samples_per_prompt,
+                       .max_new_tokens = o->max_new_tokens, .gen_batch_size = o->gen_batch_size,
+                       .temperature = o->temperature, .seed = o->seed + (uint64_t)cycle * 1000003u,
+                       .system_prompt = o->system_prompt, .verifier = &o->verifier, .journal_path = samples_path,
+                       .cancel = o->cancel};
+    rollout_result r;
+    int rrc = rollout_run(&ro, &r, err, errcap);
+    if (rrc) return rrc;
+    rep->gen_seconds = r.generation_seconds;
+    rep->generated_tokens = r.gen.generated_tokens;
+    rep->verify_seconds = r.verify_wait_seconds;
     int rc = -1;
-    model *m = NULL;
-    tokenizer *t = NULL;
-    vf_result *res = NULL;
-    size_t nres = 0;
-    cycle_ctx g = {.o = o, .ps = ps};
-    size_t *todo = malloc(nsel * sizeof *todo + 1);
-    const char **texts = malloc(nsel * sizeof *texts + 1);
-    g.done = calloc(ps->count * (size_t)spp + 1, 1);
-    if (!todo || !texts || !g.done) {
-        err_set(err, errcap, "raft: out of memory");
-        goto out;
-    }
-    vf_config vc = o->verifier;
-    vc.cancel = o->cancel;
-    if (!(g.vs = vf_stream_start(&vc, NULL, NULL, err, errcap))) goto out;
-    if (st->samples_file && submit_existing(&g, samples_path, st->samples_valid_bytes, err, errcap)) goto out;
-    size_t ntodo = 0;
-    long missing = 0;
-    for (size_t i = 0; i < nsel; i++) {
-        long miss = 0;
-        for (int s = 0; s < spp; s++) miss += !g.done[sel[i] * (size_t)spp + (size_t)s];
-        if (miss) {
-            todo[ntodo] = sel[i];
-            texts[ntodo++] = ps->items[sel[i]].prompt;
-            missing += miss;
-        }
-    }
-    if (ntodo > 0) {
-        char path[4200];
-        fs_join(path, sizeof path, o->model_dir, "tokenizer.json");
-        if (!(t = tok_load(path, err, errcap))) goto out;
-        if (prev) log_info("Cycle %d: sampling from %s applied to the base model", cycle, prev);
-        if (!(m = raft_load_weights(o->model_dir, prev, err, errcap))) goto out;
-        model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
-        if (!(g.f = fopen(samples_path, "a"))) {
-            err_set(err, errcap, "%s: cannot write: %s", samples_path, strerror(errno));
-            goto out;
-        }
-        gen_params p;
-        gen_params_default(&p);
-        p.n_samples = spp;
-        p.max_new_tokens = o->max_new_tokens;
-        p.sampling.temperature = (float)o->temperature;
-        p.seed = o->seed + (uint64_t)cycle * 1000003u;
-        p.batch_size = o->gen_batch_size;
-        p.system_prompt = o->system_prompt;
-        p.tpl = chat_detect(o->model_dir);
-        p.on_step = gen_on_step;
-        p.step_user = &g;
-        g.sel = todo;
-        log_info("Cycle %d: generating %ld sample%s for %zu prompt%s, verifying as they come", cycle, missing,
-                 missing == 1 ? "" : "s", ntodo, ntodo == 1 ? "" : "s");
-        progress_start(&g.prog, "generate", missing, "samples");
-        double t0 = time_now();
-        gen_stats gst = {0};
-        int grc = gen_run(m, t, texts, (int)ntodo, &p, gen_on_result, &g, &gst, err, errcap);
-        rep->gen_seconds = time_now() - t0;
-        rep->generated_tokens = gst.generated_tokens;
-        progress_finish(&g.prog);
-        model_free(m); /* the sampling weights are not needed while the last programs run */
-        m = NULL;
-        if (grc < 0) goto out;
-        if (g.oom) {
+    cJSON **recs = calloc(r.n + 1, sizeof *recs);
+    for (size_t i = 0; recs && i < r.n; i++)
+        if (!(recs[i] = rollout_record(&ro, &r, i))) {
             err_set(err, errcap, "raft: out of memory");
             goto out;
         }
-        if (g.write_failed) {
-            err_set(err, errcap, "%s: write failed: %s", samples_path, strerror(errno));
-            goto out;
-        }
-        if (grc == 1 || cancelled(o)) {
-            vf_stream_cancel(g.vs);
-            rc = 1;
-            goto out;
-        }
-    }
-    const size_t verified = vf_stream_done(g.vs);
-    log_info("Cycle %d: %zu of %zu samples verified during generation; waiting for %zu", cycle, verified, g.n_recs,
-             g.n_recs - verified);
-    double t1 = time_now();
-    int frc = vf_stream_finish(g.vs, &res, &nres);
-    g.vs = NULL;
-    rep->verify_seconds = time_now() - t1;
-    if (frc < 0 || nres != g.n_recs) {
-        err_set(err, errcap, "raft: out of memory");
-        goto out;
-    }
-    if (frc == 1) {
-        rc = 1;
-        goto out;
-    }
-    if (write_verified(g.recs, g.n_recs, res, verified_path, err, errcap)) goto out;
-    rc = 0;
+    if (!recs) err_set(err, errcap, "raft: out of memory");
+    else rc = write_verified(recs, r.n, r.results, verified_path, err, errcap);
 out:
-    if (g.vs) {
-        if (rc != 0) vf_stream_cancel(g.vs);
-        vf_stream_finish(g.vs, NULL, NULL);
-    }
-    if (g.f) fclose(g.f);
-    model_free(m);
-    tok_free(t);
-    for (size_t i = 0; i < nres; i++) vf_result_free(&res[i]);
-    free(res);
-    for (size_t i = 0; i < g.n_recs; i++) cJSON_Delete(g.recs[i]);
-    free(g.recs);
-    free(todo);
-    free(texts);
-    free(g.done);
+    for (size_t i = 0; recs && i < r.n; i++) cJSON_Delete(recs[i]);
+    free(recs);
+    rollout_result_free(&r);
     return rc;
 }
 
@@ -766,7 +553,7 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
         log_info("Cycle %d/%d: %zu prompt%s, stage %s", c, o->cycles, nsel, nsel == 1 ? "" : "s",
                  raft_stage_name(st.stage));
         if (st.stage <= RAFT_STAGE_VERIFY) {
-            int g = sample_cycle(o, psp, sel, nsel, prev, &st, samples_path, verified_path, c, &rep, err, errcap);
+            int g = sample_cycle(o, psp, sel, nsel, prev, samples_path, verified_path, c, &rep, err, errcap);
             if (g != 0 || cancelled(o)) {
                 rc = g < 0 ? -1 : 1;
                 goto out;

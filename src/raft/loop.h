@@ -106,9 +106,4 @@ typedef struct {
  * records of the kept samples, best first. Returns 0 when all cycles are done, 1 when cancelled, -1 on error. */
 int raft_loop_run(const raft_loop_options *o, const raft_loop_hooks *hooks, char *err, size_t errcap);
 
-/* Loads the weights a cycle samples from: base_dir alone (weights NULL), base_dir with the LoRA adapter
- * folder weights applied in memory at the base's dtype, or weights itself when it is a full model folder.
- * Returns the model (caller frees) or NULL with err. */
-model *raft_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap);
-
 #endif

@@ -36,8 +36,8 @@ int raft_resume_first_cycle(const char *out_dir, int n_cycles) {
 }
 
 /* Counts complete JSON-object lines from the start, stopping at the first bad or unfinished one. */
-static int scan_samples(const char *path, long *count, long *valid_bytes, char *err, size_t errcap) {
-    *count = *valid_bytes = 0;
+static int scan_samples(const char *path, long *count, char *err, size_t errcap) {
+    *count = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errcap, "%s: %s", path, strerror(errno));
@@ -46,23 +46,17 @@ static int scan_samples(const char *path, long *count, long *valid_bytes, char *
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long pos = 0;
     while ((len = getline(&line, &cap, f)) > 0) {
         if (line[len - 1] != '\n') break; /* cut by a crash */
-        pos += len;
         bool blank = true;
         for (ssize_t i = 0; i < len; i++)
             if (line[i] != ' ' && line[i] != '\t' && line[i] != '\n' && line[i] != '\r') blank = false;
-        if (blank) {
-            *valid_bytes = pos;
-            continue;
-        }
+        if (blank) continue;
         cJSON *o = cJSON_Parse(line);
         bool ok = cJSON_IsObject(o);
         cJSON_Delete(o);
         if (!ok) break;
         (*count)++;
-        *valid_bytes = pos;
     }
     free(line);
     fclose(f);
@@ -81,43 +75,11 @@ int raft_resume_cycle(const char *out_dir, int cycle, long expected, raft_cycle_
     st->verified = fs_exists(path);
     raft_cycle_path(path, sizeof path, out_dir, cycle, RAFT_FILE_SAMPLES);
     st->samples_file = fs_exists(path);
-    if (st->samples_file && scan_samples(path, &st->samples_done, &st->samples_valid_bytes, err, errcap) != 0)
+    if (st->samples_file && scan_samples(path, &st->samples_done, err, errcap) != 0)
         return -1;
     if (st->trained) st->stage = RAFT_STAGE_DONE;
     else if (st->verified) st->stage = RAFT_STAGE_TRAIN;
     else if (expected > 0 && st->samples_done >= expected) st->stage = RAFT_STAGE_VERIFY;
     else st->stage = RAFT_STAGE_GENERATE;
     return 0;
-}
-
-long raft_resume_counts(const char *path, long valid_bytes, const char *const *ids, size_t n, long *counts, char *err,
-                        size_t errcap) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errcap, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long pos = 0, counted = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] != '\n') break;
-        pos += len;
-        if (valid_bytes >= 0 && pos > valid_bytes) break;
-        cJSON *o = cJSON_Parse(line);
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "prompt_id");
-        if (cJSON_IsString(id)) {
-            for (size_t i = 0; i < n; i++)
-                if (!strcmp(ids[i], id->valuestring)) {
-                    counts[i]++;
-                    counted++;
-                    break;
-                }
-        }
-        cJSON_Delete(o);
-    }
-    free(line);
-    fclose(f);
-    return counted;
 }

@@ -7,8 +7,8 @@
  *                            or config.json (full model). Write it as cycle_c_final.tmp/ and rename.
  * So cycle c is done when cycle_c_final/ is complete; otherwise it resumes at training when the
  * verified file exists, at verification when the samples file holds every expected sample, and at
- * generation otherwise, after the last complete sample line (a line cut by a crash is dropped:
- * truncate the file to samples_valid_bytes before appending). */
+ * generation otherwise: the samples file is the cycle's rollout journal (bench/rollout.h), which
+ * continues after its last complete line. */
 #ifndef HF_RAFT_RESUME_H
 #define HF_RAFT_RESUME_H
 
@@ -27,8 +27,7 @@ char *raft_cycle_path(char *out, size_t cap, const char *out_dir, int cycle, raf
 typedef struct {
     int cycle;
     raft_stage stage;
-    long samples_done;        /* complete JSON-object lines in the samples file */
-    long samples_valid_bytes; /* file offset just after the last of them */
+    long samples_done;        /* complete JSON-object lines at the start of the samples file */
     bool samples_file, verified, trained;
 } raft_cycle_state;
 
@@ -37,13 +36,6 @@ typedef struct {
  * "PATH: reason" in err when a file exists but cannot be read. */
 int raft_resume_cycle(const char *out_dir, int cycle, long expected_samples, raft_cycle_state *out, char *err,
                       size_t errcap);
-
-/* Samples already generated per prompt, for a cycle whose samples finish out of order (continuous
- * batching): reads the complete lines of the samples file (up to valid_bytes; < 0: all), and adds 1
- * to counts[i] for each line whose "prompt_id" is ids[i] (lines with other ids are ignored).
- * counts must hold n zeros on entry. Returns the number of lines counted, or -1 with err. */
-long raft_resume_counts(const char *samples_path, long valid_bytes, const char *const *ids, size_t n, long *counts,
-                        char *err, size_t errcap);
 
 /* True when cycle c's final weights are complete. */
 bool raft_cycle_trained(const char *out_dir, int cycle);

@@ -5,7 +5,8 @@
  *   0.0 does not compile | 0.3 compiles with warnings | 0.5 compiles clean (or crashes / times out
  *   when run) | 0.7 runs, output wrong or nothing to compare | 1.0 correct output
  * and a status saying why. The execution verifier gives 0.5 + 0.5 x (tests passed / tests run); the
- * python verifier runs HumanEval check(entry_point) or MBPP asserts; custom gives 1.0 or 0.0.
+ * python verifier runs HumanEval check(entry_point) or MBPP asserts (top-level, or in a test_solution()
+ * that the tests define and do not call: it is called); custom gives 1.0 or 0.0.
  *
  * Memory: results own their strings (vf_result_free); configs and samples are borrowed. */
 #ifndef HF_VERIFY_H
@@ -48,7 +49,7 @@ typedef struct {
     const char *stdin_text;      /* NULL: /dev/null */
     const vf_test_case *tests;   /* execution verifier: I/O cases */
     size_t n_tests;
-    const char *test_code;       /* python verifier: HumanEval `def check(candidate)` or MBPP asserts */
+    const char *test_code;       /* python verifier: HumanEval `def check(candidate)`, MBPP asserts or `def test_solution()` */
     const char *entry_point;     /* python: the function check() is called with (HumanEval) */
     const char *prompt;          /* python: prepended when the completion does not define entry_point */
 } vf_sample;
@@ -178,6 +179,10 @@ void vf_result_free(vf_result *r);
  * exit_code, signal, tests_passed/tests_total (when tests ran), actual_output, output_truncated, stderr,
  * compile_log, compile_warnings, error, details, compile_cached. */
 void vf_result_to_json(const vf_result *r, cJSON *obj);
+/* The inverse of vf_result_to_json: a result from a record that carries its fields (a verified samples
+ * line). Fields that are absent read as 0 / false / "". Returns 0 (free with vf_result_free), or -1
+ * when "status" is missing or unknown, or out of memory (r then holds nothing to free). */
+int vf_result_from_json(const cJSON *obj, vf_result *r);
 
 /* Resolves the compiler/interpreter a verifier uses for a language into out (absolute path).
  * Returns false when it is not installed. */
