@@ -233,7 +233,7 @@ static void test_same_seed_same_samples_at_any_batch_size(void **state) {
     for (int s = 1; s < 4; s++)
         distinct += memcmp(ref.r[0].tokens, ref.r[s].tokens, 10 * sizeof(int)) != 0;
     assert_true(distinct >= 2);
-    const int sizes[] = {1, 3, 5, 12, 64};
+    const int sizes[] = {1, 3, 5, 12, 64, 0 /* auto */};
     for (size_t b = 0; b < sizeof sizes / sizeof *sizes; b++) {
         p.batch_size = sizes[b];
         assert_int_equal(run(M, &p, &c, NULL), 0);
@@ -245,6 +245,27 @@ static void test_same_seed_same_samples_at_any_batch_size(void **state) {
         }
         collect_free(&c);
     }
+    /* skipped samples (a resumed run) are not generated; the others are those of the full run, also
+       when a prompt has nothing left (it is not even prefilled) */
+    unsigned char skip[NPROMPTS * 4] = {0};
+    for (int k = 0; k < 4; k++) skip[k] = 1; /* all of prompt 0 */
+    skip[4 + 1] = skip[4 + 3] = 1;           /* samples 1 and 3 of prompt 1 */
+    p.skip = skip;
+    p.batch_size = 3;
+    gen_stats st;
+    assert_int_equal(run(M, &p, &c, &st), 0);
+    assert_int_equal(c.count, NPROMPTS * 4 - 6);
+    for (int k = 0; k < NPROMPTS * 4; k++) {
+        assert_int_equal(c.r[k].seen, !skip[k]);
+        if (skip[k]) continue;
+        assert_int_equal(c.r[k].n_tokens, ref.r[k].n_tokens);
+        assert_memory_equal(c.r[k].tokens, ref.r[k].tokens, (size_t)ref.r[k].n_tokens * sizeof(int));
+    }
+    long prefilled = 0;
+    for (int i = 1; i < NPROMPTS; i++) prefilled += ref.r[i * 4].n_prompt_tokens;
+    assert_int_equal(st.prompt_tokens, prefilled); /* prompt 0 was never prefilled */
+    collect_free(&c);
+    p.skip = NULL;
     /* another seed gives other samples */
     p.seed = 43;
     assert_int_equal(run(M, &p, &c, NULL), 0);
@@ -254,6 +275,19 @@ static void test_same_seed_same_samples_at_any_batch_size(void **state) {
     assert_true(differ >= NPROMPTS * 4 - 2);
     collect_free(&c);
     collect_free(&ref);
+}
+
+/* Batch size 0: every sequence at once up to GEN_AUTO_BATCH_MAX, fewer when their KV cache would pass
+ * GEN_AUTO_KV_BYTES; a function of the model and the settings alone. */
+static void test_auto_batch_size(void **state) {
+    (void)state;
+    assert_int_equal(gen_auto_batch(M, 10, 100), 10);
+    assert_int_equal(gen_auto_batch(M, 1000, 100), GEN_AUTO_BATCH_MAX);
+    assert_int_equal(gen_auto_batch(M, 0, 100), 1);
+    long long per_token = (long long)kv_bytes_per_token(M, false);
+    int max_len = (int)(GEN_AUTO_KV_BYTES / (per_token * 10)); /* room for exactly 10 sequences */
+    assert_int_equal(gen_auto_batch(M, 1000, max_len), 10);
+    assert_int_equal(gen_auto_batch(M, 1000, (int)(GEN_AUTO_KV_BYTES / per_token) + 1), 1); /* never 0 */
 }
 
 /* Finds a token in toks[from..n) whose bytes are printable ASCII (at least 2 bytes when possible). */
@@ -485,8 +519,9 @@ static void test_bad_parameters_are_refused(void **state) {
     p.max_new_tokens = 0;
     assert_int_equal(gen_params_check(&p, err, sizeof err), -1);
     gen_params_default(&p);
-    p.batch_size = 0;
+    p.batch_size = -1;
     assert_int_equal(gen_params_check(&p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "batch_size"));
     gen_params_default(&p);
     const char *empty[] = {""};
     p.stop = empty;
@@ -534,6 +569,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_equals_full_recomputation),
         cmocka_unit_test(test_same_seed_same_samples_at_any_batch_size),
+        cmocka_unit_test(test_auto_batch_size),
         cmocka_unit_test(test_fast_greedy_is_deterministic),
         cmocka_unit_test(test_stop_strings_cut_the_text_and_end_the_sample),
         cmocka_unit_test(test_every_eos_id_ends_a_sample),

@@ -22,6 +22,7 @@ static char root[256], model_dir[512], journal[512];
 static bench_prompt_set prompts;
 static vf_config verifier;
 static const size_t select_rev[] = {2, 0}; /* prompts c then a; b is not sampled */
+static char *full[6];                       /* the completions of an uninterrupted run */
 
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -63,6 +64,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     bench_prompts_free(&prompts);
+    for (int k = 0; k < 6; k++) free(full[k]);
     fs_remove_tree(root);
     return 0;
 }
@@ -105,6 +107,7 @@ static void test_order_and_journal(void **state) {
         assert_non_null(r.completion[k]);
         assert_true(r.n_tokens[k] >= 1 && r.n_tokens[k] <= 6);
         assert_true(r.results[k].success);
+        full[k] = strdup(r.completion[k]);
     }
     assert_string_equal(rollout_prompt_of(&o, &r, 0)->id, "c");
     assert_string_equal(rollout_prompt_of(&o, &r, 5)->id, "a");
@@ -119,8 +122,8 @@ static void test_order_and_journal(void **state) {
 
 static void test_resume_from_journal(void **state) {
     (void)state;
-    /* the three samples of c made earlier, a duplicate, a prompt that is not selected, a sample index
-       out of range, and a line of prompt a cut by a crash */
+    /* the three samples of c and sample 1 of a made earlier, a duplicate, a prompt that is not selected,
+       a sample index out of range, and a line of a cut by a crash */
     write_file(journal, "{\"prompt_id\": \"c\", \"sample_idx\": 0, \"completion\": \"OLD0\", \"n_tokens\": 2, "
                         "\"finish_reason\": \"stop\"}\n"
                         "{\"prompt_id\": \"c\", \"sample_idx\": 2, \"completion\": \"OLD2\", \"n_tokens\": 3}\n"
@@ -128,19 +131,22 @@ static void test_resume_from_journal(void **state) {
                         "{\"prompt_id\": \"c\", \"sample_idx\": 1, \"completion\": \"OLD1\"}\n"
                         "{\"prompt_id\": \"b\", \"sample_idx\": 1, \"completion\": \"NOT SELECTED\"}\n"
                         "{\"prompt_id\": \"a\", \"sample_idx\": 3, \"completion\": \"OUT OF RANGE\"}\n"
-                        "{\"prompt_id\": \"a\", \"sample_idx\": 1, \"compl");
+                        "{\"prompt_id\": \"a\", \"sample_idx\": 1, \"completion\": \"OLDA1\"}\n"
+                        "{\"prompt_id\": \"a\", \"sample_idx\": 2, \"compl");
     rollout_opts o = options();
     rollout_result r;
     char err[512];
     assert_int_equal(rollout_run(&o, &r, err, sizeof err), 0);
-    assert_int_equal(r.resumed, 3);
-    assert_int_equal(r.gen.n_samples, 3); /* only prompt a was decoded (c is complete) */
+    assert_int_equal(r.resumed, 4);
+    assert_int_equal(r.gen.n_samples, 2); /* only samples 0 and 2 of a were decoded */
+    assert_string_equal(r.completion[4], "OLDA1");
+    assert_string_equal(r.completion[3], full[3]); /* drawn as the uninterrupted run drew them */
+    assert_string_equal(r.completion[5], full[5]);
     assert_string_equal(r.completion[0], "OLD0"); /* the first line of a sample wins over a duplicate */
     assert_int_equal(r.finish[0], GEN_FINISH_STOP);
     assert_string_equal(r.completion[1], "OLD1");
     assert_string_equal(r.completion[2], "OLD2");
     assert_int_equal(r.n_tokens[2], 3);
-    for (size_t k = 3; k < 6; k++) assert_non_null(r.completion[k]);
     for (size_t k = 0; k < r.n; k++) assert_true(r.results[k].success);
     assert_int_equal(journal_lines(), 6); /* the cut line is gone: appended lines stand on their own */
     rollout_result_free(&r);

@@ -36,7 +36,7 @@ void bench_full_options_default(bench_full_options *o) {
     o->cycles = 2;
     o->samples_per_prompt = 8;
     o->max_new_tokens = 1024;
-    o->gen_batch_size = 16;
+    o->gen_batch_size = 0; /* gen_auto_batch */
     o->temperature = 0.7;
     o->seed = 42;
     vf_config_default(&o->verifier, VF_GCC);

@@ -21,7 +21,6 @@ typedef struct {
     rollout_result *r;
     long *slot_of_prompt;   /* [prompts->count]: position of the prompt in the selection, -1 */
     long *stream_index;     /* [n]: the sample's index in the verification stream, -1: not made yet */
-    const size_t *gen_sel;  /* selection slot of each prompt handed to gen_run */
     vf_stream *vs;
     FILE *journal;
     bool write_failed, oom;
@@ -33,7 +32,7 @@ void rollout_opts_default(rollout_opts *o) {
     o->label = "rollout";
     o->samples_per_prompt = 8;
     o->max_new_tokens = 1024;
-    o->gen_batch_size = 16;
+    o->gen_batch_size = 0; /* gen_auto_batch */
     o->temperature = 0.7;
     o->seed = 42;
 }
@@ -139,7 +138,7 @@ static int on_step(void *user, const gen_stats *st) {
 static int on_result(void *user, const gen_result *gr) {
     rollout_ctx *g = user;
     const size_t spp = (size_t)g->o->samples_per_prompt;
-    size_t k = g->gen_sel[gr->prompt_idx] * spp + (size_t)gr->sample_idx;
+    size_t k = (size_t)gr->prompt_idx * spp + (size_t)gr->sample_idx; /* gen_run has every selected prompt */
     if (g->r->completion[k]) return 0; /* made by an earlier run */
     progress_add(&g->prog, 1);
     if (g->journal) {
@@ -157,32 +156,35 @@ static int on_result(void *user, const gen_result *gr) {
     return 0;
 }
 
-/* Step 2: decodes every sample the journal did not hold. 0, 1 cancelled, -1 error. */
+/* Step 2: decodes every sample the journal did not hold. gen_run gets every selected prompt and skips
+ * the samples already made, so the random stream of each sample, and with it the sample, is the one an
+ * uninterrupted run draws. 0, 1 cancelled, -1 error. */
 static int decode_missing(rollout_ctx *g, char *err, size_t errcap) {
     const rollout_opts *o = g->o;
     rollout_result *r = g->r;
     const size_t spp = (size_t)o->samples_per_prompt, nslots = r->n / spp;
-    size_t *todo = malloc(nslots * sizeof *todo + 1);
     const char **texts = malloc(nslots * sizeof *texts + 1);
+    unsigned char *skip = malloc(r->n + 1);
     model *m = NULL;
     tokenizer *t = NULL;
     int rc = -1;
-    if (!todo || !texts) {
+    if (!texts || !skip) {
         err_set(err, errcap, "%s: out of memory", o->label);
         goto out;
     }
-    size_t ntodo = 0;
     long missing = 0;
+    size_t prompts_left = 0;
     for (size_t s = 0; s < nslots; s++) {
+        texts[s] = o->prompts->items[r->prompt[s * spp]].prompt;
         long miss = 0;
-        for (size_t j = 0; j < spp; j++) miss += !r->completion[s * spp + j];
-        if (miss) {
-            todo[ntodo] = s;
-            texts[ntodo++] = o->prompts->items[r->prompt[s * spp]].prompt;
-            missing += miss;
+        for (size_t j = 0; j < spp; j++) {
+            skip[s * spp + j] = r->completion[s * spp + j] != NULL;
+            miss += !skip[s * spp + j];
         }
+        missing += miss;
+        prompts_left += miss > 0;
     }
-    if (ntodo == 0) {
+    if (missing == 0) {
         rc = 0;
         goto out;
     }
@@ -208,14 +210,14 @@ static int decode_missing(rollout_ctx *g, char *err, size_t errcap) {
     p.batch_size = o->gen_batch_size;
     p.system_prompt = o->system_prompt;
     p.tpl = chat_detect(tok_dir);
+    p.skip = skip;
     p.on_step = on_step;
     p.step_user = g;
-    g->gen_sel = todo;
     if (r->resumed) log_info("%s: %ld samples kept from an interrupted run", o->label, r->resumed);
     log_info("%s: generating %ld sample%s for %zu prompt%s, verifying as they come", o->label, missing,
-             missing == 1 ? "" : "s", ntodo, ntodo == 1 ? "" : "s");
+             missing == 1 ? "" : "s", prompts_left, prompts_left == 1 ? "" : "s");
     progress_start(&g->prog, "generate", missing, "samples");
-    int grc = gen_run(m, t, texts, (int)ntodo, &p, on_result, g, &r->gen, err, errcap);
+    int grc = gen_run(m, t, texts, (int)nslots, &p, on_result, g, &r->gen, err, errcap);
     progress_finish(&g->prog);
     r->generation_seconds = time_now() - t0;
     if (grc < 0) goto out;
@@ -236,8 +238,8 @@ out:
         rc = -1;
     }
     g->journal = NULL;
-    free(todo);
     free(texts);
+    free(skip);
     return rc;
 }
 

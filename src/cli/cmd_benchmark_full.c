@@ -23,7 +23,8 @@ static const arg_spec full_flags[] = {
     {"max-new-tokens", 0, ARG_INT, "1024", "Generated tokens per sample at most", NULL, NULL, 1, 10000000, "N"},
     {"temperature", 0, ARG_FLOAT, "0.7", "Sampling temperature", NULL, NULL, 0, 100, "T"},
     {"seed", 's', ARG_INT, "42", "Random seed", NULL, NULL, 0, 0, NULL},
-    {"generation-batch-size", 0, ARG_INT, "16", "Sequences decoded together", NULL, NULL, 1, 65536, "N"},
+    {"generation-batch-size", 0, ARG_INT, "0", "Sequences decoded together (0: auto: every sample at once up to 64, "
+     "fewer when their KV cache would pass 4 GiB)", NULL, NULL, 0, 65536, "N"},
     {"prompts", 'p', ARG_STR, NULL, "Prompts JSONL instead of the 16 built-in C++ prompts", NULL, NULL, 0, 0, "FILE"},
     {"verifier", 0, ARG_STR, "gcc", "Verifier (compile verifiers run the program)", NULL,
      "gcc|clang|execution|python|rust|go|custom", 0, 0, "NAME"},

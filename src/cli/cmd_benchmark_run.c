@@ -24,7 +24,8 @@
     {"max-new-tokens", 0, ARG_INT, "1024", "Generated tokens per sample at most", NULL, NULL, 1, 10000000, "N"},      \
     {"temperature", 't', ARG_FLOAT, "0.7", "Sampling temperature (0: greedy)", NULL, NULL, 0, 100, "T"},               \
     {"seed", 's', ARG_INT, "42", "Random seed", NULL, NULL, 0, 0, NULL},                                              \
-    {"generation-batch-size", 0, ARG_INT, "16", "Sequences decoded together", NULL, NULL, 1, 65536, "N"},            \
+    {"generation-batch-size", 0, ARG_INT, "0", "Sequences decoded together (0: auto: every sample at once up to 64, " \
+     "fewer when their KV cache would pass 4 GiB)", NULL, NULL, 0, 65536, "N"},                                        \
     {"compile-only", 0, ARG_BOOL, NULL, "Compile verifiers: do not run the program (a sample passes when it "          \
      "compiles, as the original's default)", NULL, NULL, 0, 0, NULL},                                                  \
     {"workers", 'w', ARG_INT, "0", "Verification workers (0: one per core)", NULL, NULL, 0, 256, "N"},               \

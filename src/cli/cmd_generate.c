@@ -38,8 +38,8 @@ static const arg_spec generate_flags[] = {
      "TEXT"},
     {"chat-template", 0, ARG_STR, "auto", "Prompt format; auto reads the model's tokenizer_config.json", NULL,
      "auto|chatml|llama3|raw", 0, 0, NULL},
-    {"batch-size", 'b', ARG_INT, "16", "Sequences decoded together (memory grows with it)",
-     "generation.batch_size", NULL, 1, 65536, "N"},
+    {"batch-size", 'b', ARG_INT, "0", "Sequences decoded together (0: auto: every sample at once up to 64, fewer when "
+     "their KV cache would pass 4 GiB)", "generation.batch_size", NULL, 0, 65536, "N"},
     {"stop", 0, ARG_LIST, NULL, "Stop string (repeatable; \\n \\t \\\\ and \\, are unescaped)", "generation.stop",
      NULL, 0, 0, "S"},
     {"ignore-eos", 0, ARG_BOOL, NULL, "Do not stop at end-of-sequence tokens (for benchmarks)", NULL, NULL, 0, 0,
@@ -322,11 +322,13 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     const model_config *cfg = model_get_config(m);
+    char batch_text[32] = "auto";
+    if (p.batch_size > 0) snprintf(batch_text, sizeof batch_text, "%d", p.batch_size);
     log_info("Generating %d sample%s for %d prompt%s with %s (%s, %zu parameters): temperature %g, top-p %g, "
-             "top-k %d, up to %d new tokens, batch %d, seed %llu",
+             "top-k %d, up to %d new tokens, batch %s, seed %llu",
              p.n_samples, p.n_samples == 1 ? "" : "s", pl.n, pl.n == 1 ? "" : "s", dir, cfg->arch,
              model_num_params(m), (double)p.sampling.temperature, (double)p.sampling.top_p, p.sampling.top_k,
-             p.max_new_tokens, p.batch_size, (unsigned long long)p.seed);
+             p.max_new_tokens, batch_text, (unsigned long long)p.seed);
     p.on_step = on_step;
     p.step_user = &w;
     struct sigaction sa = {0}, old_int, old_term;

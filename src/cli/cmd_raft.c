@@ -66,8 +66,8 @@ static const arg_spec raft_flags[] = {
     {"temperature", 0, ARG_FLOAT, "0.7", "Sampling temperature", "generation.temperature", NULL, 0, 100, "T"},
     {"max-new-tokens", 0, ARG_INT, "1024", "Generated tokens per completion at most", "generation.max_new_tokens",
      NULL, 1, 10000000, "N"},
-    {"generation-batch-size", 0, ARG_INT, "16", "Sequences decoded together", "generation.batch_size", NULL, 1, 65536,
-     "N"},
+    {"generation-batch-size", 0, ARG_INT, "0", "Sequences decoded together (0: auto: every sample at once up to 64, fewer "
+     "when their KV cache would pass 4 GiB)", "generation.batch_size", NULL, 0, 65536, "N"},
     {"seed", 's', ARG_INT, "42", "Random seed (sampling, adapter init, batches)", "seed", NULL, 0, 0, NULL},
     {"learning-rate", 0, ARG_FLOAT, "5e-5", "Learning rate of cycle 1",
      "training.learning_rate|training.base_learning_rate", NULL, 0, 1, "LR"},

@@ -23,14 +23,22 @@ void gen_params_default(gen_params *p) {
     p->n_samples = 1;
     p->max_new_tokens = 1024;
     p->sampling = (gen_sampling){0.7f, 1.0f, 0};
-    p->batch_size = 16;
+    p->batch_size = 0;
     p->tpl = CHAT_CHATML;
+}
+
+int gen_auto_batch(const model *m, long n_sequences, int max_len) {
+    long long per_seq = (long long)kv_bytes_per_token(m, false) * (max_len > 0 ? max_len : 1);
+    long long fit = per_seq > 0 ? GEN_AUTO_KV_BYTES / per_seq : GEN_AUTO_BATCH_MAX;
+    long b = n_sequences < GEN_AUTO_BATCH_MAX ? n_sequences : GEN_AUTO_BATCH_MAX;
+    if (fit < b) b = (long)fit;
+    return b >= 1 ? (int)b : 1;
 }
 
 int gen_params_check(const gen_params *p, char *err, size_t errcap) {
     if (p->n_samples < 1) return err_set(err, errcap, "n_samples must be >= 1 (got %d)", p->n_samples), -1;
     if (p->max_new_tokens < 1) return err_set(err, errcap, "max_new_tokens must be >= 1 (got %d)", p->max_new_tokens), -1;
-    if (p->batch_size < 1) return err_set(err, errcap, "batch_size must be >= 1 (got %d)", p->batch_size), -1;
+    if (p->batch_size < 0) return err_set(err, errcap, "batch_size must be >= 0 (got %d)", p->batch_size), -1;
     if (p->n_stop < 0 || (p->n_stop > 0 && !p->stop)) return err_set(err, errcap, "bad stop string list"), -1;
     for (int i = 0; i < p->n_stop; i++)
         if (!p->stop[i] || !p->stop[i][0]) return err_set(err, errcap, "stop strings must not be empty"), -1;
@@ -153,6 +161,16 @@ static bool is_eos(const engine *e, int tok) {
     return false;
 }
 
+static bool skipped(const engine *e, int prompt, int sample) {
+    return e->p->skip && e->p->skip[(size_t)prompt * (size_t)e->p->n_samples + (size_t)sample];
+}
+
+/* The first sample of prompt at or after from that is to be generated; n_samples when none. */
+static int next_wanted(const engine *e, int prompt, int from) {
+    while (from < e->p->n_samples && skipped(e, prompt, from)) from++;
+    return from;
+}
+
 /* Hands a finished sample to the callback and frees its slot. */
 static int deliver(engine *e, int slot, gen_finish why, char *err, size_t errcap) {
     seq *s = &e->seqs[slot];
@@ -214,7 +232,8 @@ static int fork_sample(engine *e, int slot, char *err, size_t errcap) {
     seq *s = &e->seqs[slot];
     s->active = true;
     s->prompt_idx = e->prefix_prompt;
-    s->sample_idx = e->prefix_next++;
+    s->sample_idx = e->prefix_next;
+    e->prefix_next = next_wanted(e, e->prefix_prompt, e->prefix_next + 1);
     s->ntok = 0;
     s->tlen = 0;
     gen_seed_stream(&s->rng, e->p->seed, (uint64_t)s->prompt_idx, (uint64_t)s->sample_idx);
@@ -254,9 +273,11 @@ static int run(engine *e, char *err, size_t errcap) {
         int prefill = -1;
         while (e->prefix_prompt < 0 && next_prompt < e->n_prompts && prefill < 0 && !e->stopped) {
             int i = next_prompt++;
+            if (next_wanted(e, i, 0) == p->n_samples) continue; /* nothing left to generate */
             if (e->n_ids[i] >= e->cfg->max_position) {
                 /* no room for one new token: every sample of the prompt ends here */
                 for (int j = 0; j < p->n_samples && !e->stopped; j++) {
+                    if (skipped(e, i, j)) continue;
                     gen_result r = {i, j, "", 0, NULL, 0, e->n_ids[i], GEN_FINISH_PROMPT_TOO_LONG};
                     e->st.n_samples++;
                     if (e->cb && e->cb(e->user, &r) != 0) e->stopped = true;
@@ -315,7 +336,7 @@ static int run(engine *e, char *err, size_t errcap) {
         if (prefill >= 0) {
             memcpy(e->prefix_logits, e->logits + (size_t)n_decode * V, (size_t)V * sizeof(float));
             e->prefix_prompt = prefill;
-            e->prefix_next = 0;
+            e->prefix_next = next_wanted(e, prefill, 0);
         }
         if (p->on_step) {
             e->st.seconds = time_now() - e->t_start;
@@ -355,14 +376,18 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
     e.user = user;
     e.prefix_prompt = -1;
     e.st.n_prompts = n_prompts;
-    /* No more slots than samples can use. */
-    long total = (long)n_prompts * p->n_samples;
-    e.B = p->batch_size < total ? p->batch_size : (int)(total > 0 ? total : 1);
     int longest = 0;
     for (int i = 0; i < n_prompts; i++)
         if (n_ids[i] < cfg->max_position && n_ids[i] > longest) longest = n_ids[i];
     long max_len = (long)longest + p->max_new_tokens;
     e.max_len = (int)(max_len < cfg->max_position ? max_len : cfg->max_position);
+    /* No more slots than samples can use. */
+    long total = 0;
+    for (int i = 0; i < n_prompts; i++)
+        for (int j = 0; j < p->n_samples; j++)
+            total += !(p->skip && p->skip[(size_t)i * (size_t)p->n_samples + (size_t)j]);
+    int want = p->batch_size > 0 ? p->batch_size : gen_auto_batch(m, total, e.max_len);
+    e.B = want < total ? want : (int)(total > 0 ? total : 1);
     int V = cfg->vocab_size;
     e.nthreads = omp_get_max_threads();
     e.kv = kv_create(m, e.B + 1, e.max_len);

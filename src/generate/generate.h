@@ -54,18 +54,30 @@ typedef struct {
     int max_new_tokens;        /* >= 1 */
     gen_sampling sampling;     /* temperature (0: greedy), top_p, top_k */
     uint64_t seed;
-    int batch_size;            /* sequences decoded together (KV slots), >= 1 */
+    int batch_size;            /* sequences decoded together (KV slots), >= 1; 0: gen_auto_batch's choice */
     const char *const *stop;   /* stop strings (n_stop of them), matched on the decoded text; may be NULL */
     int n_stop;
     bool ignore_eos;           /* keep going past end-of-sequence ids (benchmarks) */
     chat_template tpl;         /* how gen_run renders prompts (CHAT_RAW: the text as it is) */
     const char *system_prompt; /* system message for the template, or NULL / "" for none */
+    const unsigned char *skip; /* NULL, or [n_prompts * n_samples]: nonzero = do not generate sample j of
+                                  prompt i (resuming); every other sample comes out as in a full run, and a
+                                  prompt with nothing left to generate is not prefilled */
     gen_step_fn on_step;       /* optional, called after each step with step_user */
     void *step_user;
 } gen_params;
 
-/* Defaults: 1 sample, 1024 new tokens, temperature 0.7, top_p 1, top_k 0, seed 0, batch 16, ChatML. */
+/* Defaults: 1 sample, 1024 new tokens, temperature 0.7, top_p 1, top_k 0, seed 0, batch 0 (auto), ChatML. */
 void gen_params_default(gen_params *p);
+/* The batch size that batch_size 0 stands for: every sequence at once up to GEN_AUTO_BATCH_MAX, fewer
+ * when their KV cache (max_len tokens each, kv_bytes_per_token) would pass GEN_AUTO_KV_BYTES. On CPUs
+ * decoding speed rises with the batch up to about 32 sequences and is flat past 64 (docs/benchmarks.md);
+ * the choice depends on the model and the settings only, never on the machine's free memory, so a seed
+ * gives the same samples everywhere. */
+#define GEN_AUTO_BATCH_MAX 64
+#define GEN_AUTO_KV_BYTES (4LL << 30)
+int gen_auto_batch(const model *m, long n_sequences, int max_len);
+
 /* Checks p; returns 0, or -1 with the reason in err. */
 int gen_params_check(const gen_params *p, char *err, size_t errcap);
 

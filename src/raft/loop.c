@@ -40,7 +40,7 @@ void raft_loop_options_default(raft_loop_options *o) {
     o->samples_per_prompt = 8;
     o->temperature = 0.7;
     o->max_new_tokens = 1024;
-    o->gen_batch_size = 16;
+    o->gen_batch_size = 0; /* gen_auto_batch */
     o->seed = 42;
     o->learning_rate = 5e-5;
     o->lr_decay = 0.85;
