@@ -125,7 +125,7 @@ void train_attn_fwd(float *out, float *lse, const float *q, const float *k, cons
                         for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
 #pragma omp simd reduction(+ : sum)
                         for (int j = 0; j < n; j++) {
-                            row[j] = train_expf(row[j] - mx);
+                            row[j] = mm_expf(row[j] - mx);
                             sum += row[j];
                         }
                         const float inv = 1.0f / sum;
@@ -189,7 +189,7 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
                             for (int d = 0; d < hd; d++) D += dor[d] * orow[d];
 #pragma omp simd
                             for (int j = 0; j < n; j++) {
-                                pr[j] = train_expf(pr[j] - l);
+                                pr[j] = mm_expf(pr[j] - l);
                                 dpr[j] = pr[j] * (dpr[j] - D) * scale; /* dscore */
                             }
                             for (int j = n; j < nk; j++) pr[j] = dpr[j] = 0;
@@ -211,13 +211,13 @@ void train_attn_bwd(float *dq, float *dk, float *dv, const float *dout, const fl
 
 void train_swiglu_fwd(float *a, const float *g, const float *u, size_t n) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) a[i] = g[i] / (1.0f + train_expf(-g[i])) * u[i];
+    for (size_t i = 0; i < n; i++) a[i] = g[i] / (1.0f + mm_expf(-g[i])) * u[i];
 }
 
 void train_swiglu_bwd(float *dg, float *du, const float *da, const float *g, const float *u, size_t n) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
-        float sg = 1.0f / (1.0f + train_expf(-g[i]));
+        float sg = 1.0f / (1.0f + mm_expf(-g[i]));
         float silu = g[i] * sg;
         du[i] = da[i] * silu;
         dg[i] = da[i] * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
@@ -288,14 +288,14 @@ void train_xent_rows(float *logits, const int *targets, float *nll, int n, int V
             const int i1 = V - i0 < 4096 ? V : i0 + 4096;
             float part = 0;
 #pragma omp simd reduction(+ : part)
-            for (int i = i0; i < i1; i++) part += train_expf(row[i] - mx);
+            for (int i = i0; i < i1; i++) part += mm_expf(row[i] - mx);
             sum += part;
         }
         float lse = mx + (float)log(sum);
         nll[r] = lse - row[targets[r]];
         if (scale != 0.0f) {
 #pragma omp simd
-            for (int i = 0; i < V; i++) row[i] = scale * train_expf(row[i] - lse);
+            for (int i = 0; i < V; i++) row[i] = scale * mm_expf(row[i] - lse);
             row[targets[r]] -= scale;
         }
     }
