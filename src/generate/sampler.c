@@ -1,5 +1,7 @@
 #include "generate/sampler.h"
 
+#include "kernels/expf.h"
+
 #include <math.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -74,27 +76,8 @@ int gen_sampling_check(const gen_sampling *p, char *err, size_t errcap) {
     return 0;
 }
 
-/* exp(x) for x <= 0 without libm: 2^n * poly(r) with x = n ln2 + r (the Cephes expf polynomial).
- * Relative error about 2e-7; results below e^-87 and NaN give 0, positive x gives 1. */
-static inline float exp_nonpos(float x) {
-    float keep = (float)(x > -87.0f); /* 0 for x <= -87 and for NaN */
-    x = x > -87.0f ? x : -87.0f;
-    x = x < 0.0f ? x : 0.0f;
-    int32_t ni = (int32_t)(x * 1.44269504088896341f - 0.5f); /* truncation rounds x/ln2 to nearest for x <= 0 */
-    float n = (float)ni;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t bits = (uint32_t)(ni + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale * keep;
-}
+/* e^x for x <= 0 (mm_expf); NaN and x <= -87 give 0, positive x gives 1. */
+static inline float exp_nonpos(float x) { return x > -87.0f ? mm_expf(x < 0.0f ? x : 0.0f) : 0.0f; }
 
 /* out[i] = exp((in[i] - maxv) * inv_t), with NaN counting as -inf (maxv is the largest finite input). */
 /* out[i] = exp((in[i] - maxv) * inv_t), with NaN counting as -inf (maxv is the largest finite input).

@@ -1,7 +1,9 @@
-/* expf: a vectorisable e^x for the kernels' inner loops (attention softmax, training ops). */
+/* expf: a vectorisable e^x and the softmax of a row built on it, for the inner loops of attention,
+ * SiLU, cross-entropy and the training ops. */
 #ifndef HF_KERNELS_EXPF_H
 #define HF_KERNELS_EXPF_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,6 +27,22 @@ static inline float mm_expf(float x) {
     float scale2;
     memcpy(&scale2, &bits, sizeof scale2);
     return p * scale2 * big;
+}
+
+/* Softmax of row[0..n) in place (n >= 1). Returns the log of the sum of e^(row - max) plus the max: the
+ * row's log-sum-exp, which a backward pass keeps. */
+static inline float mm_softmax_row(float *row, int n) {
+    float mx = row[0], sum = 0;
+    for (int p = 1; p < n; p++) mx = row[p] > mx ? row[p] : mx;
+#pragma omp simd reduction(+ : sum)
+    for (int p = 0; p < n; p++) {
+        row[p] = mm_expf(row[p] - mx);
+        sum += row[p];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int p = 0; p < n; p++) row[p] *= inv;
+    return mx + logf(sum);
 }
 
 #endif

@@ -685,16 +685,7 @@ static void attend_decode_f32(float *out, const float *q, const float *K, const 
         }
     }
     for (int i = 0; i < group; i++) {
-        float *row = scores + (size_t)i * n, mx = -INFINITY, sum = 0;
-        for (int p = 0; p < n; p++) mx = row[p] > mx ? row[p] : mx;
-#pragma omp simd reduction(+ : sum)
-        for (int p = 0; p < n; p++) {
-            row[p] = mm_expf(row[p] - mx);
-            sum += row[p];
-        }
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int p = 0; p < n; p++) row[p] *= inv;
+        mm_softmax_row(scores + (size_t)i * n, n);
         memset(out + (size_t)i * hd, 0, (size_t)hd * sizeof(float));
     }
 #ifdef __AVX512F__
@@ -836,14 +827,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
                 for (int i = 0; i < nq; i++) {
                     float *row = S + (size_t)i * nkeys;
                     const int n = p0 + i + 1; /* causal: keys 0..pos */
-                    float mx = -INFINITY, sum = 0;
-                    for (int p = 0; p < n; p++) mx = row[p] > mx ? row[p] : mx;
-                    for (int p = 0; p < n; p++) {
-                        row[p] = expf(row[p] - mx);
-                        sum += row[p];
-                    }
-                    const float inv = 1.0f / sum;
-                    for (int p = 0; p < n; p++) row[p] *= inv;
+                    mm_softmax_row(row, n);
                     for (int p = n; p < nkeys; p++) row[p] = 0;
                 }
                 mm_f32_nn_strided(s->att + (size_t)t0 * qd + (size_t)h * hd, qd, S, nkeys, V, kvd, nq, hd, nkeys);
@@ -915,7 +899,7 @@ static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
 #pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
         for (size_t i = 0; i < (size_t)T * I; i++) {
             float g = s->gate[i];
-            s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
+            s->gate[i] = g / (1.0f + mm_expf(-g)) * s->up[i];
         }
         PROF_MARK(6);
         mm_linear(s->proj, s->gate, T, &w->down, NULL, m->mm_flags);

@@ -120,19 +120,8 @@ void train_attn_fwd(float *out, float *lse, const float *q, const float *k, cons
                     for (int r = 0; r < nb; r++) {
                         float *row = S + (size_t)r * nk;
                         const int n = i0 + r + 1;
-                        float mx = -INFINITY, sum = 0;
-#pragma omp simd reduction(max : mx)
-                        for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-#pragma omp simd reduction(+ : sum)
-                        for (int j = 0; j < n; j++) {
-                            row[j] = mm_expf(row[j] - mx);
-                            sum += row[j];
-                        }
-                        const float inv = 1.0f / sum;
-#pragma omp simd
-                        for (int j = 0; j < n; j++) row[j] *= inv;
+                        lse[(size_t)(t0 + i0 + r) * nh + h] = mm_softmax_row(row, n);
                         for (int j = n; j < nk; j++) row[j] = 0;
-                        lse[(size_t)(t0 + i0 + r) * nh + h] = mx + logf(sum);
                     }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk, V, kvd, 0.0f,
                                 O + (size_t)i0 * qd, qd);
