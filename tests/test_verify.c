@@ -13,6 +13,8 @@
 #include "verify/verify.h"
 #include "verify/vf_internal.h"
 
+#include "sandbox_leaks.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -29,56 +31,8 @@ static double slack(void) { return getenv("HF_SANITIZED") ? 3.0 : 1.0; }
 
 /* ---- leak checks: processes under the sandbox uids, and our temporary directories ---- */
 
-static int sandbox_processes(void) {
-    unsigned first, count;
-    sbx_uid_block(&first, &count); /* ours only: other test programs may run at the same time */
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char path[300], line[256];
-        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        while (fgets(line, sizeof line, f)) {
-            unsigned uid;
-            if (sscanf(line, "Uid: %u", &uid) == 1) {
-                if (uid >= first && uid < first + count) n++;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
-static int our_temp_dirs(void) {
-    const char *base = getenv("TMPDIR");
-    if (!base || !fs_is_dir(base)) base = "/tmp";
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "hf-sbx-%d-", (int)getpid());
-    DIR *d = opendir(base);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
-    closedir(d);
-    return n;
-}
-
 static void assert_nothing_left(void) {
-    /* the kernel reaps a dead namespace asynchronously; give it a moment */
-    int procs = 0;
-    for (int i = 0; i < 50; i++) {
-        procs = sandbox_processes();
-        if (!procs) break;
-        usleep(20000);
-    }
-    assert_int_equal(procs, 0);
+    assert_int_equal(sandbox_processes_settled(), 0);
     assert_int_equal(our_temp_dirs(), 0);
 }
 

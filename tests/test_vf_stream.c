@@ -13,6 +13,8 @@
 #include "verify/sbx.h"
 #include "verify/verify.h"
 
+#include "sandbox_leaks.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,82 +23,6 @@
 #include <unistd.h>
 
 static double slack(void) { return getenv("HF_SANITIZED") ? 3.0 : 1.0; }
-
-/* Our children and grandchildren: processes whose parent is this process (the sandboxes' supervisors). */
-static int child_processes(void) {
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char path[300], line[256];
-        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        while (fgets(line, sizeof line, f)) {
-            int ppid;
-            if (sscanf(line, "PPid: %d", &ppid) == 1) {
-                if (ppid == (int)getpid()) n++;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
-static int sandbox_uid_processes_now(void) {
-    unsigned first, count;
-    sbx_uid_block(&first, &count);
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char path[300], line[256];
-        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        while (fgets(line, sizeof line, f)) {
-            unsigned uid;
-            if (sscanf(line, "Uid: %u", &uid) == 1) {
-                if (uid >= first && uid < first + count) n++;
-                break;
-            }
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
-/* the kernel reaps a dead namespace asynchronously: give it a moment */
-static int sandbox_uid_processes(void) {
-    int n = 0;
-    for (int i = 0; i < 50; i++) {
-        if (!(n = sandbox_uid_processes_now())) break;
-        usleep(20000);
-    }
-    return n;
-}
-
-static int our_temp_dirs(void) {
-    const char *base = getenv("TMPDIR");
-    if (!base || !fs_is_dir(base)) base = "/tmp";
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "hf-sbx-%d-", (int)getpid());
-    DIR *d = opendir(base);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
-    closedir(d);
-    return n;
-}
 
 static bool have_gcc(void) {
     vf_config cfg;
@@ -241,7 +167,7 @@ static void test_batch_cancel_stops_fast_and_cleans_up(void **state) {
     }
     assert_int_equal(cancelled, N); /* none could finish: every program runs forever */
     assert_int_equal(child_processes(), 0);
-    assert_int_equal(sandbox_uid_processes(), 0);
+    assert_int_equal(sandbox_processes_settled(), 0);
     assert_int_equal(our_temp_dirs(), 0);
 
     /* a flag already set: nothing starts */
