@@ -137,12 +137,17 @@ static void out_newline(gen *g, int lv) {
     else C("%sprintf(\"\\n\");\n", ind(lv));
 }
 
+/* One space, as the statement that ends a line already started (`if (i > 0) `). */
+static void out_space(gen *g) {
+    if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
+    else C("printf(\" \");\n");
+}
+
 /* Prints arr[0..n) space-separated on one line. */
 static void out_array(gen *g, int lv, const char *arr, const char *n) {
     C("%sfor (int i = 0; i < %s; i++) {\n", ind(lv), n);
     C("%sif (i > 0) ", ind(lv + 1));
-    if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-    else C("printf(\" \");\n");
+    out_space(g);
     char e[64];
     snprintf(e, sizeof e, "%s[i]", arr);
     out_int_nonl(g, lv + 1, e);
@@ -247,8 +252,7 @@ static void f_range(gen *g) {
     } else {
         C("    for (int i = %d; i <= %d; i++) {\n", a, b);
         C("        if (i > %d) ", a);
-        if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-        else C("printf(\" \");\n");
+        out_space(g);
         out_int_nonl(g, 2, "i");
         C("    }\n");
         out_newline(g, 1);
@@ -286,8 +290,7 @@ static void f_evens(gen *g) {
     C("    for (int i = %d; i <= %d; i++) {\n", a, b);
     C("        if (i %% 2 == %d) {\n", even ? 0 : 1);
     C("            if (!first) ");
-    if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-    else C("printf(\" \");\n");
+    out_space(g);
     out_int_nonl(g, 3, "i");
     C("            first = 0;\n        }\n    }\n");
     out_newline(g, 1);
@@ -608,8 +611,7 @@ static void f_primes_upto(gen *g) {
     C("int main(%s) {\n    int first = 1;\n    for (int i = 2; i <= %d; i++) {\n        if (is_prime(i)) {\n",
       g->cpp ? "" : "void", n);
     C("            if (!first) ");
-    if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-    else C("printf(\" \");\n");
+    out_space(g);
     out_int_nonl(g, 3, "i");
     C("            first = 0;\n        }\n    }\n");
     out_newline(g, 1);
@@ -864,8 +866,7 @@ static void f_reverse_array(gen *g) {
         out_array(g, 1, "a", "n");
     } else {
         C("    for (int i = n - 1; i >= 0; i--) {\n        if (i < n - 1) ");
-        if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-        else C("printf(\" \");\n");
+        out_space(g);
         out_int_nonl(g, 2, "a[i]");
         C("    }\n");
         out_newline(g, 1);
@@ -1042,8 +1043,7 @@ static void f_linked_list(gen *g) {
         out_int(g, 1, "sum");
     } else {
         C("    for (%s *p = head; p != %s; p = p->next) {\n        if (p != head) ", T, g->cpp ? "nullptr" : "NULL");
-        if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-        else C("printf(\" \");\n");
+        out_space(g);
         out_int_nonl(g, 2, "p->value");
         C("    }\n");
         out_newline(g, 1);
@@ -1074,16 +1074,14 @@ static void f_stack(gen *g) {
         C("    %sstack<int> st;\n", g->S);
         for (int i = 0; i < n; i++) C("    st.push(%d);\n", v[i]);
         C("    bool first = true;\n    while (!st.empty()) {\n        if (!first) ");
-        if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-        else C("printf(\" \");\n");
+        out_space(g);
         out_int_nonl(g, 2, "st.top()");
         C("        st.pop();\n        first = false;\n    }\n");
     } else {
         C("    int stack[16];\n    int top = 0;\n");
         for (int i = 0; i < n; i++) C("    stack[top++] = %d;\n", v[i]);
         C("    int first = 1;\n    while (top > 0) {\n        int value = stack[--top];\n        if (!first) ");
-        if (g->io == IO_COUT) C("%scout << \" \";\n", g->S);
-        else C("printf(\" \");\n");
+        out_space(g);
         out_int_nonl(g, 2, "value");
         C("        first = 0;\n    }\n");
     }
