@@ -163,6 +163,37 @@ static void test_fs_write_atomic_replaces_whole_file(void **state) {
     unlink(path);
 }
 
+/* Files (not subfolders, not dotfiles) of one folder into another, replacing same-named files. */
+static void test_fs_link_files(void **state) {
+    (void)state;
+    char root[64], from[96], to[96], p[160], failed[256];
+    snprintf(root, sizeof root, "/tmp/hf_link_%d", (int)getpid());
+    fs_remove_tree(root);
+    snprintf(from, sizeof from, "%s/from", root);
+    snprintf(to, sizeof to, "%s/to", root);
+    snprintf(p, sizeof p, "%s/sub", from);
+    assert_int_equal(fs_mkdirs(p), 0);
+    snprintf(p, sizeof p, "%s/a.json", from);
+    assert_int_equal(fs_write_atomic(p, "{}", 2), 0);
+    snprintf(p, sizeof p, "%s/.hidden", from);
+    assert_int_equal(fs_write_atomic(p, "x", 1), 0);
+    snprintf(p, sizeof p, "%s/a.json", to);
+    assert_int_equal(fs_mkdirs(to), 0);
+    assert_int_equal(fs_write_atomic(p, "old", 3), 0);
+    assert_int_equal(fs_link_files(from, to, failed, sizeof failed), 0);
+    char *text = fs_read_file(p, NULL);
+    assert_string_equal(text, "{}");
+    free(text);
+    snprintf(p, sizeof p, "%s/sub", to);
+    assert_false(fs_exists(p));
+    snprintf(p, sizeof p, "%s/.hidden", to);
+    assert_false(fs_exists(p));
+    snprintf(p, sizeof p, "%s/missing", root);
+    assert_int_equal(fs_link_files(p, to, failed, sizeof failed), -1);
+    assert_string_equal(failed, p);
+    fs_remove_tree(root);
+}
+
 static void test_rng_is_reproducible_and_uniform(void **state) {
     (void)state;
     rng_state a, b;
@@ -187,6 +218,7 @@ int main(void) {
         cmocka_unit_test(test_args_rejects_bad_values),
         cmocka_unit_test(test_args_model_defaults_sit_between_config_and_builtin),
         cmocka_unit_test(test_fs_write_atomic_replaces_whole_file),
+        cmocka_unit_test(test_fs_link_files),
         cmocka_unit_test(test_rng_is_reproducible_and_uniform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

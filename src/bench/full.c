@@ -12,7 +12,6 @@
 #include "raft/loop.h"
 #include "raft/resume.h"
 
-#include <dirent.h>
 #include <stddef.h>
 #include <errno.h>
 #include <math.h>
@@ -299,35 +298,6 @@ static void cycle_begin(void *user, int c) {
     x->t0 = time_now();
 }
 
-/* Hard-links (or copies) every file of from/ into to/. */
-static int link_dir(const char *from, const char *to, char *err, size_t errcap) {
-    DIR *d = opendir(from);
-    if (!d || fs_mkdirs(to) != 0) {
-        if (d) closedir(d);
-        seterr(err, errcap, "%s: %s", d ? to : from, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char a[4700], b[4700];
-        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
-        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
-        unlink(b);
-        if (link(a, b) == 0) continue;
-        size_t len;
-        char *data = fs_read_file(a, &len);
-        if (!data || fs_write_atomic(b, data, len) != 0) {
-            seterr(err, errcap, "%s: cannot copy to %s: %s", a, b, strerror(errno));
-            rc = -1;
-        }
-        free(data);
-    }
-    closedir(d);
-    return rc;
-}
-
 /* cycle_N/cycle.json: the cycle's figures, written last (after samples, kept and checkpoint), so a
  * rerun can rebuild summary.json without running the cycle again. */
 #define CY_D(f) {#f, offsetof(bench_cycle, f)}
@@ -400,7 +370,11 @@ static int cycle_outputs(cycle_ctx *x, const bench_cycle *bc, char *err, size_t 
     raft_cycle_path(in, sizeof in, x->raft_dir, bc->cycle, RAFT_FILE_FINAL);
     snprintf(out, sizeof out, "%s/checkpoint", dir);
     fs_remove_tree(out);
-    if (link_dir(in, out, err, errcap)) return -1;
+    char failed[4700];
+    if (fs_link_files(in, out, failed, sizeof failed) != 0) {
+        seterr(err, errcap, "%s: cannot copy to %s: %s", failed, out, strerror(errno));
+        return -1;
+    }
     return cycle_save(dir, bc, err, errcap);
 }
 

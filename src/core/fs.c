@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,38 @@ bool fs_which(const char *name, char *out, size_t cap) {
         p = end + 1;
     }
     return false;
+}
+
+int fs_link_files(const char *from, const char *to, char *failed, size_t cap) {
+    if (failed && cap) failed[0] = '\0';
+    DIR *d = opendir(from);
+    if (!d || fs_mkdirs(to) != 0) {
+        int saved = errno;
+        if (d) closedir(d);
+        if (failed) snprintf(failed, cap, "%s", d ? to : from);
+        errno = saved;
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char a[4700], b[4700];
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        if (fs_is_dir(a)) continue;
+        unlink(b);
+        if (link(a, b) == 0) continue;
+        size_t len;
+        char *data = fs_read_file(a, &len);
+        if (!data || fs_write_atomic(b, data, len) != 0) {
+            int saved = errno;
+            if (failed) snprintf(failed, cap, "%s", a);
+            errno = saved;
+            rc = -1;
+        }
+        free(data);
+    }
+    closedir(d);
+    return rc;
 }

@@ -20,6 +20,12 @@ int fs_mkdirs(const char *path);
 /* rm -rf; a missing path is success. Does not follow symlinks. */
 int fs_remove_tree(const char *path);
 
+/* Puts every file of the folder from (not its subfolders, not names starting with '.') into the folder to
+ * (created if missing; files of the same name are replaced): a hard link where the file system allows,
+ * else a copy written atomically. Links share the data, so neither side may be written in place later.
+ * Returns 0, or -1 with errno set and, when failed is not NULL, the file that failed written into it. */
+int fs_link_files(const char *from, const char *to, char *failed, size_t cap);
+
 bool fs_exists(const char *path);
 bool fs_is_dir(const char *path);
 

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <unistd.h>
 
 static bool cancelled(const raft_loop_options *o) { return o->cancel && *o->cancel; }
@@ -60,37 +59,20 @@ void raft_loop_options_default(raft_loop_options *o) {
 /* Full fine-tuning: dst becomes a copy of the model folder src (hard links where the file system
  * allows; the files are never written in place, so sharing them is safe). */
 static int carry_model(const char *src, const char *dst, char *err, size_t errcap) {
-    char tmp[4300];
+    char tmp[4300], failed[4700];
     snprintf(tmp, sizeof tmp, "%s.tmp", dst);
     fs_remove_tree(tmp);
-    DIR *d = opendir(src);
-    if (!d || fs_mkdirs(tmp) != 0) {
-        if (d) closedir(d);
-        err_set(err, errcap, "%s: %s", d ? tmp : src, strerror(errno));
+    if (fs_link_files(src, tmp, failed, sizeof failed) != 0) {
+        err_set(err, errcap, "%s: cannot copy to %s: %s", failed, tmp, strerror(errno));
+        fs_remove_tree(tmp);
         return -1;
     }
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        char a[4700], b[4700];
-        snprintf(a, sizeof a, "%s/%s", src, e->d_name);
-        snprintf(b, sizeof b, "%s/%s", tmp, e->d_name);
-        if (e->d_name[0] == '.' || fs_is_dir(a) || link(a, b) == 0) continue;
-        size_t len;
-        char *data = fs_read_file(a, &len);
-        if (!data || fs_write_atomic(b, data, len) != 0) {
-            err_set(err, errcap, "%s: cannot copy to %s: %s", a, b, strerror(errno));
-            rc = -1;
-        }
-        free(data);
-    }
-    closedir(d);
-    if (rc == 0 && rename(tmp, dst) != 0) {
+    if (rename(tmp, dst) != 0) {
         err_set(err, errcap, "%s: cannot rename into place: %s", dst, strerror(errno));
-        rc = -1;
+        fs_remove_tree(tmp);
+        return -1;
     }
-    if (rc) fs_remove_tree(tmp);
-    return rc;
+    return 0;
 }
 
 /* Writes an adapter that equals prev_adapter (or a fresh one, B = 0, when NULL) to dst: a cycle that
