@@ -248,6 +248,13 @@ static int verify_batch(const args *a, const vf_config *cfg) {
         n++;
     }
     jsonl_close(&rd);
+    if (n == 0) {
+        fprintf(stderr, "error: %s: no usable sample (%zu bad line%s); nothing written to %s\n", in, bad,
+                bad == 1 ? "" : "s", outp);
+        free(recs);
+        free(samples);
+        return 1;
+    }
     log_info("verify: %zu samples from %s with the %s verifier%s (%s)", n, in, vf_kind_name(cfg->kind),
              cfg->run ? " (--run)" : "", sbx_describe());
     vf_result *res = calloc(n ? n : 1, sizeof *res);

@@ -3,6 +3,7 @@
 #include "core/err.h"
 
 #include "core/fs.h"
+#include "core/jsonl.h"
 #include "kernels/expf.h"
 #include "kernels/matmul.h"
 #include "model/lora_apply.h"
@@ -97,6 +98,15 @@ static cJSON *read_json(const char *path, bool required, char *err, size_t errca
         free(text);
         return NULL;
     }
+    long bl, bc;
+    const char *dup = NULL;
+    if (!json_utf8_valid(text, len, &bl, &bc) || (dup = json_duplicate_key(j))) {
+        if (dup) err_set(err, errcap, "%s: duplicate key \"%.100s\"", path, dup);
+        else err_set(err, errcap, "%s:%ld: invalid UTF-8 at column %ld", path, bl, bc);
+        cJSON_Delete(j);
+        free(text);
+        return NULL;
+    }
     free(text);
     return j;
 }
@@ -148,17 +158,20 @@ static void add_eos(model_config *c, int id) {
 static int read_eos(const cJSON *o, model_config *c, const char *path, char *err, size_t errcap) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "eos_token_id");
     if (!j || cJSON_IsNull(j)) return 0;
-    if (cJSON_IsNumber(j)) {
-        add_eos(c, (int)j->valuedouble);
-        return 0;
-    }
-    if (cJSON_IsArray(j)) {
-        for (const cJSON *e = j->child; e; e = e->next) {
-            if (!cJSON_IsNumber(e)) break;
-            add_eos(c, (int)e->valuedouble);
+    /* checked here, where the file is known, and before the cast (a double past INT_MAX is undefined) */
+    const cJSON *one = cJSON_IsNumber(j) ? j : NULL;
+    for (const cJSON *e = one ? one : (cJSON_IsArray(j) ? j->child : NULL); e; e = one ? NULL : e->next) {
+        if (!cJSON_IsNumber(e)) break;
+        double v = e->valuedouble;
+        if (v < 0) continue; /* -1 and the like: no id */
+        if (v >= c->vocab_size || v != floor(v)) {
+            err_set(err, errcap, "%s: \"eos_token_id\" %g is not a token id of the vocabulary (%d)", path, v,
+                    c->vocab_size);
+            return -1;
         }
-        return 0;
+        add_eos(c, (int)v);
     }
+    if (one || cJSON_IsArray(j)) return 0;
     err_set(err, errcap, "%s: \"eos_token_id\" must be an integer or a list of integers", path);
     return -1;
 }

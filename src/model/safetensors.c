@@ -1,4 +1,5 @@
 #include "model/safetensors.h"
+#include "core/jsonl.h"
 #include "core/err.h"
 
 #include <cjson/cJSON.h>
@@ -92,6 +93,34 @@ static int span_cmp(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
+long st_first_nonfinite(const st_tensor *t) {
+    size_t n = t->nbytes / st_dtype_size(t->dtype);
+    /* exponent all ones = Inf or NaN; an OR over blocks vectorises, the element is found afterwards */
+    const size_t blk = 4096;
+    for (size_t b0 = 0; b0 < n; b0 += blk) {
+        size_t b1 = b0 + blk < n ? b0 + blk : n;
+        unsigned bad = 0;
+        if (t->dtype == ST_F32) {
+            const uint32_t *u = t->data;
+#pragma omp simd reduction(| : bad)
+            for (size_t i = b0; i < b1; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
+        } else {
+            const uint16_t *h = t->data;
+            const uint16_t mask = t->dtype == ST_BF16 ? 0x7f80 : 0x7c00;
+#pragma omp simd reduction(| : bad)
+            for (size_t i = b0; i < b1; i++) bad |= (h[i] & mask) == mask;
+        }
+        if (!bad) continue;
+        for (size_t i = b0; i < b1; i++) {
+            bool nf = t->dtype == ST_F32 ? (((const uint32_t *)t->data)[i] & 0x7f800000u) == 0x7f800000u
+                                         : (((const uint16_t *)t->data)[i] & (t->dtype == ST_BF16 ? 0x7f80 : 0x7c00)) ==
+                                               (t->dtype == ST_BF16 ? 0x7f80 : 0x7c00);
+            if (nf) return (long)i;
+        }
+    }
+    return -1;
+}
+
 st_file *st_open(const char *path, char *err, size_t errcap) {
     st_file *f = calloc(1, sizeof *f);
     cJSON *root = NULL;
@@ -143,6 +172,16 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
             err_set(err, errcap, "%s: header has trailing bytes after the JSON object", path);
             goto fail;
         }
+    long bl, bc;
+    if (!json_utf8_valid(hdr, (size_t)hlen, &bl, &bc)) {
+        err_set(err, errcap, "%s: header is not valid UTF-8 (line %ld, column %ld of the header)", path, bl, bc);
+        goto fail;
+    }
+    const char *dup = json_duplicate_key(root); /* sorted, so a header of a million names stays fast */
+    if (dup) {
+        err_set(err, errcap, "%s: tensor '%s' appears twice in the header", path, dup);
+        goto fail;
+    }
     size_t data_start = 8 + (size_t)hlen, data_len = fsize - data_start;
     int n = cJSON_GetArraySize(root);
     f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
@@ -205,11 +244,6 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
                    (unsigned long long)(numel * st_dtype_size(t->dtype)));
             goto fail;
         }
-        for (int i = 0; i < f->n_tensors; i++)
-            if (!strcmp(f->tensors[i].name, name)) {
-                err_set(err, errcap, "%s: tensor '%s' appears twice in the header", path, name);
-                goto fail;
-            }
         if (!(t->name = strdup(name))) { err_set(err, errcap, "%s: out of memory", path); goto fail; }
         t->nbytes = (size_t)(en - b);
         t->data = p + data_start + b;
@@ -234,6 +268,16 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
         memcpy(copy, t->data, t->nbytes);
         f->copies[f->n_copies++] = copy;
         t->data = copy;
+    }
+    /* A NaN or Inf weight poisons every activation after it: refuse the file rather than sample garbage
+     * or train on it. One pass over the data, which the model reads anyway. */
+    for (int i = 0; i < f->n_tensors; i++) {
+        long at = st_first_nonfinite(&f->tensors[i]);
+        if (at >= 0) {
+            err_set(err, errcap, "%s: tensor '%s' holds a NaN or Inf value (element %ld): the weights are corrupt",
+                    path, f->tensors[i].name, at);
+            goto fail;
+        }
     }
     cJSON_Delete(root);
     free(spans);
@@ -313,6 +357,13 @@ int st_write(const char *path, const st_spec *specs, int n, const char *metadata
         for (int d = 0; d < specs[i].ndim; d++) numel *= (uint64_t)specs[i].shape[d];
         size_t nb = (size_t)(numel * st_dtype_size(specs[i].dtype));
         if (fill(ctx, i, buf, nb) != 0) { err_set(err, errcap, "%s: could not produce tensor '%s'", path, specs[i].name); goto done; }
+        st_tensor chk = {.dtype = specs[i].dtype, .data = buf, .nbytes = nb};
+        long bad = st_first_nonfinite(&chk); /* what st_open would refuse is never written */
+        if (bad >= 0) {
+            err_set(err, errcap, "%s: tensor '%s' holds a NaN or Inf value (element %ld): not written", path,
+                    specs[i].name, bad);
+            goto done;
+        }
         if (write_all(fd, buf, nb) != 0) goto io;
     }
     if (fsync(fd) != 0) goto io;

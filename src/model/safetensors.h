@@ -5,7 +5,8 @@
  * offsets relative to the first byte after the header, plus an optional "__metadata__" object of
  * string values. The reader checks everything before anything is used: header length against the
  * file size, JSON syntax, dtypes, shapes against byte sizes, offsets inside the file and no two
- * tensors overlapping. Every message names the file.
+ * tensors overlapping, valid UTF-8, no name twice, and every weight finite (no NaN or Inf). Every
+ * message names the file.
  *
  * Ownership: st_open() returns a st_file that owns the mapping and the tensor table; tensor data
  * pointers stay valid until st_close(). */
@@ -50,11 +51,15 @@ size_t st_dtype_size(st_dtype t);
 /* Parses "F32"/"BF16"/"F16"; -1 for anything else. */
 int st_dtype_parse(const char *name);
 int64_t st_numel(const st_tensor *t);
+/* Index of the first NaN or Inf element of t, or -1 when every element is finite. st_open refuses
+ * files with any (a corrupt checkpoint), so tensors it returns are finite. */
+long st_first_nonfinite(const st_tensor *t);
 
 /* Writing: the caller describes every tensor; fill() is called once per tensor, in order, with a
  * buffer of exactly that tensor's byte size to fill (little-endian). The file is written to a
  * temporary name and renamed into place, so a reader never sees a partial file. metadata_json is
- * the "__metadata__" object as JSON text (e.g. "{\"format\":\"pt\"}"), or NULL. */
+ * the "__metadata__" object as JSON text (e.g. "{\"format\":\"pt\"}"), or NULL. A tensor holding a NaN
+ * or Inf is refused (-1, nothing written): no writer can leave weights st_open would refuse. */
 typedef struct {
     const char *name;
     st_dtype dtype;
