@@ -173,3 +173,24 @@ int fs_link_files(const char *from, const char *to, char *failed, size_t cap) {
     closedir(d);
     return rc;
 }
+
+const char *fs_bundled(const char *rel, char *out, size_t cap) {
+#ifdef HF_DATA_DIR
+    if (!fs_exists(rel) && rel[0] != '/' && fs_join(out, cap, HF_DATA_DIR, rel) && fs_exists(out)) return out;
+#else
+    (void)out;
+    (void)cap;
+#endif
+    return rel;
+}
+
+int fs_replace_dir(const char *tmp, const char *dir) {
+    if (!fs_exists(dir)) return rename(tmp, dir);
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+        fs_remove_tree(tmp); /* the old folder, now at tmp: leftovers are harmless */
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    if (fs_remove_tree(dir) != 0) return -1;
+    return rename(tmp, dir);
+}

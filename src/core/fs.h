@@ -26,6 +26,17 @@ int fs_remove_tree(const char *path);
  * Returns 0, or -1 with errno set and, when failed is not NULL, the file that failed written into it. */
 int fs_link_files(const char *from, const char *to, char *failed, size_t cap);
 
+/* A file or folder that ships with halo-forge, by its path in the source tree ("models/tiny-coder"):
+ * rel itself when it exists from the working directory (a source checkout), else the installed copy
+ * HF_DATA_DIR/rel when that exists (cmake --install), else rel. Returns rel or out. */
+const char *fs_bundled(const char *rel, char *out, size_t cap);
+
+/* Puts the folder tmp in place of the folder dir: a plain rename when dir does not exist, else an atomic
+ * exchange of the two (renameat2 RENAME_EXCHANGE) followed by removing the old one, so at every moment
+ * one complete folder is at dir, whenever the process dies. Where the file system cannot exchange,
+ * dir is removed first and there is a moment without it. */
+int fs_replace_dir(const char *tmp, const char *dir);
+
 bool fs_exists(const char *path);
 bool fs_is_dir(const char *path);
 

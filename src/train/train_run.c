@@ -185,6 +185,28 @@ static void prune_checkpoints(const char *out, int limit) {
     }
 }
 
+/* True when every trainable weight is a finite number. Checked before anything is saved, so a diverged
+ * run never writes NaN or Inf weights over (or next to) the good ones. */
+static bool params_finite(train_model *m) {
+    size_t n;
+    const float *p = train_model_params(m, &n);
+    unsigned bad = 0;
+#pragma omp parallel for simd reduction(| : bad) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) bad |= !isfinite(p[i]);
+    return !bad;
+}
+
+/* The message of a run stopped because the numbers blew up: what, at which step, the likely cause and
+ * what is left on disk. last_good is the newest folder saved by this run ("" when none). */
+static void diverged(char *err, size_t errcap, const train_options *o, long step, const char *what,
+                     const char *last_good) {
+    err_set(err, errcap,
+            "train: %s at step %ld: the training diverged (is --learning-rate %g too high?); stopped without "
+            "saving it; %s%s",
+            what, step, (double)o->learning_rate, last_good[0] ? "the last good checkpoint is " : "no checkpoint was saved by this run",
+            last_good);
+}
+
 static int save_checkpoint(train_model *m, const train_options *o, const char *base_name, const run_state *rs,
                            const opt_adamw *opt, long total_steps, const char *name, char *err, size_t errcap) {
     char dir[4096], tmp[4200], path[4300];
@@ -192,14 +214,17 @@ static int save_checkpoint(train_model *m, const train_options *o, const char *b
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     if (fs_exists(tmp)) fs_remove_tree(tmp);
     if (fs_mkdirs(tmp)) { err_set(err, errcap, "%s: cannot create folder", tmp); return -1; }
-    if (save_weights(m, tmp, base_name, err, errcap)) return -1;
+    /* a failure (a full disk) leaves the earlier folder of that name, if any, as it was */
+    if (save_weights(m, tmp, base_name, err, errcap)) goto fail;
     snprintf(path, sizeof path, "%s/trainer_state.bin", tmp);
-    if (write_state(path, rs, opt, m, err, errcap)) return -1;
+    if (write_state(path, rs, opt, m, err, errcap)) goto fail;
     snprintf(path, sizeof path, "%s/training_config.json", tmp);
-    if (write_config_json(path, o, rs, total_steps, err, errcap)) return -1;
-    if (fs_exists(dir) && fs_remove_tree(dir)) { err_set(err, errcap, "%s: cannot replace", dir); return -1; }
-    if (rename(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); return -1; }
+    if (write_config_json(path, o, rs, total_steps, err, errcap)) goto fail;
+    if (fs_replace_dir(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); goto fail; }
     return 0;
+fail:
+    fs_remove_tree(tmp);
+    return -1;
 }
 
 /* best_model/: the weights (and tokenizer files) at the evaluation with the best eval_loss so far, with
@@ -211,13 +236,15 @@ static int save_best(train_model *m, const train_options *o, const char *base_na
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     if (fs_exists(tmp)) fs_remove_tree(tmp);
     if (fs_mkdirs(tmp)) { err_set(err, errcap, "%s: cannot create folder", tmp); return -1; }
-    if (save_weights(m, tmp, base_name, err, errcap)) return -1;
+    if (save_weights(m, tmp, base_name, err, errcap)) goto fail;
     snprintf(path, sizeof path, "%s/best_eval.json", tmp);
     int n = snprintf(text, sizeof text, "{\"step\": %ld, \"eval_loss\": %.6f}\n", step, eval_loss);
-    if (fs_write_atomic(path, text, (size_t)n)) { err_set(err, errcap, "%s: cannot write", path); return -1; }
-    if (fs_exists(dir) && fs_remove_tree(dir)) { err_set(err, errcap, "%s: cannot replace", dir); return -1; }
-    if (rename(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); return -1; }
+    if (fs_write_atomic(path, text, (size_t)n)) { err_set(err, errcap, "%s: cannot write: %s", path, strerror(errno)); goto fail; }
+    if (fs_replace_dir(tmp, dir)) { err_set(err, errcap, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno)); goto fail; }
     return 0;
+fail:
+    fs_remove_tree(tmp);
+    return -1;
 }
 
 /* Keeps the metrics lines of steps <= last_step (a resumed run rewrites what came after). */
@@ -361,6 +388,11 @@ int train_run(const train_options *o, char *err, size_t errcap) {
 
     const char *kill_env = getenv("HF_TRAIN_TEST_KILL_AT_STEP"); /* test hook: a hard kill inside that step */
     const long kill_at = kill_env ? atol(kill_env) : -1;
+    /* test hook: one weight becomes NaN after that step's update, as a blow-up would leave it (the tiny
+     * test models do not diverge at any learning rate the flags allow: Adam bounds each update) */
+    const char *nan_env = getenv("HF_TRAIN_TEST_NAN_AT_STEP");
+    const long nan_at = nan_env ? atol(nan_env) : -1;
+    char last_good[4096] = ""; /* newest folder this run saved */
     long cur_epoch = -1;
     progress_start(&prog, "sft", stop_at, "steps");
     prog_on = true;
@@ -398,8 +430,17 @@ int train_run(const train_options *o, char *err, size_t errcap) {
             if (step + 1 == kill_at) raise(SIGKILL);
         }
         const double gnorm = opt_clip_grad_norm(m, o->max_grad_norm);
+        if (!isfinite(gnorm) || !isfinite(nll_sum)) {
+            diverged(err, errcap, o, step + 1, isfinite(nll_sum) ? "the gradients are not finite" : "the loss is not finite",
+                     last_good);
+            goto out;
+        }
         const float lr = sched_lr(o->scheduler, o->learning_rate, step, warmup, total);
         opt_adamw_step(&opt, m, lr, &oc);
+        if (step + 1 == nan_at) {
+            size_t np;
+            train_model_params(m, &np)[np / 2] = NAN;
+        }
         rs.step = step + 1;
         const double dt = time_now() - ts, loss = nll_sum / (double)targets;
         fprintf(metrics,
@@ -407,7 +448,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
                 "\"tokens_per_sec\":%.1f}\n",
                 rs.step, (double)rs.step / (double)spe, loss, (double)lr, gnorm, tokens, dt > 0 ? tokens / dt : 0.0);
         fflush(metrics);
-        if (!isfinite(loss)) { err_set(err, errcap, "train: the loss is not finite at step %ld", rs.step); goto out; }
+        if (!isfinite(loss)) { diverged(err, errcap, o, rs.step, "the loss is not finite", last_good); goto out; }
         if (rs.step % 10 == 0 || rs.step == 1 || log_is_verbose())
             log_info("step %ld/%ld  loss %.4f  lr %.3g  grad_norm %.3f  %.0f tokens/s", rs.step, total, loss,
                      (double)lr, gnorm, dt > 0 ? tokens / dt : 0.0);
@@ -418,9 +459,11 @@ int train_run(const train_options *o, char *err, size_t errcap) {
             fprintf(metrics, "{\"step\":%ld,\"eval_loss\":%.6f}\n", rs.step, ev);
             fflush(metrics);
             log_info("step %ld: eval_loss %.4f", rs.step, ev);
+            if (!isfinite(ev)) { diverged(err, errcap, o, rs.step, "the evaluation loss is not finite", last_good); goto out; }
             if (ev < rs.best_eval - o->early_stopping_threshold) {
                 rs.best_eval = ev;
                 rs.bad_evals = 0;
+                if (!params_finite(m)) { diverged(err, errcap, o, rs.step, "the weights hold NaN or Inf", last_good); goto out; }
                 if (save_best(m, o, o->model_dir, rs.step, ev, err, errcap)) goto out;
             } else if (o->early_stopping_patience > 0 && ++rs.bad_evals >= o->early_stopping_patience) {
                 log_info("Early stopping: no eval_loss improvement for %ld evaluations", rs.bad_evals);
@@ -430,13 +473,16 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (o->save_steps > 0 && rs.step % o->save_steps == 0) {
             char name[64];
             snprintf(name, sizeof name, "checkpoint-%ld", rs.step);
+            if (!params_finite(m)) { diverged(err, errcap, o, rs.step, "the weights hold NaN or Inf", last_good); goto out; }
             if (save_checkpoint(m, o, o->model_dir, &rs, &opt, total, name, err, errcap)) goto out;
+            fs_join(last_good, sizeof last_good, o->output_dir, name);
             prune_checkpoints(o->output_dir, o->save_total_limit);
             log_debug("saved %s", name);
         }
     }
     progress_finish(&prog);
     prog_on = false;
+    if (!params_finite(m)) { diverged(err, errcap, o, rs.step, "the weights hold NaN or Inf", last_good); goto out; }
     if (save_checkpoint(m, o, o->model_dir, &rs, &opt, total, "final_model", err, errcap)) goto out;
     log_info("Saved %s/final_model (%s)", o->output_dir, o->lora.rank ? "LoRA adapter" : "full model");
     rc = 0;
