@@ -412,7 +412,12 @@ int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t err
         free(B);
         A = malloc((size_t)s.rank * (size_t)w->cols * sizeof(float));
         B = malloc((size_t)s.rank * (size_t)w->rows * sizeof(float));
-        outs[i] = malloc((size_t)w->rows * (size_t)w->cols * esz);
+        /* 64-byte aligned: the matmul kernels peel a scalar head up to the next 64-byte boundary, so a
+         * weight's address decides how its sums are split; with malloc's 16 bytes the numbers (and now and
+         * then a sampled token) would depend on the process's allocation history, and a resumed run
+         * would not sample what an uninterrupted one does. */
+        size_t bytes = (size_t)w->rows * (size_t)w->cols * esz;
+        outs[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
         if (!outs[i] || !A || !B) {
             err_set(err, errcap, "%s: out of memory", path);
             goto out;

@@ -262,7 +262,8 @@ st_file *st_open(const char *path, char *err, size_t errcap) {
         st_tensor *t = &f->tensors[i];
         if (((uintptr_t)t->data % st_dtype_size(t->dtype)) == 0) continue;
         void **nc = realloc(f->copies, (size_t)(f->n_copies + 1) * sizeof *nc);
-        void *copy = malloc(t->nbytes ? t->nbytes : 1);
+        /* 64-byte aligned, as the kernels like (see lora_apply.c): the same numbers in every process */
+        void *copy = aligned_alloc(64, t->nbytes ? (t->nbytes + 63) / 64 * 64 : 64);
         if (!nc || !copy) { free(copy); if (nc) f->copies = nc; err_set(err, errcap, "%s: out of memory", path); goto fail; }
         f->copies = nc;
         memcpy(copy, t->data, t->nbytes);

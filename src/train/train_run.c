@@ -216,6 +216,7 @@ static int save_checkpoint(train_model *m, const train_options *o, const char *b
     if (fs_mkdirs(tmp)) { err_set(err, errcap, "%s: cannot create folder", tmp); return -1; }
     /* a failure (a full disk) leaves the earlier folder of that name, if any, as it was */
     if (save_weights(m, tmp, base_name, err, errcap)) goto fail;
+    if (getenv("HF_TRAIN_TEST_KILL_IN_SAVE")) raise(SIGKILL); /* test hook: a hard kill while a checkpoint is written */
     snprintf(path, sizeof path, "%s/trainer_state.bin", tmp);
     if (write_state(path, rs, opt, m, err, errcap)) goto fail;
     snprintf(path, sizeof path, "%s/training_config.json", tmp);
