@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond the main job's set-up (scripts/setup.sh): the PyTorch reference,
-# Node.js and the npm packages of the differential tests. Safe to run more than once. Needs root (or sudo).
+# Installs what the tests need beyond the main job's set-up (scripts/setup.sh): cmocka (unit tests), curl
+# (the Hub stand-in's test controls), libFuzzer and LLVM's OpenMP (the clang fuzz build), the PyTorch
+# reference, Node.js and the npm packages of the differential tests. Safe to run more than once. Needs root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +13,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="
 python3-torch
 python3-numpy
+libcmocka-dev
+curl
+libclang-rt-14-dev
+libomp-14-dev
 "
 # Node.js and npm: Debian's only when none is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi

@@ -25,8 +25,6 @@ libutf8proc-dev
 libcurl4-openssl-dev
 libssl-dev
 libseccomp-dev
-libcmocka-dev
-curl
 g++-mingw-w64-x86-64
 golang-go
 rustc

@@ -23,7 +23,7 @@
 static const arg_spec test_flags[] = {
     {"level", 'l', ARG_STR, "smoke", "How much to check: smoke (no model), standard (load a model, generate, verify), "
      "full (standard plus a 2-step training run)", NULL, "smoke|standard|full", 0, 0, NULL},
-    {"model", 'm', ARG_STR, "models/tiny-coder", "standard, full: model folder (or Hub id already in the cache)", NULL,
+    {"model", 'm', ARG_STR, "models/tiny-coder", "standard, full: model folder (or Hub id already in the cache); the default is the bundled model, from the working directory or else its installed copy", NULL,
      NULL, 0, 0, "DIR"},
     {"max-new-tokens", 0, ARG_INT, "256", "standard, full: tokens generated per test prompt at most", NULL, NULL, 1,
      100000, "N"},
@@ -327,6 +327,8 @@ int cmd_test(int argc, char **argv) {
     const char *level = args_str(a, "level");
     bool with_model = strcmp(level, "smoke") != 0;
     const char *model_arg = args_str(a, "model");
+    char bundled[4096];
+    if (with_model && !args_given(a, "model")) model_arg = fs_bundled(model_arg, bundled, sizeof bundled);
     if (with_model && !fs_is_dir(model_arg) && !args_given(a, "model")) {
         fprintf(stderr,
                 "halo-forge test --level %s: the default model folder %s does not exist; pass --model DIR (a local\n"

@@ -43,7 +43,7 @@ static void print_main_help(void) {
     }
     printf("\nGlobal flags:\n  -q, --quiet      print nothing but errors on the terminal (logs are still written)\n"
            "  -v, --verbose    print debug detail\n  -h, --help       show this help\n"
-           "  --version        print the version\n\n"
+           "  --version        print the version and the source revision it was built from\n\n"
            "Run 'halo-forge <command> --help' for the flags of a command.\n");
 }
 
@@ -56,7 +56,10 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = true;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { print_main_help(); return 0; }
-        else if (!strcmp(a, "--version")) { printf("halo-forge %s\n", HF_VERSION); return 0; }
+        else if (!strcmp(a, "--version")) {
+            printf("halo-forge %s\nsource revision: %s\n", HF_VERSION, HF_REVISION);
+            return 0;
+        }
         else {
             fprintf(stderr, "halo-forge: unknown global flag '%s'\nRun 'halo-forge --help' for usage.\n", a);
             return 2;

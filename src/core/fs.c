@@ -175,8 +175,20 @@ int fs_link_files(const char *from, const char *to, char *failed, size_t cap) {
 }
 
 const char *fs_bundled(const char *rel, char *out, size_t cap) {
-#ifdef HF_DATA_DIR
-    if (!fs_exists(rel) && rel[0] != '/' && fs_join(out, cap, HF_DATA_DIR, rel) && fs_exists(out)) return out;
+    if (fs_exists(rel) || rel[0] == '/') return rel;
+#if defined(HF_DATA_DIR) && defined(HF_DATA_REL)
+    /* PREFIX/bin/halo-forge -> PREFIX/share/halo-forge: an install moved to another prefix still works */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(exe, '/');
+            if (slash) *slash = '\0';
+        }
+        if (snprintf(out, cap, "%s/%s/%s", exe, HF_DATA_REL, rel) < (int)cap && fs_exists(out)) return out;
+    }
+    if (fs_join(out, cap, HF_DATA_DIR, rel) && fs_exists(out)) return out;
 #else
     (void)out;
     (void)cap;

@@ -28,7 +28,8 @@ int fs_link_files(const char *from, const char *to, char *failed, size_t cap);
 
 /* A file or folder that ships with halo-forge, by its path in the source tree ("models/tiny-coder"):
  * rel itself when it exists from the working directory (a source checkout), else the installed copy
- * HF_DATA_DIR/rel when that exists (cmake --install), else rel. Returns rel or out. */
+ * (cmake --install): PREFIX/share/halo-forge/rel next to the running program's PREFIX/bin, or the
+ * configured HF_DATA_DIR/rel, when one exists; else rel. Returns rel or out. */
 const char *fs_bundled(const char *rel, char *out, size_t cap);
 
 /* Puts the folder tmp in place of the folder dir: a plain rename when dir does not exist, else an atomic

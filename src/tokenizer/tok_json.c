@@ -204,7 +204,7 @@ static cJSON *parse_container(parser *ps, bool object) {
         cJSON *v;
         bool was_in_model = ps->in_model;
         ps->in_model = ps->lazy_model && object && ps->depth == 1 && !strcmp(key, "model");
-        if (was_in_model && ps->depth == 2 && (!strcmp(key, "vocab") || !strcmp(key, "merges")) && starts_container(ps))
+        if (was_in_model && object && ps->depth == 2 && (!strcmp(key, "vocab") || !strcmp(key, "merges")) && starts_container(ps))
             v = skip_container(ps);
         else
             v = parse_value(ps);
