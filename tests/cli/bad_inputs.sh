@@ -247,6 +247,12 @@ bad 'org/does-not-exist' "a Hub id that is not in the cache, offline" -- "$HF" g
 bad 'not-a-folder-nor-id' "a model that is neither a folder nor an id" -- "$HF" generate --model ./not-a-folder-nor-id --prompt hi
 bad 'org/does-not-exist' "model download offline" -- "$HF" model download org/does-not-exist
 bad -- '--level' "test --level extreme" -- "$HF" test --level extreme
-bad -- '--nope' "an unknown flag" -- "$HF" generate --model m --nope
+for c in "config validate" "model init" "model download" info "tokenizer train" tokenize score generate "data synth" \
+         "sft train" "lora merge" "raft train" verify "benchmark full" "benchmark run" "benchmark eval" "benchmark score" test; do
+    # shellcheck disable=SC2086  # the command's words are separate arguments
+    bad -- '--nope' "$c: an unknown flag" -- "$HF" $c --nope
+done
+bad 'nosuch' "an unknown command" -- "$HF" nosuch
+bad 'nosuch' "an unknown subcommand" -- "$HF" raft nosuch
 bad -- '--model' "a flag without its value" -- "$HF" generate --model
 finish
