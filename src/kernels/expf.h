@@ -23,7 +23,10 @@ static inline float mm_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * z + r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23;
+    /* a NaN x leaves n NaN: its int conversion would be undefined, so 2^0 is built instead and the NaN
+     * comes out through p (a diverged training run must see NaN, not a made-up number) */
+    const float nn = n == n ? n : 0.0f;
+    const uint32_t bits = (uint32_t)((int32_t)nn + 127) << 23;
     float scale2;
     memcpy(&scale2, &bits, sizeof scale2);
     return p * scale2 * big;
