@@ -529,7 +529,7 @@ static void take_row(const dp_options *o, cand_list *c, const cJSON *row, long i
         else st->no_prompt++;
         return;
     }
-    if (o->format != DP_FMT_RLVR && !cJSON_GetObjectItemCaseSensitive(rec, "completion")) {
+    if ((o->format != DP_FMT_RLVR || o->require_solution) && !cJSON_GetObjectItemCaseSensitive(rec, "completion")) {
         st->no_solution++;
         cJSON_Delete(rec);
         return;
@@ -721,5 +721,32 @@ int dp_prepare(const dp_options *o, char **out, size_t *out_len, dp_stats *st, d
     st->matched = (long)c.n;
     for (size_t i = 0; i < c.n; i++) cJSON_Delete(c.items[i]);
     free(c.items);
+    return rc;
+}
+
+int dp_prepare_cached(const dp_spec *spec, char *path, size_t cap, char *err, size_t errcap) {
+    char base[3000];
+    const char *dc = getenv("HF_DATASETS_CACHE"), *home = getenv("HF_HOME"), *h = getenv("HOME");
+    if (dc && *dc) snprintf(base, sizeof base, "%s", dc);
+    else if (home && *home) snprintf(base, sizeof base, "%s/datasets", home);
+    else snprintf(base, sizeof base, "%s/.cache/huggingface/datasets", h ? h : "");
+    if (snprintf(path, cap, "%s/halo-forge/%s.jsonl", base, spec->name) >= (int)cap) {
+        err_set(err, errcap, "cache path too long");
+        return -1;
+    }
+    if (fs_exists(path)) return 0;
+    dp_options o;
+    dp_options_default(&o);
+    o.spec = spec;
+    o.require_solution = true;
+    char *buf;
+    size_t len;
+    dp_stats st;
+    if (dp_prepare(&o, &buf, &len, &st, NULL, NULL, err, errcap)) return -1;
+    char dir[3100];
+    snprintf(dir, sizeof dir, "%s/halo-forge", base);
+    int rc = fs_mkdirs(dir) || fs_write_atomic(path, buf, len) ? -1 : 0;
+    if (rc) err_set(err, errcap, "%s: cannot write: %s", path, strerror(errno));
+    free(buf);
     return rc;
 }

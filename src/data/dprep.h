@@ -62,6 +62,7 @@ typedef struct {
     dp_template tpl;
     const char *system_prompt; /* NULL: the dataset's; "" none */
     bool no_reasoning;         /* drop <think>...</think> from codeforces solutions */
+    bool require_solution;     /* rlvr format: skip rows without a reference solution too */
 } dp_options;
 
 typedef struct {
@@ -97,6 +98,11 @@ typedef void (*dp_progress_fn)(void *user, long matched, long wanted);
  * Returns 0, or -1 with the reason in err (download failure, bad local file with its line, nothing matched). */
 int dp_prepare(const dp_options *o, char **out, size_t *out_len, dp_stats *st, dp_progress_fn fn, void *user,
                char *err, size_t errcap);
+
+/* Prepares spec with the defaults (rlvr records that have a solution) into the cache file
+ * $HF_DATASETS_CACHE|$HF_HOME/datasets/halo-forge/NAME.jsonl, unless it is there already; path gets its name.
+ * For `sft train --dataset NAME`. Returns 0, or -1 with err. */
+int dp_prepare_cached(const dp_spec *spec, char *path, size_t cap, char *err, size_t errcap);
 
 /* Converts one dataset row into a record in the rlvr form (NULL when the row is skipped; *why says which
  * dp_stats counter: 1 other language, 2 no prompt). Exposed for tests. */
