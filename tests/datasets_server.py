@@ -42,7 +42,7 @@ def dtype_of(v):
 
 class State:
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.reset()
 
     def reset(self):

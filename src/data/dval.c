@@ -79,13 +79,19 @@ static void stat_response(dval_report *r, size_t n) {
     if ((long)n > r->max_response) r->max_response = (long)n;
 }
 
-/* Splits a ChatML text into its user and assistant parts for the length statistics. */
+/* The length of the turn that starts after marker (its newline skipped) and ends at <|im_end|>. */
+static long turn_len(const char *marker_at, const char *marker) {
+    const char *b = marker_at + strlen(marker);
+    if (*b == '\n') b++;
+    const char *e = strstr(b, "<|im_end|>");
+    return e ? (long)(e - b) : (long)strlen(b);
+}
+
+/* Splits a ChatML text into its user and assistant turns for the length statistics. */
 static void text_stats(dval_report *r, const char *t) {
     const char *u = strstr(t, "<|im_start|>user"), *a = strstr(t, "<|im_start|>assistant");
-    if (!u || !a || a < u) return;
-    stat_prompt(r, (size_t)(a - u) - strlen("<|im_start|>user"));
-    const char *e = strstr(a, "<|im_end|>");
-    stat_response(r, e ? (size_t)(e - a) - strlen("<|im_start|>assistant") : strlen(a));
+    if (u) stat_prompt(r, (size_t)turn_len(u, "<|im_start|>user"));
+    if (a) stat_response(r, (size_t)turn_len(a, "<|im_start|>assistant"));
 }
 
 static vf_lang lang_of(const char *name, const char *completion) {
