@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timing.h"
+#include "data/dgen.h"
 #include "data/dprep.h"
 #include "data/dval.h"
 #include "data/synth.h"
@@ -423,9 +424,139 @@ static int cmd_data_validate(int argc, char **argv) {
     return r.errors ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- data generate */
+
+static const arg_spec generate_flags[] = {
+    {"topic", 't', ARG_STR, NULL, "What to generate", NULL, "rust_async|python_testing|cpp_algorithms|go_concurrency",
+     0, 0, NULL},
+    {"backend", 'b', ARG_STR, "deepseek", "API: openai (also vLLM, llama.cpp server), deepseek, ollama, anthropic",
+     NULL, "openai|anthropic|claude|ollama|deepseek", 0, 0, NULL},
+    {"model", 'm', ARG_STR, NULL, "Model name (default: gpt-4, deepseek-chat, codellama:13b, claude-3-5-sonnet-20241022)",
+     NULL, NULL, 0, 0, "NAME"},
+    {"n", 'n', ARG_INT, NULL, "Examples to make (default: the topic's full set, 300-450)", NULL, NULL, 1, 1e7, "N"},
+    {"output", 'o', ARG_STR, NULL, "Output JSONL (default data/<topic>_generated.jsonl)", NULL, NULL, 0, 0, "FILE"},
+    {"base-url", 0, ARG_STR, NULL, "API base URL (default: $OPENAI_BASE_URL, $DEEPSEEK_BASE_URL, $OLLAMA_HOST, "
+     "$ANTHROPIC_BASE_URL, else the service's)", NULL, NULL, 0, 0, "URL"},
+    {"api-key", 0, ARG_STR, NULL, "API key (default: $OPENAI_API_KEY, $DEEPSEEK_API_KEY, $ANTHROPIC_API_KEY)", NULL,
+     NULL, 0, 0, "KEY"},
+    {"temperature", 0, ARG_FLOAT, "0.7", "Sampling temperature of both calls", NULL, NULL, 0, 2, "T"},
+    {"retries", 0, ARG_INT, "5", "Retries of a request answered 429 / 5xx or cut off", NULL, NULL, 0, 100, "N"},
+    {"checkpoint-every", 0, ARG_INT, "100", "Rewrite the output every N examples (the journal keeps every one)", NULL,
+     NULL, 1, 1e9, "N"},
+    {"no-verify", 0, ARG_BOOL, NULL, "Keep programs without compiling and running them (records say so)", NULL, NULL,
+     0, 0, NULL},
+    {"list", 0, ARG_BOOL, NULL, "Print the topics and backends and exit", NULL, NULL, 0, 0, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
+static const cmd_spec generate_cmd = {
+    "data generate", "Have an LLM write training examples on a topic; keep only programs that compile and run.", NULL,
+    0, 0, generate_flags,
+    "Two calls per example: a realistic user request, then the code. Each program is compiled and run\n"
+    "in the sandbox by the verifier of its language (g++, python, rustc, go) and kept only when it runs\n"
+    "cleanly; records are {id, source, language, category, complexity, system, prompt, completion,\n"
+    "backend, model, verified}. Finished examples go to OUTPUT.partial.jsonl at once: rerunning the same\n"
+    "command resumes. 'sft train --data OUTPUT' trains on the result.",
+    NULL,
+};
+
+typedef struct {
+    progress p;
+} gen_prog;
+
+static void on_gen_progress(void *user, long done, long total) {
+    gen_prog *g = user;
+    (void)total;
+    progress_update(&g->p, done);
+}
+
+static int cmd_data_generate(int argc, char **argv) {
+    int rc;
+    args *a = args_parse(&generate_cmd, argc, argv, &rc);
+    if (!a) return rc;
+    rc = 2;
+    if (args_bool(a, "list")) {
+        size_t n;
+        const dg_topic *t = dg_topics(&n);
+        printf("%-16s %-7s %6s  %s\n", "topic", "lang", "full", "categories");
+        for (size_t i = 0; i < n; i++)
+            printf("%-16s %-7s %6d  %s; %s; %s; %s; %s\n", t[i].name, t[i].language, 15 * t[i].per_category,
+                   t[i].categories[0], t[i].categories[1], t[i].categories[2], t[i].categories[3], t[i].categories[4]);
+        printf("\nbackends: openai ($OPENAI_API_KEY), deepseek ($DEEPSEEK_API_KEY), ollama (no key), anthropic "
+               "($ANTHROPIC_API_KEY)\n");
+        rc = 0;
+        goto out;
+    }
+    dg_options o;
+    dg_options_default(&o);
+    if (!(o.topic = dg_topic_find(args_str(a, "topic")))) {
+        rc = args_usage_error(&generate_cmd, "--topic is required (see --list)");
+        goto out;
+    }
+    o.backend = dg_backend_find(args_str(a, "backend"));
+    o.model = args_str(a, "model");
+    o.n = args_int(a, "n");
+    o.base_url = args_str(a, "base-url");
+    o.api_key = args_str(a, "api-key");
+    o.temperature = args_float(a, "temperature");
+    o.max_retries = (int)args_int(a, "retries");
+    o.checkpoint_every = args_int(a, "checkpoint-every");
+    o.no_verify = args_bool(a, "no-verify");
+    o.cancel = (const volatile int *)&data_interrupted;
+    char defout[512];
+    o.output = args_str(a, "output");
+    if (!o.output) {
+        snprintf(defout, sizeof defout, "data/%s_generated.jsonl", o.topic->name);
+        o.output = defout;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", o.output);
+    char *slash = strrchr(dir, '/');
+    rc = 1;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (fs_mkdirs(dir) != 0) {
+            log_error("%s: cannot create the folder: %s", dir, strerror(errno));
+            goto out;
+        }
+    }
+    log_open_command("data generate");
+    log_info("data generate: %s with %s (%s), %ld examples to %s", o.topic->name, o.backend->name,
+             o.model ? o.model : o.backend->default_model, o.n ? o.n : 15L * o.topic->per_category, o.output);
+    gen_prog gp;
+    progress_start(&gp.p, "generate", o.n ? o.n : 15L * o.topic->per_category, "examples");
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_data_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    dg_stats st;
+    char err[2048];
+    int grc = dg_run(&o, &st, on_gen_progress, &gp, err, sizeof err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    progress_finish(&gp.p);
+    if (grc < 0) {
+        log_error("data generate: %s (finished examples are kept in %s.partial.jsonl; rerun to resume)", err, o.output);
+        goto out;
+    }
+    log_info("data generate: %ld kept, %ld rejected by the verifier, of %ld examples (%ld resumed, %ld API requests) "
+             "-> %s",
+             st.kept, st.rejected, st.slots, st.resumed, st.requests, o.output);
+    if (grc == 1) {
+        log_warn("interrupted: finished examples are kept; run the same command again to resume");
+        rc = 130;
+        goto out;
+    }
+    rc = 0;
+out:
+    args_free(a);
+    return rc;
+}
+
 const cli_command cli_data_cmds[] = {
     {"synth", "Generate a verified (instruction, C/C++ program) corpus for training", cmd_data_synth},
     {"prepare", "Prepare a public code dataset (Codeforces, MBPP, HumanEval, ...) or a local file", cmd_data_prepare},
+    {"generate", "Have an LLM write examples on a topic (OpenAI, DeepSeek, Ollama, Anthropic), verified", cmd_data_generate},
     {"validate", "Check a training or prompts JSONL file (--verify: its solutions pass its tests)", cmd_data_validate},
     {NULL, NULL, NULL},
 };
