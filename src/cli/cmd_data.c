@@ -203,8 +203,7 @@ typedef struct {
 
 static void on_prep_progress(void *user, long matched, long wanted) {
     prep_prog *pp = user;
-    (void)wanted;
-    progress_update(&pp->p, matched);
+    progress_update(&pp->p, wanted > 0 && matched > wanted ? wanted : matched);
 }
 
 static int cmd_data_prepare(int argc, char **argv) {

@@ -93,6 +93,14 @@ for l in open('mbpp_m.jsonl'):
     m = json.loads(l)['messages']
     assert [x['role'] for x in m] == ['user', 'assistant'], m
 " && ok || bad "messages without a system turn"
+# a prepared set is what benchmark eval reads as it is (tiny-coder, one short sample per task)
+for b in humaneval mbpp; do
+    f=he.jsonl; [ $b = mbpp ] && f=mbpp.jsonl
+    expect_rc 0 "benchmark eval --benchmark $b on a prepared set" -- "$HF" benchmark eval -m "$SRC/models/tiny-coder" \
+        -b $b -d $f -n 1 --max-new-tokens 8 --k 1 -o be_$b.json
+    "$PY" -c "import json,sys; d = json.load(open('be_$b.json')); assert d['total'] == (6 if '$b' == 'humaneval' else 5), d['total']" \
+        && ok || bad "benchmark eval $b read every prepared task"
+done
 expect_rc 0 "mbpp_plus" -- "$HF" -q data prepare -d mbpp_plus -o mp.jsonl
 expect_rc 0 "humaneval_plus" -- "$HF" -q data prepare -d humaneval_plus -o hp.jsonl
 expect_rc 0 "livecodebench" -- "$HF" data prepare -d livecodebench -o lcb.jsonl
