@@ -116,7 +116,9 @@ static int sft_train(int argc, char **argv) {
     if (!data) {
         const dp_spec *spec = dp_find(dataset);
         if (!spec) {
-            rc = args_usage_error(&train_cmd, "--dataset: unknown dataset '%s' (run 'halo-forge sft datasets')", dataset);
+            rc = args_usage_error(&train_cmd,
+                                  "--dataset: unknown dataset '%s' (run 'halo-forge sft datasets'; for other data, "
+                                  "'data prepare --input FILE' and --data)", dataset);
             goto out;
         }
         if (dp_prepare_cached(spec, prepared, sizeof prepared, err, sizeof err) != 0) {
@@ -127,7 +129,9 @@ static int sft_train(int argc, char **argv) {
         data = prepared;
     }
     o.model_dir = args_str(a, "model");
-    if (!fs_is_dir(o.model_dir)) {
+    char rid[160], rrev[256], perr[256];
+    if (!fs_is_dir(o.model_dir) &&
+        hub_parse_id(o.model_dir, rid, sizeof rid, rrev, sizeof rrev, perr, sizeof perr) == 0) { /* a Hub id */
         if (hub_resolve(o.model_dir, model_dir, sizeof model_dir, NULL, err, sizeof err) != 0) {
             log_error("%s", err);
             rc = 1;
