@@ -249,7 +249,9 @@ static int check_record(ctx *c, const cJSON *o, long line, id_table *ids, pendin
     pending *q = &(*pend)[(*npend)++];
     q->line = line;
     q->id = strdup(idbuf[0] ? idbuf : p.id);
-    q->completion = strdup(response);
+    /* a reasoning model's answer is what follows its reasoning (which may hold code sketches of its own) */
+    const char *think_end = strstr(response, "</think>");
+    q->completion = strdup(think_end ? think_end + strlen("</think>") : response);
     q->lang = lang_of(get_str(o, "language"), response);
     q->p = p;
     return kind;
