@@ -87,7 +87,7 @@ static const char *detect_type(const char *path, cfg_file *cfg) {
     base = base ? base + 1 : path;
     if (strstr(base, "raft")) return "raft";
     if (strstr(base, "sft")) return "sft";
-    if (cfg_find(cfg, "prompts") || find_any(cfg, "raft.num_cycles|num_cycles|cycles")) return "raft";
+    if (find_any(cfg, "prompts|data.prompts") || find_any(cfg, "raft.num_cycles|num_cycles|cycles")) return "raft";
     if (cfg_find(cfg, "data.train_file")) return "sft";
     return "none";
 }
@@ -109,8 +109,9 @@ static int config_validate(int argc, char **argv) {
     report r = {0, 0, path};
 
     if (!strcmp(type, "raft")) {
-        require(&r, cfg, "output_dir|output", "key (where results go)");
-        require(&r, cfg, "prompts", "key (the prompts JSONL file)");
+        if (!find_any(cfg, "output_dir|output"))
+            problem(&r, false, 0, "output_dir", "%s", "not set: raft train writes to models/raft");
+        require(&r, cfg, "prompts|data.prompts", "key (the prompts JSONL file)");
     } else if (!strcmp(type, "sft")) {
         require(&r, cfg, "model.name|model", "key (the base model)");
         require(&r, cfg, "data.train_file|data", "key (the training JSONL file)");

@@ -18,12 +18,12 @@ static const arg_spec raft_flags[] = {
     {"checkpoint", 0, ARG_STR, NULL, "LoRA adapter (e.g. an SFT final_model) to start the RAFT adapter from",
      "sft_checkpoint", NULL, 0, 0, "DIR"},
     {"prompts", 'p', ARG_STR, NULL, "Prompts JSONL (prompt|text, id, category, expected_output, stdin, tests, ...)",
-     "prompts", NULL, 0, 0, "FILE"},
+     "data.prompts", NULL, 0, 0, "FILE"},
     {"output", 'o', ARG_STR, "models/raft", "Output folder (rerunning the same command resumes there)",
      "output_dir", NULL, 0, 0, "DIR"},
     {"cycles", 0, ARG_INT, "3", "RAFT cycles", "raft.num_cycles|num_cycles", NULL, 1, 1000, "N"},
-    {"verifier", 0, ARG_STR, "gcc", "Verifier (humaneval and mbpp: the python verifier)", "verifier.type",
-     "gcc|clang|mingw|execution|python|humaneval|mbpp|rust|go|custom", 0, 0, "NAME"},
+    {"verifier", 0, ARG_STR, "gcc", "Verifier (humaneval, mbpp, pytest: the python verifier)", "verifier.type",
+     "gcc|clang|mingw|execution|python|humaneval|mbpp|pytest|rlvr_pytest|rust|go|custom", 0, 0, "NAME"},
     {"run", 0, ARG_BOOL, NULL, "Run programs after compiling (compile verifiers; needed for expected outputs)",
      "verifier.run_after_compile", NULL, 0, 0, NULL},
     {"verify-command", 0, ARG_STR, NULL, "custom verifier: command template with {file}", "verifier.command", NULL, 0,
@@ -35,7 +35,7 @@ static const arg_spec raft_flags[] = {
     {"workers", 'w', ARG_INT, "0", "Verification workers (0: one per core)", "verifier.max_workers", NULL, 0, 256,
      "N"},
     {"keep-percent", 0, ARG_FLOAT, "0.5", "Keep this fraction of the samples above the threshold",
-     "raft.keep_top_percent", NULL, 0.001, 1, "F"},
+     "raft.keep_top_percent|keep_top_percent", NULL, 0.001, 1, "F"},
     {"reward-threshold", 0, ARG_FLOAT, "0.5", "Minimum reward of a kept sample", "raft.reward_threshold", NULL, 0, 1,
      "R"},
     {"min-samples", 0, ARG_INT, "0", "Rescue: keep at least this many samples (never reward-0 ones)",
@@ -56,14 +56,14 @@ static const arg_spec raft_flags[] = {
      NULL, 0, 1, "F"},
     {"reward-shaping", 0, ARG_STR, "fixed", "Threshold / keep fraction per cycle",
      "reward_shaping_strategy|raft.reward_shaping", "fixed|warmup|annealing|adaptive", 0, 0, NULL},
-    {"lr-decay", 0, ARG_FLOAT, "0.85", "Learning rate factor per cycle", "lr_decay_per_cycle|training.lr_decay_factor",
+    {"lr-decay", 0, ARG_FLOAT, "0.85", "Learning rate factor per cycle", "lr_decay_per_cycle|training.lr_decay_factor|training.lr_decay_per_cycle",
      NULL, 0.001, 1, "F"},
-    {"min-lr", 0, ARG_FLOAT, "1e-6", "Learning rate floor", "min_lr", NULL, 0, 1, "LR"},
+    {"min-lr", 0, ARG_FLOAT, "1e-6", "Learning rate floor", "min_lr|training.min_lr", NULL, 0, 1, "LR"},
     {"system-prompt", 0, ARG_STR, RAFT_DEFAULT_SYSTEM_PROMPT, "System message for generation and training",
      "system_prompt", NULL, 0, 0, "TEXT"},
     {"samples-per-prompt", 0, ARG_INT, "8", "Completions per prompt per cycle", "raft.samples_per_prompt", NULL, 1,
      10000, "N"},
-    {"temperature", 0, ARG_FLOAT, "0.7", "Sampling temperature", "generation.temperature", NULL, 0, 100, "T"},
+    {"temperature", 0, ARG_FLOAT, "0.7", "Sampling temperature", "generation.temperature|raft.temperature", NULL, 0, 100, "T"},
     {"max-new-tokens", 0, ARG_INT, "1024", "Generated tokens per completion at most", "generation.max_new_tokens",
      NULL, 1, 10000000, "N"},
     {"generation-batch-size", 0, ARG_INT, "0", "Sequences decoded together (0: auto: every sample at once up to 64, fewer "
@@ -74,7 +74,7 @@ static const arg_spec raft_flags[] = {
     {"batch-size", 0, ARG_INT, "2", "Training sequences per micro-batch", "training.batch_size", NULL, 1, 4096, "N"},
     {"gradient-accumulation", 0, ARG_INT, "16", "Micro-batches per optimizer step",
      "training.gradient_accumulation_steps", NULL, 1, 65536, "N"},
-    {"epochs", 0, ARG_INT, "1", "Passes over the kept samples per cycle", "training.epochs", NULL, 1, 1000, "N"},
+    {"epochs", 0, ARG_INT, "1", "Passes over the kept samples per cycle", "training.epochs|training.epochs_per_cycle", NULL, 1, 1000, "N"},
     {"warmup-steps", 0, ARG_INT, "10", "Warmup steps (at most a quarter of a cycle's steps)", "training.warmup_steps",
      NULL, 0, 1000000, "N"},
     {"lora-rank", 0, ARG_INT, "16", "LoRA rank", "lora.r", NULL, 1, 4096, "R"},
@@ -97,7 +97,26 @@ static const cmd_spec raft_train_cmd = {
     "(PEFT adapter of the base model, or a full model folder with --no-lora), raft_statistics.json,\n"
     "curriculum_stats.json. Rerunning the same command resumes; Ctrl-C stops within seconds keeping\n"
     "what is finished. The final model is cycle_<cycles>_final.",
-    "training.lr_scheduler",
+    "training.lr_scheduler=a cycle's schedule is warmup then cosine|"
+    "training.lr_scheduler_type=a cycle's schedule is warmup then cosine|"
+    "training.dataloader_num_workers=no data loader processes|training.dataloader_pin_memory=no GPU transfer|"
+    "training.gradient_checkpointing=always on in RAFT training|training.bf16=weights stay bf16, training runs in fp32|"
+    "training.weight_decay=RAFT training uses the trainer's default (0.01)|"
+    "training.max_grad_norm=RAFT training uses the trainer's default (0.3)|"
+    "training.learning_rate_schedule.*=reference only in the original too (use --learning-rate and --lr-decay)|"
+    "hardware.*=no device settings (CPU)|model.trust_remote_code=no model code is ever run|"
+    "model.attn_implementation=one attention implementation|"
+    "generation.top_p=RAFT samples with temperature only|raft.top_p=RAFT samples with temperature only|"
+    "lora.target_modules=RAFT adapters cover all seven projections|"
+    "verifier.timeout=the verifier's limits are fixed here (compile 30 s, run 5 s, 256 MB)|"
+    "verifier.run_timeout=the verifier's limits are fixed here (run 5 s)|"
+    "verifier.memory_limit_mb=the verifier's limits are fixed here (256 MB)|"
+    "verifier.flags=the compile verifiers use their own flags|verifier.dataset=tests come from the prompts file|"
+    "verifier.dataset_type=tests come from the prompts file|verifier.reward_partial=rewards follow the ladder|"
+    "verifier.host=no MSVC-over-SSH verifier|verifier.user=no MSVC-over-SSH verifier|"
+    "verifier.ssh_key=no MSVC-over-SSH verifier|data.tests=tests come from the prompts file|"
+    "logging.*=every command logs to logs/ on its own|checkpointing.*=every cycle is kept in --output|"
+    "experiment.*=a description only|rewards.*=the reward ladder is fixed (0, 0.3, 0.5, 0.7, 1.0)",
 };
 
 static volatile sig_atomic_t interrupted;
@@ -108,12 +127,26 @@ int cli_raft_train(int argc, char **argv) {
     args *a = args_parse(&raft_train_cmd, argc, argv, &rc);
     if (!a) return rc;
     rc = 2;
-    char err[2048], model_dir[4096], base_buf[4096];
+    char err[2048], model_dir[4096], base_buf[4096], ck_base[4096];
     raft_loop_options o;
     raft_loop_options_default(&o);
     const char *model = args_str(a, "model"), *prompts = args_str(a, "prompts");
+    const char *checkpoint = args_str(a, "checkpoint");
+    if (checkpoint && !*checkpoint) checkpoint = NULL; /* the original's sft_checkpoint: "" means none */
+    if (!model && checkpoint) {
+        /* the specification's example gives only --checkpoint: the adapter names its base model */
+        int is = train_adapter_base(checkpoint, base_buf, sizeof base_buf, err, sizeof err);
+        if (is != 1) {
+            rc = args_usage_error(&raft_train_cmd, "--model is missing and %s does not name a base model: %s",
+                                  checkpoint, is < 0 ? err : "not a LoRA adapter folder");
+            goto done;
+        }
+        snprintf(ck_base, sizeof ck_base, "%s", base_buf);
+        model = ck_base;
+        log_info("--model %s (the base model of --checkpoint %s)", model, checkpoint);
+    }
     if (!model) {
-        rc = args_usage_error(&raft_train_cmd, "--model DIR is required");
+        rc = args_usage_error(&raft_train_cmd, "--model DIR is required (or --checkpoint ADAPTER, whose base is used)");
         goto done;
     }
     if (fs_is_dir(model) && args_apply_model_defaults(a, model) < 0) goto done;
@@ -123,7 +156,9 @@ int cli_raft_train(int argc, char **argv) {
     }
     const char *vname = args_str(a, "verifier");
     vf_kind kind;
-    if (!strcmp(vname, "humaneval") || !strcmp(vname, "mbpp")) vname = "python";
+    if (!strcmp(vname, "humaneval") || !strcmp(vname, "mbpp") || !strcmp(vname, "pytest") ||
+        !strcmp(vname, "rlvr_pytest"))
+        vname = "python";
     if (vf_kind_parse(vname, &kind) != 0) {
         rc = args_usage_error(&raft_train_cmd, "unknown verifier '%s'", vname);
         goto done;
@@ -187,7 +222,6 @@ int cli_raft_train(int argc, char **argv) {
         goto done;
     }
     /* an SFT adapter as --model: its base is the model, the adapter the starting point */
-    const char *checkpoint = args_str(a, "checkpoint");
     int is = train_adapter_base(model_dir, base_buf, sizeof base_buf, err, sizeof err);
     if (is < 0) {
         log_error("%s", err);

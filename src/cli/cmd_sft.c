@@ -3,6 +3,8 @@
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "data/dprep.h"
+#include "model/hub.h"
 #include "train/sched.h"
 #include "train/train_run.h"
 
@@ -15,7 +17,7 @@ static const arg_spec train_flags[] = {
      "and the adapter merged)", "model.name|model.model_name", NULL, 0, 0, "DIR"},
     {"data", 0, ARG_STR, NULL, "Local JSONL: text, messages, prompt+completion/response or alpaca records",
      "data.train_file", NULL, 0, 0, "FILE"},
-    {"dataset", 'd', ARG_STR, NULL, "Named dataset (needs `data prepare`; not available offline: use --data)",
+    {"dataset", 'd', ARG_STR, NULL, "A dataset of `sft datasets`: prepared (cached) with `data prepare`, then trained on",
      "data.dataset", NULL, 0, 0, "NAME"},
     {"output", 'o', ARG_STR, "models/sft", "Output folder (checkpoints, final_model, metrics.jsonl)",
      "training.output_dir|output_dir", NULL, 0, 0, "DIR"},
@@ -85,10 +87,19 @@ static const cmd_spec train_cmd = {
     "mean over the completion tokens of each optimizer step. Writes <output>/metrics.jsonl,\n"
     "<output>/checkpoint-N/ (with the training state for --resume) and <output>/final_model/ (a PEFT\n"
     "adapter, or a full Hugging Face model with --no-lora). Config sections: model, data, lora, training.",
-    "training.bf16|training.gradient_checkpointing|training.logging_steps|training.save_strategy|"
-    "training.eval_strategy|training.load_best_model_at_end|training.dataloader_num_workers|"
-    "training.dataloader_pin_memory|training.per_device_eval_batch_size|model.trust_remote_code|"
-    "model.attn_implementation|qlora.load_in_4bit|load_in_4bit",
+    "training.bf16=weights stay bf16 and training runs in fp32 (see --matmul)|"
+    "training.gradient_checkpointing=on by default (--no-gradient-checkpointing turns it off)|"
+    "training.logging_steps=every optimizer step is written to metrics.jsonl|"
+    "training.save_strategy=checkpoints are by steps (--save-steps)|"
+    "training.eval_strategy=evaluation is by steps (--eval-steps)|"
+    "training.load_best_model_at_end=final_model is the last weights; best_model/ keeps the best eval loss|"
+    "training.dataloader_num_workers=no data loader processes (data is tokenized up front)|"
+    "training.dataloader_pin_memory=no GPU transfer|"
+    "training.per_device_eval_batch_size=evaluation uses --batch-size|"
+    "model.trust_remote_code=no model code is ever run|"
+    "model.attn_implementation=one attention implementation|"
+    "qlora.*=no 4-bit quantisation (QLoRA); LoRA on bf16 weights|load_in_4bit=no 4-bit quantisation (QLoRA)|"
+    "hardware.*=no device settings (CPU)",
 };
 
 static int sft_train(int argc, char **argv) {
@@ -101,13 +112,33 @@ static int sft_train(int argc, char **argv) {
     rc = 2;
     const char *data = args_str(a, "data"), *dataset = args_str(a, "dataset");
     if (!data && !dataset) { rc = args_usage_error(&train_cmd, "give --data FILE (or --dataset NAME)"); goto out; }
+    char prepared[4096], model_dir[4096];
     if (!data) {
-        log_error("--dataset %s: named datasets are not available offline; give a local JSONL file with --data",
-                  dataset);
-        rc = 1;
-        goto out;
+        const dp_spec *spec = dp_find(dataset);
+        if (!spec) {
+            rc = args_usage_error(&train_cmd,
+                                  "--dataset: unknown dataset '%s' (run 'halo-forge sft datasets'; for other data, "
+                                  "'data prepare --input FILE' and --data)", dataset);
+            goto out;
+        }
+        if (dp_prepare_cached(spec, prepared, sizeof prepared, err, sizeof err) != 0) {
+            log_error("--dataset %s: %s", dataset, err);
+            rc = 1;
+            goto out;
+        }
+        data = prepared;
     }
     o.model_dir = args_str(a, "model");
+    char rid[160], rrev[256], perr[256];
+    if (!fs_is_dir(o.model_dir) &&
+        hub_parse_id(o.model_dir, rid, sizeof rid, rrev, sizeof rrev, perr, sizeof perr) == 0) { /* a Hub id */
+        if (hub_resolve(o.model_dir, model_dir, sizeof model_dir, NULL, err, sizeof err) != 0) {
+            log_error("%s", err);
+            rc = 1;
+            goto out;
+        }
+        o.model_dir = model_dir;
+    }
     o.data_path = data;
     o.output_dir = args_str(a, "output");
     o.resume_dir = args_str(a, "resume");
@@ -169,7 +200,30 @@ out:
     return rc;
 }
 
+static const cmd_spec datasets_cmd = {
+    "sft datasets", "List the datasets 'sft train --dataset NAME' accepts.", NULL, 0, 0, NULL,
+    "Each is prepared with 'data prepare' (downloaded once, cached under $HF_HOME/datasets) and trained on\n"
+    "as system + prompt -> reference solution. Other data: prepare it yourself, or give --data FILE.", NULL,
+};
+
+static int sft_datasets(int argc, char **argv) {
+    int rc;
+    args *a = args_parse(&datasets_cmd, argc, argv, &rc);
+    if (!a) return rc;
+    size_t n;
+    const dp_spec *r = dp_registry(&n);
+    printf("%-18s %-38s %-7s %5s  %s\n", "name", "source", "lang", "max", "contents");
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].kind == DP_LIVECODEBENCH) continue; /* no reference solutions: nothing to train on */
+        printf("%-18s %-38s %-7s %5ld  %s\n", r[i].name, r[i].hf_path, r[i].language, r[i].max_examples, r[i].about);
+    }
+    printf("\n'codeforces' means codeforces_cpp. 'data prepare --list' also shows livecodebench (prompts only).\n");
+    args_free(a);
+    return 0;
+}
+
 const cli_command cli_sft_cmds[] = {
     {"train", "Supervised fine-tuning (LoRA or full) on JSONL data", sft_train},
+    {"datasets", "List the datasets sft train --dataset accepts", sft_datasets},
     {NULL, NULL, NULL},
 };

@@ -12,6 +12,7 @@ typedef struct {
     char *value;
     arg_source source;
     int cfg_line;
+    const char *cfg_key; /* the config key it came from (points into the loaded cfg) */
 } arg_value;
 
 struct args {
@@ -29,6 +30,8 @@ static const arg_spec builtin_specs[] = {
     {"quiet", 'q', ARG_BOOL, NULL, "Print nothing but errors on the terminal (the log file is still written)", NULL, NULL, 0, 0, NULL},
     {"verbose", 'v', ARG_BOOL, NULL, "Print debug detail", NULL, NULL, 0, 0, NULL},
     {"help", 'h', ARG_BOOL, NULL, "Show this help and exit", NULL, NULL, 0, 0, NULL},
+    {"show-config", 0, ARG_BOOL, NULL, "Print every flag's value and where it came from (command line, FILE:LINE "
+     "of --config, default), then exit", NULL, NULL, 0, 0, NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -213,6 +216,7 @@ static int apply_config(args *a, size_t i) {
             return -1;
         }
         set_value(&a->values[i], e->value, ARG_FROM_CONFIG, e->line);
+        a->values[i].cfg_key = e->key;
     }
     return 0;
 }
@@ -237,20 +241,51 @@ static bool flag_key_under(const args *a, const char *prefix, const char *key, c
     return false;
 }
 
-static bool is_extra_key(const char *extra, const char *key) {
+/* Whether key is one of the command's extra keys. An entry "key=why" (or "section.*=why") names a key the
+ * command knows but does not use: *why then points at the reason (up to the next '|'), else it is NULL. */
+static bool is_extra_key(const char *extra, const char *key, const char **why, size_t *why_len) {
+    *why = NULL;
+    *why_len = 0;
     if (!extra) return false;
     size_t kl = strlen(key);
     const char *p = extra;
     while (*p) {
         const char *bar = strchr(p, '|');
         size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        const char *eq = memchr(p, '=', l);
+        size_t kn = eq ? (size_t)(eq - p) : l;
         /* "section.*" accepts every key under a section. */
-        if (l >= 2 && p[l - 1] == '*' && p[l - 2] == '.' && kl > l - 1 && strncmp(p, key, l - 1) == 0) return true;
-        if (l == kl && strncmp(p, key, l) == 0) return true;
+        bool hit = (kn >= 2 && p[kn - 1] == '*' && p[kn - 2] == '.' && kl > kn - 1 && strncmp(p, key, kn - 1) == 0) ||
+                   (kn == kl && strncmp(p, key, kn) == 0);
+        if (hit) {
+            if (eq) {
+                *why = eq + 1;
+                *why_len = l - kn - 1;
+            }
+            return true;
+        }
         if (!bar) break;
         p = bar + 1;
     }
     return false;
+}
+
+static void show_config(const args *a) {
+    printf("Settings of 'halo-forge %s'%s%s:\n", a->cmd->path, a->cfg ? " with --config " : "",
+           a->cfg ? a->cfg->path : "");
+    for (size_t i = 0; i < a->nspecs; i++) {
+        const arg_spec *s = spec_at(a, i);
+        const arg_value *v = &a->values[i];
+        char from[400];
+        switch (v->source) {
+        case ARG_FROM_CLI: snprintf(from, sizeof from, "command line"); break;
+        case ARG_FROM_CONFIG: snprintf(from, sizeof from, "%s:%d %s", a->cfg->path, v->cfg_line, v->cfg_key); break;
+        case ARG_FROM_MODEL: snprintf(from, sizeof from, "model folder"); break;
+        case ARG_FROM_DEFAULT: snprintf(from, sizeof from, "default"); break;
+        default: snprintf(from, sizeof from, "unset"); break;
+        }
+        printf("  --%-28s %-30s (%s)\n", s->name, v->value ? v->value : "-", from);
+    }
 }
 
 args *args_parse(const cmd_spec *cmd, int argc, char **argv, int *rc) {
@@ -345,7 +380,14 @@ args *args_parse(const cmd_spec *cmd, int argc, char **argv, int *rc) {
             if (apply_config(a, i) != 0) goto fail;
         for (size_t i = 0; i < a->cfg->count; i++) {
             cfg_entry *e = &a->cfg->entries[i];
-            if (e->used || is_extra_key(cmd->config_extra, e->key)) continue;
+            const char *why;
+            size_t wl;
+            if (e->used) continue;
+            if (is_extra_key(cmd->config_extra, e->key, &why, &wl)) {
+                if (why) log_warn("%s:%d: '%s' is not used by '%s': %.*s", a->cfg->path, e->line, e->key, cmd->path,
+                                  (int)wl, why);
+                continue;
+            }
             /* A value where a section of settings belongs, or a section where a value belongs: a wrong type. */
             char fk[160];
             if (!e->is_null && flag_key_under(a, e->key, "", fk, sizeof fk)) {
@@ -364,6 +406,11 @@ args *args_parse(const cmd_spec *cmd, int argc, char **argv, int *rc) {
     for (size_t i = 0; i < a->nspecs; i++) {
         const arg_spec *s = spec_at(a, i);
         if (a->values[i].source == ARG_UNSET && s->def) set_value(&a->values[i], s->def, ARG_FROM_DEFAULT, 0);
+    }
+    if (args_bool(a, "show-config")) {
+        show_config(a);
+        *rc = 0;
+        goto fail;
     }
     *rc = 0;
     return a;

@@ -153,8 +153,8 @@ expect_rc 1 "no best_model without a validation split" -- test -e g/best_model
 expect_rc 1 "no model folder" -- "$HF" sft train --model nowhere --data d.jsonl
 expect_grep "nowhere: not a model folder" "$T/err" "says the model folder is missing"
 expect_rc 2 "no data" -- "$HF" sft train --model m
-expect_rc 1 "named dataset offline" -- "$HF" sft train --model m --dataset codealpaca
-expect_grep "not available offline" "$T/err" "says to use --data"
+expect_rc 2 "a dataset outside the registry" -- "$HF" sft train --model m --dataset codealpaca
+expect_grep "unknown dataset 'codealpaca'.*sft datasets.*--data" "$T/err" "points at sft datasets and --data"
 expect_rc 2 "unknown target module" -- "$HF" sft train --model m --data d.jsonl --target-modules q_proj,foo
 expect_rc 2 "bad scheduler" -- "$HF" sft train --model m --data d.jsonl --lr-scheduler step
 echo '{"foo": 1}' > bad.jsonl
