@@ -26,6 +26,8 @@ libcurl4-openssl-dev
 libssl-dev
 libseccomp-dev
 libcmocka-dev
+libcairo2-dev
+fonts-dejavu-core
 curl
 g++-mingw-w64-x86-64
 golang-go
