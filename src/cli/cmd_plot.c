@@ -3,6 +3,7 @@
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "plot/chart.h"
 #include "plot/plot.h"
 
 #include <libgen.h>
@@ -126,6 +127,7 @@ static int plot_training_cmd(int argc, char **argv) {
     log_info("plot training: %d files written", files);
     rc = 0;
 done:
+    chart_release();
     for (int i = 0; runs && i < n; i++) plot_run_free(&runs[i]);
     free(runs);
     args_free(a);
@@ -145,6 +147,7 @@ static int plot_benchmarks_cmd(int argc, char **argv) {
         log_info("plot benchmarks: %d files written", files);
         rc = 0;
     }
+    chart_release();
     args_free(a);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <errno.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,10 @@ static void fmt_tick(char *out, size_t cap, double v, double step, chart_units u
     if (fabs(v) < step * 1e-6) v = 0;
     if (u == CHART_PERCENT) {
         snprintf(out, cap, "%.*f%%", step_decimals(step * 100), v * 100);
-    } else if (v != 0 && (fabs(v) >= 1e6 || step < 1e-3)) {
-        snprintf(out, cap, "%.1e", v);
+    } else if (v == 0 && step < 1e-3) {
+        snprintf(out, cap, "0"); /* beside 0.00025, 0.0005, ... */
+    } else if (fabs(v) >= 1e6 || step < 1e-3) {
+        snprintf(out, cap, "%.3g", v); /* learning rates: 0.00125, 2.5e-05 */
     } else {
         snprintf(out, cap, "%.*f", step_decimals(step), v);
     }
@@ -511,4 +514,9 @@ int chart_save(const chart_figure *f, const char *base, char *err, size_t errcap
 chart_figure chart_single(int width, int height, const chart_panel *panel) {
     return (chart_figure){.title = NULL, .width = width, .height = height, .rows = 1, .cols = 1, .panels = panel,
                           .n_panels = 1};
+}
+
+void chart_release(void) {
+    cairo_debug_reset_static_data();
+    FcFini();
 }

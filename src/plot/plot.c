@@ -120,7 +120,7 @@ static int load_events(const char *dir, run_builder *b, char *err, size_t errcap
     tfev_point *p;
     long n = tfev_read_dir(dir, &p, err, errcap);
     if (n < 0) return -1;
-    qsort(p, (size_t)n, sizeof *p, cmp_point);
+    if (n) qsort(p, (size_t)n, sizeof *p, cmp_point);
     int rc = 0;
     /* the last value of a step wins (a resumed run may have written a step twice) */
     for (long i = 0; i < n && !rc; i++) {
@@ -149,8 +149,9 @@ static bool has_events(const char *dir) {
     return found;
 }
 
-/* raft train's cycle_N/metrics.jsonl, steps numbered on across cycles. Returns cycles read, or -1. */
-static int load_raft(const char *dir, run_builder *b, char *err, size_t errcap) {
+/* raft train's cycle_N/metrics.jsonl, steps numbered on across cycles; each cycle's first step goes into
+ * run's marks. Returns cycles read, or -1. */
+static int load_raft(const char *dir, run_builder *b, plot_run *run, char *err, size_t errcap) {
     double offset = 0;
     int cycles = 0;
     for (int c = 1; c < 10000; c++) {
@@ -161,7 +162,21 @@ static int load_raft(const char *dir, run_builder *b, char *err, size_t errcap) 
         if (!fs_is_dir(cdir) && !fs_exists(sp)) break;
         if (!fs_exists(mp)) continue; /* a cycle that kept nothing, or has not trained yet */
         double last = offset;
+        size_t before = b->step.n;
         if (load_metrics(mp, b, offset, &last, err, errcap)) return -1;
+        if (b->step.n > before) {
+            double *ms = realloc(run->mark_step, (run->n_marks + 1) * sizeof *ms);
+            char **ml = ms ? realloc(run->mark_label, (run->n_marks + 1) * sizeof *ml) : NULL;
+            if (ms) run->mark_step = ms;
+            if (ml) run->mark_label = ml;
+            char lab[32];
+            snprintf(lab, sizeof lab, "cycle %d", c);
+            if (!ms || !ml || !(ml[run->n_marks] = strdup(lab))) {
+                err_set(err, errcap, "out of memory");
+                return -1;
+            }
+            ms[run->n_marks++] = b->step.v[before];
+        }
         offset = last;
         cycles = c;
     }
@@ -182,10 +197,11 @@ int plot_load_run(const char *path, plot_run *run, char *err, size_t errcap) {
         rc = load_metrics(path, &b, 0, &last, err, errcap);
     } else if (fs_exists(fs_join(p, sizeof p, path, "metrics.jsonl"))) {
         rc = load_metrics(p, &b, 0, &last, err, errcap);
-    } else if (fs_exists(fs_join(p, sizeof p, path, "cycle_1")) || fs_exists(fs_join(q, sizeof q, path, "raft_statistics.json"))) {
-        rc = (run->cycles = load_raft(path, &b, err, errcap)) < 0 ? -1 : 0;
-    } else if (fs_is_dir(fs_join(p, sizeof p, path, "raft"))) {
-        rc = (run->cycles = load_raft(p, &b, err, errcap)) < 0 ? -1 : 0;
+    } else if (fs_exists(fs_join(p, sizeof p, path, "cycle_1_samples.jsonl")) ||
+               fs_exists(fs_join(q, sizeof q, path, "raft_statistics.json"))) {
+        rc = (run->cycles = load_raft(path, &b, run, err, errcap)) < 0 ? -1 : 0;
+    } else if (fs_is_dir(fs_join(p, sizeof p, path, "raft"))) { /* benchmark full: its RAFT loop's folder */
+        rc = (run->cycles = load_raft(p, &b, run, err, errcap)) < 0 ? -1 : 0;
     } else {
         const char *subs[] = {"", "tensorboard", "logs"};
         for (size_t i = 0; i < 3 && rc; i++) {
@@ -202,7 +218,7 @@ int plot_load_run(const char *path, plot_run *run, char *err, size_t errcap) {
     }
     if (rc) {
         rb_free(&b);
-        run->cycles = 0;
+        plot_run_free(run);
         return -1;
     }
     run->name = strdup(path);
@@ -218,6 +234,8 @@ int plot_load_run(const char *path, plot_run *run, char *err, size_t errcap) {
 void plot_run_free(plot_run *r) {
     free(r->name), free(r->step), free(r->loss), free(r->lr), free(r->grad_norm), free(r->tokens_per_sec);
     free(r->eval_step), free(r->eval_loss);
+    for (size_t i = 0; i < r->n_marks; i++) free(r->mark_label[i]);
+    free(r->mark_step), free(r->mark_label);
     memset(r, 0, sizeof *r);
 }
 
@@ -262,6 +280,13 @@ int plot_training_figures(const plot_run *r, const char *out, plot_file_fn cb, v
     chart_lines c_loss = {t_loss, x_label(r), LOSS_LABEL, loss, nl, CHART_NUM, false, true, NULL, NULL, 0};
     chart_lines c_lr = {t_lr, x_label(r), LR_LABEL, &lr, 1, CHART_NUM, true, true, NULL, NULL, 0};
     chart_lines c_gn = {t_gn, x_label(r), GN_LABEL, &gn, 1, CHART_NUM, true, true, NULL, NULL, 0};
+    /* RAFT: dashed lines where each cycle's training starts (the schedule restarts there) */
+    chart_lines *marked[3] = {&c_loss, &c_lr, &c_gn};
+    for (int k = 0; k < 3 && r->n_marks > 1; k++) {
+        marked[k]->vlines = r->mark_step;
+        marked[k]->vline_labels = (const char *const *)r->mark_label;
+        marked[k]->n_vlines = r->n_marks;
+    }
     chart_panel p_loss = {CHART_PANEL_LINES, &c_loss, NULL}, p_lr = {CHART_PANEL_LINES, &c_lr, NULL},
                 p_gn = {CHART_PANEL_LINES, &c_gn, NULL};
     chart_figure f = chart_single(1200, 720, &p_loss);
@@ -274,6 +299,7 @@ int plot_training_figures(const plot_run *r, const char *out, plot_file_fn cb, v
     chart_lines s_loss = c_loss, s_lr = c_lr, s_gn = c_gn;
     s_loss.title = "Loss", s_lr.title = "Learning rate", s_gn.title = "Gradient norm";
     chart_lines s_tps = {"Throughput", x_label(r), TPS_LABEL, &tps, 1, CHART_NUM, true, true, NULL, NULL, 0};
+    s_tps.vlines = c_loss.vlines, s_tps.vline_labels = c_loss.vline_labels, s_tps.n_vlines = c_loss.n_vlines;
     chart_panel grid[4] = {{CHART_PANEL_LINES, &s_loss, NULL},
                            {CHART_PANEL_LINES, &s_lr, NULL},
                            {CHART_PANEL_LINES, &s_gn, NULL},
@@ -423,7 +449,7 @@ static int load_benchmarks(const char *dir, bench_entry **es, size_t *n, char *e
         if ((names[nn] = strdup(e->d_name))) nn++;
     }
     closedir(d);
-    qsort(names, nn, sizeof *names, cmp_name);
+    if (nn) qsort(names, nn, sizeof *names, cmp_name);
     int rc = 0;
     for (size_t i = 0; i < nn; i++) {
         char sub[4400], sp[4500];

@@ -22,6 +22,9 @@ typedef struct {
     size_t n_eval;
     double *eval_step, *eval_loss;
     int cycles;            /* raft: the number of cycles read (0 for sft) */
+    size_t n_marks;        /* raft: where each trained cycle's steps begin, marked in the figures */
+    double *mark_step;
+    char **mark_label;     /* "cycle 2" */
 } plot_run;
 
 /* Called with the path of each file written (PNG, SVG, text). */
