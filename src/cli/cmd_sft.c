@@ -82,9 +82,10 @@ static const arg_spec train_flags[] = {
 static const cmd_spec train_cmd = {
     "sft train", "Supervised fine-tuning (LoRA or full) on JSONL data.", NULL, 0, 0, train_flags,
     "The model folder holds config.json, model.safetensors and tokenizer.json. Loss is the token-level\n"
-    "mean over the completion tokens of each optimizer step. Writes <output>/metrics.jsonl,\n"
-    "<output>/checkpoint-N/ (with the training state for --resume) and <output>/final_model/ (a PEFT\n"
-    "adapter, or a full Hugging Face model with --no-lora). Config sections: model, data, lora, training.",
+    "mean over the completion tokens of each optimizer step. Writes <output>/metrics.jsonl (and the same\n"
+    "as TensorBoard events in <output>/tensorboard/), <output>/checkpoint-N/ (with the training state\n"
+    "for --resume) and <output>/final_model/ (a PEFT adapter, or a full Hugging Face model with --no-lora).\n"
+    "Config sections: model, data, lora, training.",
     "training.bf16|training.gradient_checkpointing|training.logging_steps|training.save_strategy|"
     "training.eval_strategy|training.load_best_model_at_end|training.dataloader_num_workers|"
     "training.dataloader_pin_memory|training.per_device_eval_batch_size|model.trust_remote_code|"
