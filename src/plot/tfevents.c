@@ -286,6 +286,37 @@ long tfev_replay_jsonl(tfev_writer *w, const char *path, const char *step_key, c
     return events;
 }
 
+tfev_writer *tfev_follow_jsonl(const char *dir, const char *jsonl, const tfev_tag *tags) {
+    char err[600];
+    tfev_writer *w = dir ? tfev_open(dir, TFEV_STREAM, err, sizeof err) : NULL;
+    if (!w) {
+        log_warn("%s (TensorBoard events are not written)", dir ? err : "tensorboard: path too long");
+        return NULL;
+    }
+    if (tfev_replay_jsonl(w, jsonl, "step", tags) < 0) {
+        log_warn("%s: write error (TensorBoard events are not written)", tfev_path(w));
+        tfev_close(w);
+        return NULL;
+    }
+    return w;
+}
+
+void tfev_follow_line(tfev_writer **w, const char *line, const tfev_tag *tags) {
+    if (!*w) return;
+    cJSON *j = cJSON_Parse(line);
+    int rc = j ? tfev_json(*w, j, "step", tags, 0) : 0;
+    cJSON_Delete(j);
+    if (rc < 0) {
+        log_warn("%s: write error (TensorBoard events stop here)", tfev_path(*w));
+        tfev_close(*w);
+        *w = NULL;
+    }
+}
+
+void tfev_follow_close(tfev_writer *w) {
+    if (w && tfev_close(w) != 0) log_warn("TensorBoard events: write error");
+}
+
 int tfev_close(tfev_writer *w) {
     if (!w) return 0;
     int rc = w->failed ? -1 : 0;

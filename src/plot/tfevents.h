@@ -59,6 +59,15 @@ int tfev_json(tfev_writer *w, const cJSON *obj, const char *step_key, const tfev
  * the file is a log the run itself wrote). Returns the number of events written or -1. */
 long tfev_replay_jsonl(tfev_writer *w, const char *path, const char *step_key, const tfev_tag *tags);
 
+/* For a command that writes a JSONL log and wants it mirrored live (train_run's metrics.jsonl): a STREAM
+ * writer on dir with the lines already in jsonl replayed (a resumed run keeps them), then one event per
+ * line written. Failures are warnings (the JSONL stays the record), never errors: tfev_follow_jsonl returns
+ * NULL after logging why, tfev_follow_line logs a write error once, closes *w and sets it to NULL, and
+ * both accept a NULL writer. */
+tfev_writer *tfev_follow_jsonl(const char *dir, const char *jsonl, const tfev_tag *tags);
+void tfev_follow_line(tfev_writer **w, const char *json_line, const tfev_tag *tags);
+void tfev_follow_close(tfev_writer *w);
+
 /* Closes the file (REPLACE: renames it into place and removes the other event files). Returns 0, or -1
  * when a write failed at any point (REPLACE: the previous files are then left as they were). NULL is fine. */
 int tfev_close(tfev_writer *w);

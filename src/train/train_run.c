@@ -249,20 +249,6 @@ static int trim_metrics(const char *path, long last_step) {
     return rc;
 }
 
-/* One metrics line as TensorBoard scalars; a write error is reported once and ends the events, not the run
- * (metrics.jsonl is the record). */
-static void tb_line(tfev_writer **tb, const char *line) {
-    if (!*tb) return;
-    cJSON *j = cJSON_Parse(line);
-    int rc = j ? tfev_json(*tb, j, "step", tfev_train_tags, 0) : 0;
-    cJSON_Delete(j);
-    if (rc < 0) {
-        log_warn("%s: write error (TensorBoard events stop here)", tfev_path(*tb));
-        tfev_close(*tb);
-        *tb = NULL;
-    }
-}
-
 static double evaluate(train_model *m, const data_set *val, int bs, data_batch *db, char *err, size_t errcap) {
     int *order = malloc((size_t)val->n * sizeof(int));
     if (!order) { err_set(err, errcap, "out of memory"); return NAN; }
@@ -371,13 +357,8 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (fs_exists(bpath) && fs_remove_tree(bpath)) log_warn("%s: cannot remove the earlier run's", bpath);
     }
     if (!(metrics = fopen(mpath, "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
-    {
-        char tbdir[4200], tberr[512];
-        fs_join(tbdir, sizeof tbdir, o->output_dir, "tensorboard");
-        if (!(tb = tfev_open(tbdir, TFEV_STREAM, tberr, sizeof tberr)) ||
-            tfev_replay_jsonl(tb, mpath, "step", tfev_train_tags) < 0)
-            log_warn("%s (TensorBoard events are not written)", tb ? tfev_path(tb) : tberr);
-    }
+    char tbdir[4200]; /* the metrics lines as TensorBoard events, the kept ones of a resumed run replayed */
+    tb = tfev_follow_jsonl(fs_join(tbdir, sizeof tbdir, o->output_dir, "tensorboard"), mpath, tfev_train_tags);
     log_info("Training: %d epoch%s x %ld steps (batch %d x accumulation %d), %s schedule, warmup %ld, lr %g",
              o->epochs, o->epochs == 1 ? "" : "s", spe, o->batch_size, o->grad_accum, sched_name(o->scheduler), warmup,
              (double)o->learning_rate);
@@ -432,7 +413,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
                  rs.step, (double)rs.step / (double)spe, loss, (double)lr, gnorm, tokens, dt > 0 ? tokens / dt : 0.0);
         fputs(line, metrics);
         fflush(metrics);
-        tb_line(&tb, line);
+        tfev_follow_line(&tb, line, tfev_train_tags);
         if (!isfinite(loss)) { err_set(err, errcap, "train: the loss is not finite at step %ld", rs.step); goto out; }
         if (rs.step % 10 == 0 || rs.step == 1 || log_is_verbose())
             log_info("step %ld/%ld  loss %.4f  lr %.3g  grad_norm %.3f  %.0f tokens/s", rs.step, total, loss,
@@ -444,7 +425,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
             snprintf(line, sizeof line, "{\"step\":%ld,\"eval_loss\":%.6f}\n", rs.step, ev);
             fputs(line, metrics);
             fflush(metrics);
-            tb_line(&tb, line);
+            tfev_follow_line(&tb, line, tfev_train_tags);
             log_info("step %ld: eval_loss %.4f", rs.step, ev);
             if (ev < rs.best_eval - o->early_stopping_threshold) {
                 rs.best_eval = ev;
@@ -471,7 +452,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
 out:
     if (prog_on) progress_finish(&prog);
     if (metrics) fclose(metrics);
-    if (tb && tfev_close(tb)) log_warn("TensorBoard events: write error");
+    tfev_follow_close(tb);
     free(order);
     opt_adamw_free(&opt);
     data_batch_free(&db);

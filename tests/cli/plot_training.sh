@@ -32,7 +32,6 @@ while len(data) - off >= 16:
     off += 16 + ln; n += 1
 assert n >= 6, n  # file_version + steps 1..5
 P
-sleep 1  # the resumed run's file gets another name (time in seconds), which must replace the old one
 expect_rc 0 "resume c" -- "$HF" -q sft train "${common[@]}" --learning-rate 5e-3 --output c --resume c/checkpoint-4
 expect_rc 0 "resumed events = resumed metrics.jsonl (one file, no duplicate steps)" -- \
     $PY "$CHECK" metrics c/tensorboard c/metrics.jsonl
