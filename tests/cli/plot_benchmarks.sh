@@ -109,6 +109,18 @@ P
 expect_rc 0 "one hardware timeline per model" -- test -s twofig/hardware_timeline_second-model.png
 expect_grep "12.5%" twofig/summary.txt "the edited baseline shows in the table"
 
+# a --suite output: comparison_summary.json, each model's files in a folder named by its model_short
+mkdir -p suite && cp -r two/first suite/tiny-coder && cp -r two/second suite/second-model
+$PY - <<'P'
+import json
+ms = [json.load(open(f"suite/{m}/summary.json")) for m in ("tiny-coder", "second-model")]
+json.dump({"models": ms, "comparison": {}}, open("suite/comparison_summary.json", "w"))
+P
+rm suite/*/summary.json
+expect_rc 0 "plot benchmarks on a suite output" -- "$HF" plot benchmarks suite
+expect_rc 0 "suite: a hardware timeline per model, from its folder" -- test -s suite/figures/hardware_timeline_second-model.png
+expect_grep "^\| [^|]+ \| 12.5% \|" suite/figures/summary.txt "suite: both models in the table"
+
 # bad input
 expect_rc 1 "no results" -- "$HF" plot benchmarks p.jsonl
 mkdir -p broken && echo '{"model_name": "x"' > broken/summary.json
