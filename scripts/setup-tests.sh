@@ -17,6 +17,7 @@ libcmocka-dev
 curl
 libclang-rt-14-dev
 libomp-14-dev
+python3-protobuf
 "
 # Node.js and npm: Debian's only when none is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi

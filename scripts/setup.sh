@@ -25,6 +25,8 @@ libutf8proc-dev
 libcurl4-openssl-dev
 libssl-dev
 libseccomp-dev
+libcairo2-dev
+fonts-dejavu-core
 g++-mingw-w64-x86-64
 golang-go
 rustc

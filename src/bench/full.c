@@ -7,6 +7,7 @@
 #include "core/jsonl.h"
 #include "core/log.h"
 #include "core/timing.h"
+#include "plot/tblog.h"
 #include "bench/eval.h"
 #include "bench/score.h"
 #include "raft/loop.h"
@@ -523,6 +524,9 @@ int bench_full_run(const bench_full_options *o, cJSON **summary, char *err, size
     char path[4400];
     fs_join(path, sizeof path, o->output_dir, "summary.json");
     if (!*summary || bench_write_json(path, *summary, err, errcap)) goto out;
+    char tberr[512]; /* the TensorBoard view of the summary; summary.json stays the record */
+    if (tblog_benchmark(o->output_dir, *summary, tberr, sizeof tberr))
+        log_warn("%s (TensorBoard events not written)", tberr);
     rc = 0;
 out:
     if (rc) {

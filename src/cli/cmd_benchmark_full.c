@@ -46,7 +46,8 @@ static const cmd_spec full_cmd = {
     0, full_flags,
     "Writes into --output (a suite: one subfolder per model and comparison_summary.json):\n"
     "  summary.json, baseline_samples.jsonl, baseline_hardware.csv,\n"
-    "  cycle_N/{samples.jsonl,kept.jsonl,hardware.csv,checkpoint/}, final_samples.jsonl, final_hardware.csv\n"
+    "  cycle_N/{samples.jsonl,kept.jsonl,hardware.csv,checkpoint/}, final_samples.jsonl, final_hardware.csv,\n"
+    "  tensorboard/ (TensorBoard events; `plot benchmarks` draws the figures)\n"
     "and prints the Summary Table and Detailed Results. Rerunning the same command resumes: finished\n"
     "phases are skipped, a half-done one continues; Ctrl-C stops within seconds keeping what is done.",
     NULL,

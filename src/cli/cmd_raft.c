@@ -95,8 +95,8 @@ static const cmd_spec raft_train_cmd = {
     "model with that adapter applied in memory (or from the fine-tuned model).\n"
     "Output: cycle_N_samples.jsonl, cycle_N_verified.jsonl, cycle_N/ (trainer output), cycle_N_final/\n"
     "(PEFT adapter of the base model, or a full model folder with --no-lora), raft_statistics.json,\n"
-    "curriculum_stats.json. Rerunning the same command resumes; Ctrl-C stops within seconds keeping\n"
-    "what is finished. The final model is cycle_<cycles>_final.",
+    "curriculum_stats.json, tensorboard/ (TensorBoard events). Rerunning the same command resumes;\n"
+    "Ctrl-C stops within seconds keeping what is finished. The final model is cycle_<cycles>_final.",
     "training.lr_scheduler=a cycle's schedule is warmup then cosine|"
     "training.lr_scheduler_type=a cycle's schedule is warmup then cosine|"
     "training.dataloader_num_workers=no data loader processes|training.dataloader_pin_memory=no GPU transfer|"

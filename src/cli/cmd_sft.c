@@ -84,9 +84,10 @@ static const arg_spec train_flags[] = {
 static const cmd_spec train_cmd = {
     "sft train", "Supervised fine-tuning (LoRA or full) on JSONL data.", NULL, 0, 0, train_flags,
     "The model folder holds config.json, model.safetensors and tokenizer.json. Loss is the token-level\n"
-    "mean over the completion tokens of each optimizer step. Writes <output>/metrics.jsonl,\n"
-    "<output>/checkpoint-N/ (with the training state for --resume) and <output>/final_model/ (a PEFT\n"
-    "adapter, or a full Hugging Face model with --no-lora). Config sections: model, data, lora, training.",
+    "mean over the completion tokens of each optimizer step. Writes <output>/metrics.jsonl (and the same\n"
+    "as TensorBoard events in <output>/tensorboard/), <output>/checkpoint-N/ (with the training state\n"
+    "for --resume) and <output>/final_model/ (a PEFT adapter, or a full Hugging Face model with --no-lora).\n"
+    "Config sections: model, data, lora, training.",
     "training.bf16=weights stay bf16 and training runs in fp32 (see --matmul)|"
     "training.gradient_checkpointing=on by default (--no-gradient-checkpointing turns it off)|"
     "training.logging_steps=every optimizer step is written to metrics.jsonl|"

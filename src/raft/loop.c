@@ -12,6 +12,7 @@
 #include "raft/resume.h"
 #include "train/train_model.h"
 #include "train/train_run.h"
+#include "plot/tblog.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -410,6 +411,8 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     cJSON_AddNumberToObject(entry, "generated_tokens", (double)rep->generated_tokens);
     fs_join(path, sizeof path, o->output_dir, "raft_statistics.json");
     if (raft_statistics_put(path, entry, err, errcap)) goto out;
+    char tberr[512]; /* the TensorBoard view of the statistics; the JSON stays the record */
+    if (tblog_raft(o->output_dir, tberr, sizeof tberr)) log_warn("%s (TensorBoard events not updated)", tberr);
     rc = 0;
 out:
     if (f) fclose(f);

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/timing.h"
+#include "plot/tfevents.h"
 #include "tokenizer/tokenizer.h"
 #include "train/data.h"
 #include "train/opt_adamw.h"
@@ -306,6 +307,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     opt_adamw opt = {0};
     int *order = NULL;
     FILE *metrics = NULL;
+    tfev_writer *tb = NULL; /* output_dir/tensorboard: the metrics lines as TensorBoard scalars */
     progress prog;
     bool prog_on = false;
 
@@ -383,6 +385,8 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (fs_exists(bpath) && fs_remove_tree(bpath)) log_warn("%s: cannot remove the earlier run's", bpath);
     }
     if (!(metrics = fopen(mpath, "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
+    char tbdir[4200]; /* the metrics lines as TensorBoard events, the kept ones of a resumed run replayed */
+    tb = tfev_follow_jsonl(fs_join(tbdir, sizeof tbdir, o->output_dir, "tensorboard"), mpath, tfev_train_tags);
     log_info("Training: %d epoch%s x %ld steps (batch %d x accumulation %d), %s schedule, warmup %ld, lr %g",
              o->epochs, o->epochs == 1 ? "" : "s", spe, o->batch_size, o->grad_accum, sched_name(o->scheduler), warmup,
              (double)o->learning_rate);
@@ -444,11 +448,14 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         }
         rs.step = step + 1;
         const double dt = time_now() - ts, loss = nll_sum / (double)targets;
-        fprintf(metrics,
-                "{\"step\":%ld,\"epoch\":%.4f,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens\":%ld,"
-                "\"tokens_per_sec\":%.1f}\n",
-                rs.step, (double)rs.step / (double)spe, loss, (double)lr, gnorm, tokens, dt > 0 ? tokens / dt : 0.0);
+        char line[512];
+        snprintf(line, sizeof line,
+                 "{\"step\":%ld,\"epoch\":%.4f,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens\":%ld,"
+                 "\"tokens_per_sec\":%.1f}\n",
+                 rs.step, (double)rs.step / (double)spe, loss, (double)lr, gnorm, tokens, dt > 0 ? tokens / dt : 0.0);
+        fputs(line, metrics);
         fflush(metrics);
+        tfev_follow_line(&tb, line, tfev_train_tags);
         if (!isfinite(loss)) { diverged(err, errcap, o, rs.step, "the loss is not finite", last_good); goto out; }
         if (rs.step % 10 == 0 || rs.step == 1 || log_is_verbose())
             log_info("step %ld/%ld  loss %.4f  lr %.3g  grad_norm %.3f  %.0f tokens/s", rs.step, total, loss,
@@ -457,8 +464,10 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         if (o->eval_steps > 0 && val.n > 0 && (rs.step % o->eval_steps == 0 || rs.step == stop_at)) {
             double ev = evaluate(m, &val, o->batch_size, &db, err, errcap);
             if (isnan(ev)) goto out;
-            fprintf(metrics, "{\"step\":%ld,\"eval_loss\":%.6f}\n", rs.step, ev);
+            snprintf(line, sizeof line, "{\"step\":%ld,\"eval_loss\":%.6f}\n", rs.step, ev);
+            fputs(line, metrics);
             fflush(metrics);
+            tfev_follow_line(&tb, line, tfev_train_tags);
             log_info("step %ld: eval_loss %.4f", rs.step, ev);
             if (!isfinite(ev)) { diverged(err, errcap, o, rs.step, "the evaluation loss is not finite", last_good); goto out; }
             if (ev < rs.best_eval - o->early_stopping_threshold) {
@@ -490,6 +499,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
 out:
     if (prog_on) progress_finish(&prog);
     if (metrics) fclose(metrics);
+    tfev_follow_close(tb);
     free(order);
     opt_adamw_free(&opt);
     data_batch_free(&db);
