@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "model/hub.h"
 #include "model/lora_apply.h"
+#include "model/gguf.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -55,13 +56,12 @@ int cmd_score(int argc, char **argv) {
     } else {
         len = strlen(text);
     }
-    char resolved[4096], path[4096];
+    char resolved[4096];
     if (hub_resolve(dir, resolved, sizeof resolved, NULL, err, sizeof err) != 0) { log_error("%s", err); goto out; }
     dir = resolved;
     char tdir[4096];
     if (model_tokenizer_dir(dir, tdir, sizeof tdir, err, sizeof err)) { log_error("%s", err); goto out; }
-    if (!fs_join(path, sizeof path, tdir, "tokenizer.json")) { log_error("%s: path too long", dir); goto out; }
-    if (!(t = tok_load(path, err, sizeof err))) { log_error("%s", err); goto out; }
+    if (!(t = gguf_model_tokenizer(tdir, NULL, err, sizeof err))) { log_error("%s", err); goto out; }
     double t0 = time_now();
     if (!(m = model_load(dir, err, sizeof err))) { log_error("%s", err); goto out; }
     log_debug("model loaded in %.2f s", time_now() - t0);
