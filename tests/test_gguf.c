@@ -306,6 +306,50 @@ static void test_not_a_model(void **state) {
 
 /* ---------- a model exported and read back ---------- */
 
+typedef struct {
+    const st_file *src;
+    const char **names;
+} copy_ctx;
+
+static int copy_fill(void *vctx, int idx, void *dst, size_t nbytes) {
+    copy_ctx *c = vctx;
+    const st_tensor *t = st_find(c->src, c->names[idx]);
+    if (!t || t->nbytes != nbytes) return -1;
+    memcpy(dst, t->data, nbytes);
+    return 0;
+}
+
+/* Splits d/model.safetensors into two shards with a model.safetensors.index.json, as the Hub stores large models. */
+static void shard(const char *d) {
+    char src[600], path[700], err[512];
+    snprintf(src, sizeof src, "%s/model.safetensors", d);
+    st_file *f = st_open(src, err, sizeof err);
+    assert_non_null(f);
+    FILE *idx = fopen((snprintf(path, sizeof path, "%s/model.safetensors.index.json", d), path), "w");
+    assert_non_null(idx);
+    fprintf(idx, "{\"metadata\": {}, \"weight_map\": {");
+    for (int part = 0; part < 2; part++) {
+        st_spec specs[64];
+        const char *names[64];
+        int n = 0;
+        for (int i = 0; i < f->n_tensors; i++) {
+            if (i % 2 != part) continue;
+            const st_tensor *t = &f->tensors[i];
+            specs[n] = (st_spec){.name = t->name, .dtype = t->dtype, .ndim = t->ndim};
+            memcpy(specs[n].shape, t->shape, sizeof t->shape);
+            names[n++] = t->name;
+            fprintf(idx, "%s\"%s\": \"model-%05d-of-00002.safetensors\"", i ? ", " : "", t->name, part + 1);
+        }
+        snprintf(path, sizeof path, "%s/model-%05d-of-00002.safetensors", d, part + 1);
+        copy_ctx cc = {f, names};
+        assert_int_equal(st_write(path, specs, n, "{\"format\":\"pt\"}", copy_fill, &cc, err, sizeof err), 0);
+    }
+    fprintf(idx, "}}\n");
+    fclose(idx);
+    st_close(f);
+    assert_int_equal(unlink(src), 0);
+}
+
 static void test_export_and_load(void **state) {
     (void)state;
     model_config c;
@@ -322,11 +366,17 @@ static void test_export_and_load(void **state) {
     c.vocab_size = tok_vocab_size(tk);
     c.eos_ids[0] = c.vocab_size - 1;
     c.n_eos = 1;
-    for (int arch = 0; arch < 2; arch++) {
+    /* Variants: 0 Qwen2 tied; 1 Llama untied (Q/K rows reordered); 2 Qwen2 with head_dim 10 != hidden / heads
+     * (key_length written) and rows of 36 values (block types fall back to f16); 3 a sharded Qwen2 folder. */
+    for (int v = 0; v < 4; v++) {
+        const int arch = v == 1;
         snprintf(c.arch, sizeof c.arch, "%s", arch ? "LlamaForCausalLM" : "Qwen2ForCausalLM");
         c.attn_bias = !arch;
         c.tie_embeddings = !arch;
-        assert_int_equal(model_write_random(mdir, &c, false, 11, 0.1, true, err, sizeof err), 0);
+        if (v == 2) { c.hidden_size = 36; c.intermediate_size = 50; c.num_heads = 3; c.num_kv_heads = 3; c.head_dim = 10; }
+        if (v == 3) { c.hidden_size = 64; c.intermediate_size = 96; c.num_heads = 4; c.num_kv_heads = 2; c.head_dim = 16; }
+        assert_int_equal(model_write_random(mdir, &c, v == 3, 11, 0.1, true, err, sizeof err), 0);
+        if (v == 3) shard(mdir);
         int ids[12];
         for (int i = 0; i < 12; i++) ids[i] = (i * 37 + 5) % c.vocab_size;
         float ref[11], got[11];
@@ -340,12 +390,24 @@ static void test_export_and_load(void **state) {
             snprintf(out, sizeof out, "%s/m.gguf", dir);
             gguf_export_opts o = {.model_dir = mdir, .tok_dir = mdir, .output = out, .type = types[t]};
             if (gguf_export(&o, NULL, NULL, err, sizeof err)) fail_msg("%s", err);
+            if (v == 2 && types[t] == GGUF_Q8_0) {
+                gguf_file *gf = gguf_open(out, err, sizeof err);
+                assert_non_null(gf);
+                int64_t kl = 0;
+                assert_int_equal(gguf_get_int(gf, "qwen2.attention.key_length", &kl, err, sizeof err), 1);
+                assert_int_equal(kl, 10);
+                assert_int_equal(gguf_find_tensor(gf, "blk.0.ffn_up.weight")->type, GGUF_F16);      /* rows of 36 */
+                assert_int_equal(gguf_find_tensor(gf, "blk.0.ffn_down.weight")->type, GGUF_F16);    /* rows of 50 */
+                assert_int_equal(gguf_find_tensor(gf, "blk.0.attn_norm.weight")->type, GGUF_F32);
+                gguf_close(gf);
+            }
             m = model_load(out, err, sizeof err);
             if (!m) fail_msg("%s", err);
             const model_config *g = model_get_config(m);
             assert_string_equal(g->arch, c.arch);
             assert_int_equal(g->vocab_size, c.vocab_size);
-            assert_int_equal(g->num_kv_heads, 2);
+            assert_int_equal(g->num_kv_heads, c.num_kv_heads);
+            assert_int_equal(g->head_dim, c.head_dim);
             assert_int_equal(g->tie_embeddings, c.tie_embeddings);
             assert_int_equal(g->n_eos, 1);
             assert_int_equal(g->eos_ids[0], c.eos_ids[0]);
