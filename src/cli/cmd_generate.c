@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 static const arg_spec generate_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder or Hub id (a LoRA adapter folder: its base model with the adapter applied)", "model.name|base_model",
+    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id or .gguf file (a LoRA adapter folder: its base model with the adapter applied)", "model.name|base_model",
      NULL, 0, 0, "DIR"},
     {"prompt", 'p', ARG_STR, NULL, "One prompt (the user message)", NULL, NULL, 0, 0, "TEXT"},
     {"prompts", 0, ARG_STR, NULL, "JSONL file of prompts ('prompt' or 'text' field; '-' for standard input)",

@@ -17,7 +17,7 @@
 #include <string.h>
 
 static const arg_spec score_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder or Hub id (a LoRA adapter folder: its base model with the adapter applied)", "model.name", NULL, 0, 0,
+    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id or .gguf file (a LoRA adapter folder: its base model with the adapter applied)", "model.name", NULL, 0, 0,
      "DIR"},
     {"text", 0, ARG_STR, NULL, "Text to score", NULL, NULL, 0, 0, "TEXT"},
     {"file", 'f', ARG_STR, NULL, "File whose contents to score ('-' for standard input)", NULL, NULL, 0, 0, "FILE"},
