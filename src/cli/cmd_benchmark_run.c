@@ -36,7 +36,7 @@
     {"monitor-interval", 0, ARG_FLOAT, "2", "Hardware monitor interval, seconds", NULL, NULL, 0.01, 3600, "S"}
 
 static const arg_spec run_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id, or LoRA adapter folder (merged onto its base)", NULL, NULL, 0,
+    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id, .gguf file, or LoRA adapter folder (merged onto its base)", NULL, NULL, 0,
      0, "DIR"},
     {"prompts", 'p', ARG_STR, NULL, "Prompts JSONL (prompt or text, id, category, expected_output, tests, ...)", NULL,
      NULL, 0, 0, "FILE"},
@@ -62,7 +62,7 @@ static const cmd_spec run_cmd = {
 };
 
 static const arg_spec eval_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id, or LoRA adapter folder (merged onto its base)", NULL, NULL, 0,
+    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id, .gguf file, or LoRA adapter folder (merged onto its base)", NULL, NULL, 0,
      0, "DIR"},
     {"benchmark", 'b', ARG_STR, "humaneval", "Benchmark to run", NULL, "humaneval|mbpp|cpp|rust|go", 0, 0, "NAME"},
     {"dataset", 'd', ARG_STR, NULL, "Tasks JSONL {task_id, prompt, tests, entry_point} (required for humaneval and "

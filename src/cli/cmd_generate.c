@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "model/hub.h"
 #include "model/lora_apply.h"
+#include "model/gguf.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -18,7 +19,7 @@
 #include <unistd.h>
 
 static const arg_spec generate_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder or Hub id (a LoRA adapter folder: its base model with the adapter applied)", "model.name|base_model",
+    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id or .gguf file (a LoRA adapter folder: its base model with the adapter applied)", "model.name|base_model",
      NULL, 0, 0, "DIR"},
     {"prompt", 'p', ARG_STR, NULL, "One prompt (the user message)", NULL, NULL, 0, 0, "TEXT"},
     {"prompts", 0, ARG_STR, NULL, "JSONL file of prompts ('prompt' or 'text' field; '-' for standard input)",
@@ -206,6 +207,7 @@ static int on_result(void *user, const gen_result *r) {
     cJSON_AddStringToObject(o, "completion", r->completion);
     cJSON_AddNumberToObject(o, "sample_idx", r->sample_idx);
     cJSON_AddNumberToObject(o, "n_tokens", r->n_tokens);
+    cJSON_AddItemToObject(o, "token_ids", cJSON_CreateIntArray(r->tokens, r->n_tokens));
     cJSON_AddStringToObject(o, "finish_reason", gen_finish_name(r->finish));
     long k = (long)r->prompt_idx * w->n_samples + r->sample_idx;
     w->pending[k] = cJSON_PrintUnformatted(o);
@@ -262,7 +264,7 @@ int cmd_generate(int argc, char **argv) {
     }
 
     log_open_command("generate");
-    char err[1024], path[4200], resolved[4096];
+    char err[1024], resolved[4096];
     if (hub_resolve(dir, resolved, sizeof resolved, NULL, err, sizeof err) != 0) {
         log_error("%s", err);
         goto done;
@@ -273,8 +275,8 @@ int cmd_generate(int argc, char **argv) {
         log_error("%s", err);
         goto done;
     }
-    fs_join(path, sizeof path, tdir, "tokenizer.json");
-    if (!(t = tok_load(path, err, sizeof err))) {
+    chat_template auto_tpl; /* a GGUF file carries its tokenizer and chat template */
+    if (!(t = gguf_model_tokenizer(tdir, &auto_tpl, err, sizeof err))) {
         log_error("%s", err);
         goto done;
     }
@@ -297,7 +299,7 @@ int cmd_generate(int argc, char **argv) {
     p.ignore_eos = args_bool(a, "ignore-eos");
     p.system_prompt = args_str(a, "system-prompt");
     const char *tpl = args_str(a, "chat-template");
-    p.tpl = !strcmp(tpl, "auto") ? chat_detect(tdir) : (chat_template)chat_parse_name(tpl);
+    p.tpl = !strcmp(tpl, "auto") ? auto_tpl : (chat_template)chat_parse_name(tpl);
     if (gen_params_check(&p, err, sizeof err) != 0) {
         rc = args_usage_error(&generate_cmd, "%s", err);
         goto done;

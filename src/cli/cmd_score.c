@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "model/hub.h"
 #include "model/lora_apply.h"
+#include "model/gguf.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -16,7 +17,7 @@
 #include <string.h>
 
 static const arg_spec score_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder or Hub id (a LoRA adapter folder: its base model with the adapter applied)", "model.name", NULL, 0, 0,
+    {"model", 'm', ARG_STR, NULL, "Model folder, Hub id or .gguf file (a LoRA adapter folder: its base model with the adapter applied)", "model.name", NULL, 0, 0,
      "DIR"},
     {"text", 0, ARG_STR, NULL, "Text to score", NULL, NULL, 0, 0, "TEXT"},
     {"file", 'f', ARG_STR, NULL, "File whose contents to score ('-' for standard input)", NULL, NULL, 0, 0, "FILE"},
@@ -55,13 +56,12 @@ int cmd_score(int argc, char **argv) {
     } else {
         len = strlen(text);
     }
-    char resolved[4096], path[4096];
+    char resolved[4096];
     if (hub_resolve(dir, resolved, sizeof resolved, NULL, err, sizeof err) != 0) { log_error("%s", err); goto out; }
     dir = resolved;
     char tdir[4096];
     if (model_tokenizer_dir(dir, tdir, sizeof tdir, err, sizeof err)) { log_error("%s", err); goto out; }
-    if (!fs_join(path, sizeof path, tdir, "tokenizer.json")) { log_error("%s: path too long", dir); goto out; }
-    if (!(t = tok_load(path, err, sizeof err))) { log_error("%s", err); goto out; }
+    if (!(t = gguf_model_tokenizer(tdir, NULL, err, sizeof err))) { log_error("%s", err); goto out; }
     double t0 = time_now();
     if (!(m = model_load(dir, err, sizeof err))) { log_error("%s", err); goto out; }
     log_debug("model loaded in %.2f s", time_now() - t0);

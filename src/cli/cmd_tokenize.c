@@ -1,5 +1,6 @@
 /* halo-forge tokenize (--model DIR | --tokenizer FILE) (--text T | --file F | --decode IDS) [--special] */
 #include "cli/commands.h"
+#include "model/gguf.h"
 #include "model/hub.h"
 #include "core/args.h"
 #include "core/fs.h"
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 static const arg_spec tokenize_flags[] = {
-    {"model", 'm', ARG_STR, NULL, "Model folder containing tokenizer.json", "model.name", NULL, 0, 0, "DIR"},
+    {"model", 'm', ARG_STR, NULL, "Model folder containing tokenizer.json, or a .gguf file", "model.name", NULL, 0, 0, "DIR"},
     {"tokenizer", 0, ARG_STR, NULL, "A tokenizer.json file", NULL, NULL, 0, 0, "FILE"},
     {"text", 0, ARG_STR, NULL, "Text to encode", NULL, NULL, 0, 0, "TEXT"},
     {"file", 'f', ARG_STR, NULL, "File to encode ('-' for standard input)", NULL, NULL, 0, 0, "FILE"},
@@ -132,7 +133,7 @@ int cmd_tokenize(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    tokenizer *t = tok_load(path, err, sizeof err);
+    tokenizer *t = model ? gguf_model_tokenizer(model, NULL, err, sizeof err) : tok_load(path, err, sizeof err);
     if (!t) {
         fprintf(stderr, "error: %s\n", err);
         free(in_ids);

@@ -29,6 +29,8 @@ extern const cli_command cli_raft_cmds[];
 extern const cli_command cli_tokenizer_cmds[];
 extern const cli_command cli_data_cmds[];
 extern const cli_command cli_plot_cmds[];
+extern const cli_command cli_export_cmds[];
+extern const cli_command cli_inference_cmds[];
 
 /* Single commands joined into a group's table. */
 int cli_model_download(int argc, char **argv); /* model download (cmd_model_download.c) */

@@ -21,6 +21,8 @@ const cli_group cli_groups[] = {
     {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {"raft", "RAFT training: sample, verify, keep the best, fine-tune, repeat", NULL, cli_raft_cmds},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
+    {"export", "Export a model for other tools: GGUF for llama.cpp / Ollama", NULL, cli_export_cmds},
+    {"inference", "Inference latency: time to first token, per-token percentiles, tokens/s", NULL, cli_inference_cmds},
     {"benchmark", "Benchmarks: full (baseline, RAFT cycles, final), run / eval / score (pass@k)", NULL, cli_benchmark_cmds},
     {"plot", "Figures (PNG and SVG) of training runs and benchmark results", NULL, cli_plot_cmds},
     {"test", "Check the installation: smoke (toolchains, sandbox), standard / full (a model end to end)", cmd_test, NULL},

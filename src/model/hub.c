@@ -8,6 +8,7 @@
  *   GET  that location with "Range: bytes=N-" to resume a partial blob.
  * Errors carry X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo) and X-Error-Message. */
 #include "model/hub.h"
+#include "model/gguf.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/progress.h"
@@ -1271,7 +1272,7 @@ int hub_resolve(const char *model, char *dir_out, size_t cap, const hub_options 
     }
     struct stat st;
     if (stat(model, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
+        if (!S_ISDIR(st.st_mode) && !(S_ISREG(st.st_mode) && gguf_is_path(model))) {
             set_err(err, errcap, "%s: is a file, not a model folder (a folder with config.json and weights)", model);
             return -1;
         }

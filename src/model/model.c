@@ -6,6 +6,7 @@
 #include "core/jsonl.h"
 #include "kernels/expf.h"
 #include "kernels/matmul.h"
+#include "model/gguf.h"
 #include "model/lora_apply.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
@@ -430,8 +431,15 @@ static model *model_load_folder(const char *dir, char *err, size_t errcap) {
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
     mm_blas_single_thread();
-    if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
-    if (open_files(&L, m, err, errcap) != 0) goto fail;
+    if (gguf_is_path(dir) && !fs_is_dir(dir)) { /* a llama.cpp file: config and weights from gguf.c */
+        if (!(m->files = calloc(1, sizeof *m->files))) { err_set(err, errcap, "%s: out of memory", dir); goto fail; }
+        if (!(m->files[0] = gguf_load_weights(dir, &m->cfg, err, errcap))) goto fail;
+        L.files = m->files;
+        L.n_files = m->n_files = 1;
+    } else {
+        if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
+        if (open_files(&L, m, err, errcap) != 0) goto fail;
+    }
     const model_config *c = &m->cfg;
     const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     const int qd = c->num_heads * hd, kvd = c->num_kv_heads * hd;

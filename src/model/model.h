@@ -47,7 +47,9 @@ typedef struct model model;
  * When dir is a PEFT LoRA adapter folder (adapter_config.json), loads its base model
  * (base_model_name_or_path, see model_adapter_base in lora_apply.h) and applies the adapter to it in
  * memory at the base's weight dtype (model_apply_adapter): the result scores like the merged model. The base
- * may itself be an adapter folder (adapters stacked in order, up to 8). */
+ * may itself be an adapter folder (adapters stacked in order, up to 8). A path ending in ".gguf" that is a
+ * file loads a llama.cpp GGUF (qwen2 / llama; gguf_load_weights in gguf.h: quantised tensors dequantised to
+ * f32). */
 model *model_load(const char *dir, char *err, size_t errcap);
 void model_free(model *m);
 const model_config *model_get_config(const model *m);

@@ -97,6 +97,11 @@ static int classify(const char *tpl) {
     return -1;
 }
 
+chat_template chat_classify(const char *tpl, chat_template fallback) {
+    int k = classify(tpl);
+    return k < 0 ? fallback : (chat_template)k;
+}
+
 chat_template chat_detect(const char *model_dir) {
     char path[4096];
     if (!model_dir || !fs_join(path, sizeof path, model_dir, "tokenizer_config.json")) return CHAT_CHATML;

@@ -61,6 +61,8 @@ typedef struct {
 /* Picks the template from a model folder's tokenizer_config.json chat_template (ChatML when it
  * uses <|im_start|>, Llama 3 when it uses <|start_header_id|>); CHAT_CHATML when unrecognisable. */
 chat_template chat_detect(const char *model_dir);
+/* The same classification of a chat template's text (Jinja source); fallback when unrecognisable. */
+chat_template chat_classify(const char *tpl, chat_template fallback);
 /* Parses "chatml" | "llama3" | "raw"; returns -1 for anything else. */
 int chat_parse_name(const char *name);
 /* Renders messages; with add_generation_prompt, ends with the assistant turn opener. Heap string. */
