@@ -25,8 +25,8 @@ with open("p.jsonl", "w") as pf, open("train.jsonl", "w") as tf:
         tf.write(json.dumps({"messages": [{"role": "system", "content": system}, {"role": "user", "content": prompt},
                                           {"role": "assistant", "content": answer}]}) + "\n")
 P
-"$HF" -q sft train --model m --data train.jsonl --no-lora --epochs 60 --batch-size 4 --gradient-accumulation 1 \
-    --learning-rate 1e-2 --warmup-steps 1 --lr-scheduler constant --validation-split 0 --save-steps 0 --eval-steps 0 \
+"$HF" -q sft train --model m --data train.jsonl --no-lora --epochs 120 --batch-size 4 --gradient-accumulation 1 \
+    --learning-rate 5e-3 --warmup-steps 1 --lr-scheduler constant --validation-split 0 --save-steps 0 --eval-steps 0 \
     --no-gradient-checkpointing --output tr >/dev/null 2>&1
 common=(--model tr/final_model --prompts p.jsonl --system-prompt "$SYS" --temperature 0 --max-new-tokens 60 --workers 2)
 
