@@ -26,6 +26,8 @@ libcurl4-openssl-dev
 libssl-dev
 libseccomp-dev
 libcmocka-dev
+libmicrohttpd-dev
+libjs-chart.js
 curl
 g++-mingw-w64-x86-64
 golang-go

@@ -22,6 +22,7 @@ const cli_group cli_groups[] = {
     {"raft", "RAFT training: sample, verify, keep the best, fine-tune, repeat", NULL, cli_raft_cmds},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
     {"benchmark", "Benchmarks: full (baseline, RAFT cycles, final), run / eval / score (pass@k)", NULL, cli_benchmark_cmds},
+    {"ui", "Web dashboard over the run folders: live charts, samples, compare, playground, launch/stop", cmd_ui, NULL},
     {"test", "Check the installation: smoke (toolchains, sandbox), standard / full (a model end to end)", cmd_test, NULL},
     {NULL, NULL, NULL, NULL},
 };
