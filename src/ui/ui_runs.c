@@ -25,7 +25,7 @@
 #define MAX_FILE_BYTES (256L << 20) /* a file larger than this is reported, not read */
 #define SCAN_MAX_DEPTH 4
 #define SCAN_MAX_DIRS 4000
-#define MAX_CYCLES 1000
+#define MAX_CYCLES 200
 
 /* ---- roots ---- */
 
@@ -385,10 +385,10 @@ static size_t phase_refs(const char *dir, const char *kind, phase_ref *out, size
     size_t n = 0;
     if (!strcmp(kind, "sft train")) return 0;
     bool bench = !strcmp(kind, "benchmark full");
-    if (bench && n < cap && (exists_rel(dir, "baseline_samples.jsonl"))) {
-        out[n] = (phase_ref){"baseline", "baseline_samples.jsonl", 0};
-        n++;
-    }
+    /* an evaluation being sampled has only its journal (unverified completions) */
+    if (bench && n < cap && exists_rel(dir, "baseline_samples.jsonl")) out[n++] = (phase_ref){"baseline", "baseline_samples.jsonl", 0};
+    else if (bench && n < cap && exists_rel(dir, "baseline_generated.jsonl"))
+        out[n++] = (phase_ref){"baseline", "baseline_generated.jsonl", 0};
     for (int c = 1; c <= MAX_CYCLES && n < cap; c++) {
         const char *cands[3];
         char a[96], b[96], d[96];
@@ -411,10 +411,9 @@ static size_t phase_refs(const char *dir, const char *kind, phase_ref *out, size
         out[n].cycle = c;
         n++;
     }
-    if (bench && n < cap && exists_rel(dir, "final_samples.jsonl")) {
-        out[n] = (phase_ref){"final", "final_samples.jsonl", 0};
-        n++;
-    }
+    if (bench && n < cap && exists_rel(dir, "final_samples.jsonl")) out[n++] = (phase_ref){"final", "final_samples.jsonl", 0};
+    else if (bench && n < cap && exists_rel(dir, "final_generated.jsonl"))
+        out[n++] = (phase_ref){"final", "final_generated.jsonl", 0};
     return n;
 }
 
@@ -533,7 +532,7 @@ static cJSON *training_json(const char *dir, const char *kind, bool partial, cJS
 
 #define HW_MAX_COLS 24
 
-static void hardware_csv(const char *dir, const char *rel, const char *phase, cJSON *hw, cJSON *problems) {
+static void hardware_csv(const char *dir, const char *rel, const char *phase, bool partial, cJSON *hw, cJSON *problems) {
     size_t len;
     char *text = read_rel(dir, rel, &len, problems);
     if (!text) return;
@@ -590,7 +589,8 @@ static void hardware_csv(const char *dir, const char *rel, const char *phase, cJ
             p = c + 1;
         }
         if (nf != ncol || !ok || !isfinite(v[ts])) {
-            if (!(is_last && !last_complete)) problem(problems, rel, lineno, "malformed row");
+            bool cut = is_last && !last_complete;
+            if (!(cut && partial)) problem(problems, rel, lineno, cut ? "last row cut short (no newline)" : "malformed row");
             continue;
         }
         cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(hw, "t"), cJSON_CreateNumber(v[ts]));
@@ -607,21 +607,21 @@ static void hardware_csv(const char *dir, const char *rel, const char *phase, cJ
     free(text);
 }
 
-static cJSON *hardware_json(const char *dir, const char *kind, cJSON *problems) {
+static cJSON *hardware_json(const char *dir, const char *kind, bool partial, cJSON *problems) {
     cJSON *hw = cJSON_CreateObject();
     cJSON_AddArrayToObject(hw, "columns");
     cJSON_AddArrayToObject(hw, "t");
     cJSON_AddArrayToObject(hw, "phase");
     if (strcmp(kind, "benchmark full") != 0) return hw;
-    hardware_csv(dir, "baseline_hardware.csv", "baseline", hw, problems);
+    hardware_csv(dir, "baseline_hardware.csv", "baseline", partial, hw, problems);
     for (int c = 1; c <= MAX_CYCLES; c++) {
         char rel[96], name[32];
         snprintf(rel, sizeof rel, "cycle_%d/hardware.csv", c);
         if (!exists_rel(dir, rel)) break;
         snprintf(name, sizeof name, "cycle %d", c);
-        hardware_csv(dir, rel, name, hw, problems);
+        hardware_csv(dir, rel, name, partial, hw, problems);
     }
-    hardware_csv(dir, "final_hardware.csv", "final", hw, problems);
+    hardware_csv(dir, "final_hardware.csv", "final", partial, hw, problems);
     return hw;
 }
 
@@ -779,7 +779,7 @@ cJSON *ui_run_detail(const char *dir, const char *id) {
     cJSON *phases = cJSON_AddArrayToObject(o, "phases");
     for (size_t i = 0; i < np; i++) cJSON_AddItemToArray(phases, phase_json(dir, kind, &refs[i], stats, partial, problems));
     cJSON_Delete(stats);
-    cJSON_AddItemToObject(o, "hardware", hardware_json(dir, kind, problems));
+    cJSON_AddItemToObject(o, "hardware", hardware_json(dir, kind, partial, problems));
     cJSON_AddItemToObject(o, "problems", problems);
     return o;
 }
