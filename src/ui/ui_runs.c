@@ -780,6 +780,7 @@ cJSON *ui_run_detail(const char *dir, const char *id) {
     for (size_t i = 0; i < np; i++) cJSON_AddItemToArray(phases, phase_json(dir, kind, &refs[i], stats, partial, problems));
     cJSON_Delete(stats);
     cJSON_AddItemToObject(o, "hardware", hardware_json(dir, kind, partial, problems));
+    cJSON_AddBoolToObject(o, "launch_log", exists_rel(dir, "launch.log")); /* started from the dashboard */
     cJSON_AddItemToObject(o, "problems", problems);
     return o;
 }

@@ -51,7 +51,7 @@ const char *ui_run_kind(const char *dir);
  * "phases" ([{"name", "cycle", "samples", "verified", "compiled", "compile_rate", "correct",
  * "pass_at_1", "pass_at_k", "k", "avg_reward", "kept", "reward_hist", "file"}]: baseline, cycles,
  * final in order), "hardware" ({"columns": [...], "t": [...], "phase": [...], COLUMN: [...]}),
- * "problems". NULL only when out of memory. */
+ * "launch_log" (whether the folder has the launch.log of a run started from the dashboard), "problems". NULL only when out of memory. */
 cJSON *ui_run_detail(const char *dir, const char *id);
 
 /* Samples of a run with filters (NULL or "" for none): set (a phase name as in "phases", e.g.

@@ -74,13 +74,17 @@ const COLORS = ['#2f6fde', '#e8590c', '#2b8a3e', '#9c36b5', '#c92a2a', '#0b7285'
 
 function chartBox(id, title) {
   return el('div', { class: 'chart', id: 'chart-' + id },
-    el('h3', {}, title), el('div', { class: 'box' }, el('canvas', { id: 'cv-' + id, 'data-chart': id })));
+    el('h3', {}, title), el('div', { class: 'box' }, el('canvas', { id: 'cv-' + id, 'data-chart': id }),
+                            el('div', { class: 'empty', id: 'empty-' + id })));
 }
 
 // Creates or updates a chart: series = [{label, data: [{x, y}] or numbers}], labels for category axes.
 function plot(id, type, series, opts = {}) {
   const cv = document.getElementById('cv-' + id);
   if (!cv) return;
+  // a chart without a single value says so instead of showing bare axes
+  const none = series.every((s) => s.data.every((v) => v === null || v === undefined || (typeof v === 'object' && (v.y === null || v.y === undefined))));
+  document.getElementById('empty-' + id).textContent = none ? (opts.empty || 'no data yet') : '';
   const datasets = series.map((s, i) => ({
     label: s.label, data: s.data, borderColor: s.color || COLORS[i % COLORS.length],
     backgroundColor: (s.color || COLORS[i % COLORS.length]) + (type === 'bar' ? 'cc' : '33'),
@@ -171,12 +175,13 @@ async function viewRun(id) {
     catch (e) { setConn(false, e.message); head.textContent = ''; head.append(el('div', { class: 'error' }, e.message)); return; }
     renderHead(d, jobs);
     renderCharts(d);
-    if (!sampleInit && d.phases && d.phases.length) { sampleInit = true; sampleBrowser(samples, id); }
+    if (!sampleInit && d.phases && d.phases.length) { sampleInit = sampleBrowser(samples, id); }
+    else if (sampleInit && d.status === 'running') sampleInit.load(); // new samples come in
     if (!d.phases || !d.phases.length) {
       samples.textContent = '';
       samples.append(el('div', { class: 'muted' }, d.kind === 'sft train' ? 'sft train runs have no samples.' : 'No samples yet.'));
     }
-    await renderLog(jobs.filter((j) => j.run_id === id)[0]);
+    await renderLog(jobs.filter((j) => j.run_id === id)[0], d.launch_log);
   }
 
   function renderHead(d, jobs) {
@@ -238,13 +243,14 @@ async function viewRun(id) {
     const has = (k) => (hw[k] || []).some((v) => v !== null);
     const pick = (list) => list.filter(([k]) => has(k)).map(([k, label]) => ({ label, data: col(k) }));
     const xs = 'seconds since the run began';
-    plot('util', 'line', pick([['cpu_util_pct', 'CPU %'], ['gpu_util_pct', 'GPU %']]), { xTitle: xs, yMax: 100 });
+    plot('util', 'line', pick([['cpu_util_pct', 'CPU %'], ['gpu_util_pct', 'GPU %']]), { xTitle: xs, yMax: 100, zero: true });
     plot('mem', 'line', pick([['sys_mem_used_gb', 'system'], ['rss_gb', 'halo-forge RSS'], ['gpu_mem_used_gb', 'GPU']]), { xTitle: xs });
     const pw = pick([['cpu_power_w', 'CPU package'], ['gpu_power_w', 'GPU']]);
-    plot('power', 'line', pw.length ? pw : [{ label: 'no power sensor readable', data: [] }], { xTitle: xs });
+    plot('power', 'line', pw.length ? pw : [{ label: 'power', data: [] }],
+         { xTitle: xs, empty: 'no power sensor readable here (no GPU; the CPU energy counter is root-only or absent)' });
   }
 
-  async function renderLog(job) {
+  async function renderLog(job, hasLog) {
     // the live log of a run started from this page, or the launch.log a run folder has
     if (!logPre) {
       logPre = el('pre', { id: 'log' });
@@ -258,7 +264,7 @@ async function viewRun(id) {
         if (l.text) { logPre.textContent += l.text; logPre.scrollTop = logPre.scrollHeight; }
         logOffset = l.next;
         logBox.style.display = '';
-      } else if (logJob === null) {
+      } else if (logJob === null && hasLog) {
         const r = await fetch('/api/file?' + q({ id, path: 'launch.log' }));
         if (r.ok) { logPre.textContent = await r.text(); logBox.style.display = ''; logJob = -1; }
       }
@@ -281,23 +287,25 @@ function sampleBrowser(box, id) {
              el('div', { class: 'split' }, el('div', { class: 'samples' }, list), detail));
   [set, status].forEach((s) => s.addEventListener('change', load));
   prompt.addEventListener('keydown', (e) => { if (e.key === 'Enter') load(); });
-  let first = true;
+  let chosen = null;
   async function load() {
     let d;
     try { d = await api('/api/samples?' + q({ id, set: set.value, status: status.value, prompt: prompt.value, limit: 500 })); }
     catch (e) { info.textContent = e.message; return; }
-    if (first) {
-      d.sets.forEach((s) => set.append(el('option', { value: s }, s)));
-      d.statuses.forEach((s) => status.append(el('option', { value: s }, s)));
-      first = false;
-    }
+    // the phases and statuses seen so far (a running run adds some)
+    const have = (sel) => new Set([...sel.options].map((o) => o.value));
+    const hs = have(set), hst = have(status);
+    d.sets.forEach((s) => { if (!hs.has(s)) set.append(el('option', { value: s }, s)); });
+    d.statuses.forEach((s) => { if (!hst.has(s)) status.append(el('option', { value: s }, s)); });
     info.textContent = d.matched + ' of ' + d.total + ' samples' + (d.matched > d.samples.length ? ' (first ' + d.samples.length + ' shown)' : '');
     list.textContent = '';
     list.append(el('tr', {}, ['phase', 'prompt', '#', 'status', 'reward'].map((h) => el('th', {}, h))));
     for (const s of d.samples) {
-      const tr = el('tr', { class: 'click', 'data-set': s.set, 'data-line': s.line, onclick: () => {
+      const key = s.set + ':' + s.line;
+      const tr = el('tr', { class: 'click' + (key === chosen ? ' sel' : ''), 'data-set': s.set, 'data-line': s.line, onclick: () => {
         list.querySelectorAll('tr.sel').forEach((x) => x.classList.remove('sel'));
         tr.classList.add('sel');
+        chosen = key;
         openSample(s.set, s.line);
       } }, el('td', {}, s.set), el('td', { title: s.prompt }, s.prompt_id), el('td', {}, s.sample_idx === null ? '' : s.sample_idx),
         el('td', { class: 'status-' + s.status }, s.status), el('td', {}, num(s.reward, 2)));
@@ -309,16 +317,17 @@ function sampleBrowser(box, id) {
     try { s = await api('/api/sample?' + q({ id, set: setName, line })); } catch (e) { detail.textContent = e.message; return; }
     detail.textContent = '';
     const code = s.code !== undefined ? s.code : s.completion;
-    detail.append(el('div', { class: 'row' }, el('b', {}, s.prompt_id || ''), el('span', { class: 'status-' + s.status }, s.status || 'unverified'),
+    detail.append(...el('div', {}, el('div', { class: 'row' }, el('b', {}, s.prompt_id || ''), el('span', { class: 'status-' + s.status }, s.status || 'unverified'),
                      el('span', {}, 'reward ' + num(s.reward, 2)), el('span', { class: 'muted small' }, s.file + ':' + s.line)),
       el('div', { class: 'small', id: 'sample-prompt' }, s.prompt || ''),
       el('h3', {}, 'Generated code'), el('pre', { id: 'sample-code' }, code || ''),
       s.expected_output !== undefined && s.expected_output !== null ? [el('h3', {}, 'Expected output'), el('pre', {}, s.expected_output)] : null,
       el('h3', {}, 'Program output'), el('pre', { id: 'sample-output' }, s.actual_output || '(none)'),
       s.error ? [el('h3', {}, 'Verifier'), el('pre', {}, s.error)] : null,
-      s.compile_log ? [el('h3', {}, 'Compiler'), el('pre', {}, s.compile_log)] : null);
+      s.compile_log ? [el('h3', {}, 'Compiler'), el('pre', {}, s.compile_log)] : null).childNodes);
   }
   load();
+  return { load };
 }
 
 // ---- comparison ----
@@ -379,10 +388,10 @@ async function viewPlayground() {
     try {
       const r = await api('/api/verify', { verifier: ver.value, run: run.checked, code: code.value, expected_output: expected.value, stdin: stdin.value });
       res.textContent = '';
-      res.append(el('div', { class: 'row' }, el('b', { class: 'status-' + r.status, id: 'pg-status' }, r.status), el('span', { id: 'pg-reward' }, 'reward ' + num(r.reward, 2)),
+      res.append(...el('div', {}, el('div', { class: 'row' }, el('b', { class: 'status-' + r.status, id: 'pg-status' }, r.status), el('span', { id: 'pg-reward' }, 'reward ' + num(r.reward, 2)),
         el('span', { class: 'muted small' }, 'compile ' + num(r.compile_time, 2) + ' s, run ' + num(r.run_time, 2) + ' s')),
         r.error ? el('pre', {}, r.error) : null, el('h3', {}, 'Program output'), el('pre', {}, r.actual_output || '(none)'),
-        r.compile_log ? [el('h3', {}, 'Compiler'), el('pre', {}, r.compile_log)] : null);
+        r.compile_log ? [el('h3', {}, 'Compiler'), el('pre', {}, r.compile_log)] : null).childNodes);
     } catch (e) { res.textContent = ''; res.append(el('div', { class: 'error' }, e.message)); }
     go.disabled = false;
   } }, 'Verify');
