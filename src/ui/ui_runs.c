@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,11 +46,17 @@ void ui_roots_free(ui_roots *r) {
     r->n = 0;
 }
 
+/* the server's request threads share the roots: a root resolved late is set under this lock */
+static pthread_mutex_t roots_mu = PTHREAD_MUTEX_INITIALIZER;
+
 const char *ui_roots_real(ui_roots *r, int i) {
     if (i < 0 || i >= r->n) return NULL;
+    pthread_mutex_lock(&roots_mu);
     if (!r->real[i]) r->real[i] = realpath(r->given[i], NULL); /* a folder created since the start */
-    if (r->real[i] && !fs_is_dir(r->real[i])) return NULL;
-    return r->real[i];
+    const char *real = r->real[i];
+    pthread_mutex_unlock(&roots_mu);
+    if (real && !fs_is_dir(real)) return NULL;
+    return real;
 }
 
 int ui_run_dir(ui_roots *r, const char *id, char *out, size_t cap) {

@@ -30,7 +30,8 @@ typedef struct {
  * does. Returns 0, or -1 when there are already UI_MAX_ROOTS. */
 int ui_roots_add(ui_roots *r, const char *dir);
 void ui_roots_free(ui_roots *r);
-/* The resolved path of root i, resolving it now when it did not exist before; NULL when missing. */
+/* The resolved path of root i, resolving it now when it did not exist before; NULL when missing.
+ * Thread-safe (the string stays valid until ui_roots_free). */
 const char *ui_roots_real(ui_roots *r, int i);
 
 /* Resolves a run id to the run's absolute folder. Returns 0, or a ui_path_rc error (negative). */

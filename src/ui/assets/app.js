@@ -7,6 +7,7 @@ const POLL_MS = 2000;
 const main = document.getElementById('main');
 let timer = null;       // the current view's refresh
 let charts = {};        // id -> Chart, for the current view
+let viewGen = 0;        // bumped when the view changes: answers that arrive later are for a page that is gone
 
 // ---- helpers ----
 
@@ -56,6 +57,7 @@ function setConn(ok, text) {
 }
 
 function clearView() {
+  viewGen++;
   if (timer) clearInterval(timer);
   timer = null;
   for (const c of Object.values(charts)) c.destroy();
@@ -122,9 +124,11 @@ async function viewRuns() {
     onclick: () => { location.hash = '#/compare/' + [...selected].map(encodeURIComponent).join(','); } }, 'Compare selected');
   main.append(el('div', { class: 'row' }, el('h1', {}, 'Runs'), cmpBtn,
                  el('span', { class: 'muted small', id: 'roots' })), table);
+  const gen = viewGen;
   async function refresh() {
     let d;
     try { d = await api('/api/runs'); setConn(true); } catch (e) { setConn(false, e.message); return; }
+    if (gen !== viewGen) return;
     document.getElementById('roots').textContent = 'run folders: ' +
       d.roots.map((r) => r.path + (r.exists ? '' : ' (missing)')).join(', ');
     table.textContent = '';
@@ -168,11 +172,13 @@ async function viewRun(id) {
     el('h2', { id: 'h-hardware' }, 'Hardware'), hardware,
     el('h2', {}, 'Samples'), samples);
   let sampleInit = false, logOffset = 0, logJob = null, logPre = null;
+  const gen = viewGen;
 
   async function refresh() {
     let d, jobs;
     try { [d, jobs] = await Promise.all([api('/api/run?' + q({ id })), api('/api/jobs')]); setConn(true); }
     catch (e) { setConn(false, e.message); head.textContent = ''; head.append(el('div', { class: 'error' }, e.message)); return; }
+    if (gen !== viewGen) return;
     renderHead(d, jobs);
     renderCharts(d);
     if (!sampleInit && d.phases && d.phases.length) { sampleInit = sampleBrowser(samples, id); }
@@ -261,6 +267,7 @@ async function viewRun(id) {
       if (job) {
         if (logJob !== job.job) { logJob = job.job; logOffset = 0; logPre.textContent = ''; }
         const l = await api('/api/log?' + q({ job: job.job, offset: logOffset }));
+        if (gen !== viewGen) return;
         if (l.text) { logPre.textContent += l.text; logPre.scrollTop = logPre.scrollHeight; }
         logOffset = l.next;
         logBox.style.display = '';
@@ -288,10 +295,12 @@ function sampleBrowser(box, id) {
   [set, status].forEach((s) => s.addEventListener('change', load));
   prompt.addEventListener('keydown', (e) => { if (e.key === 'Enter') load(); });
   let chosen = null;
+  const gen = viewGen;
   async function load() {
     let d;
     try { d = await api('/api/samples?' + q({ id, set: set.value, status: status.value, prompt: prompt.value, limit: 500 })); }
     catch (e) { info.textContent = e.message; return; }
+    if (gen !== viewGen) return;
     // the phases and statuses seen so far (a running run adds some)
     const have = (sel) => new Set([...sel.options].map((o) => o.value));
     const hs = have(set), hst = have(status);
@@ -338,7 +347,9 @@ async function viewCompare(ids) {
   main.append(el('h1', {}, 'Compare runs'), pickBox, out, el('div', { class: 'grid' }, chartBox('cmp', 'Compile rate: baseline vs final'),
               chartBox('cmp1', 'pass@1: baseline vs final')));
   let runs;
+  const gen = viewGen;
   try { runs = (await api('/api/runs')).runs; } catch (e) { out.append(el('div', { class: 'error' }, e.message)); return; }
+  if (gen !== viewGen) return;
   const chosen = new Set(ids.length ? ids : runs.filter((r) => r.kind === 'benchmark full').map((r) => r.id));
   for (const r of runs) {
     const cb = el('input', { type: 'checkbox', onchange: (ev) => { ev.target.checked ? chosen.add(r.id) : chosen.delete(r.id); show(); } });
@@ -351,6 +362,8 @@ async function viewCompare(ids) {
     let d;
     try { d = await api('/api/compare?' + [...chosen].map((i) => 'id=' + encodeURIComponent(i)).join('&')); }
     catch (e) { out.append(el('div', { class: 'error' }, e.message)); return; }
+    if (gen !== viewGen) return;
+    out.textContent = '';
     const t = el('table', { id: 'compare-table' }, el('tr', {}, ['Model', 'Run', 'Baseline Compile', 'Final Compile', 'Improvement', 'pass@1', 'Time', 'Energy', 'status']
       .map((h) => el('th', {}, h))));
     for (const r of d.rows) {
@@ -373,7 +386,9 @@ async function viewCompare(ids) {
 
 async function viewPlayground() {
   let schema;
+  const gen = viewGen;
   try { schema = await api('/api/schema'); } catch (e) { main.append(el('div', { class: 'error' }, e.message)); return; }
+  if (gen !== viewGen) return;
   const ver = el('select', { id: 'pg-verifier' }, schema.verifiers.map((v) => el('option', { value: v }, v)));
   const run = el('input', { type: 'checkbox', id: 'pg-run' });
   run.checked = true;
@@ -405,7 +420,9 @@ async function viewPlayground() {
 
 async function viewLaunch() {
   let schema;
+  const gen = viewGen;
   try { schema = await api('/api/schema'); } catch (e) { main.append(el('div', { class: 'error' }, e.message)); return; }
+  if (gen !== viewGen) return;
   const cmd = el('select', { id: 'l-command' }, Object.keys(schema.launch).map((c) => el('option', { value: c }, c)));
   const root = el('select', { id: 'l-root' }, schema.roots.map((r, i) => el('option', { value: i }, r)));
   const output = el('input', { id: 'l-output', size: 28 });
@@ -446,6 +463,7 @@ async function viewLaunch() {
   async function refresh() {
     let js;
     try { js = await api('/api/jobs'); setConn(true); } catch (e) { setConn(false, e.message); return; }
+    if (gen !== viewGen) return;
     jobs.textContent = '';
     jobs.append(el('tr', {}, ['job', 'run', 'command', 'state', ''].map((h) => el('th', {}, h))));
     for (const j of js) {
