@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the main job's set-up (scripts/setup.sh): cmocka (unit tests), curl
 # (the Hub stand-in's test controls), libFuzzer and LLVM's OpenMP (the clang fuzz build), the PyTorch
-# reference, Node.js and the npm packages of the differential tests. Safe to run more than once. Needs root (or sudo).
+# reference, Node.js and the npm packages of the differential tests, Chromium and playwright-core for the
+# dashboard's browser test. Safe to run more than once. Needs root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,6 +19,7 @@ curl
 libclang-rt-14-dev
 libomp-14-dev
 python3-protobuf
+chromium
 "
 # Node.js and npm: Debian's only when none is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi
@@ -55,4 +57,12 @@ if [ -d tests/llamacpp/node_modules/node-llama-cpp ] && [ -d tests/llamacpp/node
 else
     echo "setup-tests: npm install (locked) in tests/llamacpp"
     (cd tests/llamacpp && npm install --no-audit --no-fund --ignore-scripts --omit=optional)
+fi
+# playwright-core drives Debian's chromium in the dashboard's browser test (tests/cli/ui_browser.sh);
+# pinned by tests/ui/package-lock.json, no browser download (it uses /usr/bin/chromium).
+if [ -d tests/ui/node_modules/playwright-core ]; then
+    echo "setup-tests: ui browser test packages present"
+else
+    echo "setup-tests: npm ci in tests/ui"
+    (cd tests/ui && npm ci --no-audit --no-fund)
 fi

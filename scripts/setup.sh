@@ -27,6 +27,8 @@ libssl-dev
 libseccomp-dev
 libcairo2-dev
 fonts-dejavu-core
+libmicrohttpd-dev
+libjs-chart.js
 g++-mingw-w64-x86-64
 golang-go
 rustc

@@ -5,6 +5,7 @@
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/runinfo.h"
 #include "model/hub.h"
 #include "raft/loop.h"
 
@@ -69,6 +70,7 @@ int cli_benchmark_full(int argc, char **argv) {
     cJSON *summaries[8] = {0};
     size_t n_sum = 0;
     char err[2048];
+    const char *ri_dir = NULL; /* run.json's folder once the run has begun */
     const char *model = args_str(a, "model"), *suite = args_str(a, "suite");
     if (!model == !suite) {
         rc = args_usage_error(&full_cmd, "give exactly one of --model M or --suite all|small|medium");
@@ -122,6 +124,7 @@ int cli_benchmark_full(int argc, char **argv) {
                                 : !strcmp(suite, "small") ? suite_small
                                                           : suite_medium;
     const char *root = args_str(a, "output");
+    if (runinfo_begin(root, "benchmark full", argc, argv, model ? model : suite) == 0) ri_dir = root;
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
@@ -172,6 +175,7 @@ int cli_benchmark_full(int argc, char **argv) {
     for (size_t i = 0; i < n_sum; i++) bench_print_detailed(stdout, summaries[i]);
     rc = 0;
 done:
+    if (ri_dir) runinfo_end(ri_dir, rc);
     for (size_t i = 0; i < n_sum; i++) cJSON_Delete(summaries[i]);
     bench_prompts_free(&set);
     args_free(a);

@@ -3,6 +3,7 @@
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/runinfo.h"
 #include "model/hub.h"
 #include "raft/loop.h"
 #include "train/train_model.h"
@@ -127,6 +128,7 @@ int cli_raft_train(int argc, char **argv) {
     args *a = args_parse(&raft_train_cmd, argc, argv, &rc);
     if (!a) return rc;
     rc = 2;
+    bool ri = false; /* run.json written */
     char err[2048], model_dir[4096], base_buf[4096], ck_base[4096];
     raft_loop_options o;
     raft_loop_options_default(&o);
@@ -217,6 +219,7 @@ int cli_raft_train(int argc, char **argv) {
 
     rc = 1;
     log_open_command("raft");
+    ri = runinfo_begin(o.output_dir, "raft train", argc, argv, model) == 0;
     if (hub_resolve(model, model_dir, sizeof model_dir, NULL, err, sizeof err) != 0) {
         log_error("%s", err);
         goto done;
@@ -265,6 +268,7 @@ int cli_raft_train(int argc, char **argv) {
     printf("%s\n", final_dir);
     rc = 0;
 done:
+    if (ri) runinfo_end(o.output_dir, rc);
     args_free(a);
     return rc;
 }

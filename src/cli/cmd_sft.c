@@ -5,9 +5,11 @@
 #include "core/log.h"
 #include "data/dprep.h"
 #include "model/hub.h"
+#include "core/runinfo.h"
 #include "train/sched.h"
 #include "train/train_run.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,9 @@ static const cmd_spec train_cmd = {
     "hardware.*=no device settings (CPU)",
 };
 
+static volatile sig_atomic_t sft_interrupted;
+static void sft_on_signal(int sig) { sft_interrupted = sig; }
+
 static int sft_train(int argc, char **argv) {
     int rc;
     args *a = args_parse(&train_cmd, argc, argv, &rc);
@@ -110,6 +115,7 @@ static int sft_train(int argc, char **argv) {
     train_options o;
     train_options_default(&o);
     char err[2048];
+    bool ri = false; /* run.json written */
     rc = 2;
     const char *data = args_str(a, "data"), *dataset = args_str(a, "dataset");
     if (!data && !dataset) { rc = args_usage_error(&train_cmd, "give --data FILE (or --dataset NAME)"); goto out; }
@@ -189,7 +195,22 @@ static int sft_train(int argc, char **argv) {
     }
     if (args_bool(a, "dry-run")) o.max_steps = -1;
     log_open_file("logs", "sft_train");
-    if (train_run(&o, err, sizeof err)) {
+    /* Ctrl-C / SIGTERM stop before the next optimizer step; the checkpoints written so far stay */
+    o.cancel = (const volatile int *)&sft_interrupted;
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = sft_on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    ri = o.max_steps >= 0 && runinfo_begin(o.output_dir, "sft train", argc, argv, o.model_dir) == 0;
+    int trc = train_run(&o, err, sizeof err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (trc && sft_interrupted) {
+        log_warn("%s; checkpoints written so far are kept in %s", err, o.output_dir);
+        rc = 128 + sft_interrupted;
+        goto out;
+    }
+    if (trc) {
         log_error("%s", err);
         rc = 1;
         goto out;
@@ -197,6 +218,7 @@ static int sft_train(int argc, char **argv) {
     if (o.max_steps >= 0) printf("%s/final_model\n", o.output_dir);
     rc = 0;
 out:
+    if (ri) runinfo_end(o.output_dir, rc);
     args_free(a);
     return rc;
 }

@@ -45,6 +45,7 @@ int cmd_score(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
 
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];

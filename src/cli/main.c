@@ -25,6 +25,7 @@ const cli_group cli_groups[] = {
     {"inference", "Inference latency: time to first token, per-token percentiles, tokens/s", NULL, cli_inference_cmds},
     {"benchmark", "Benchmarks: full (baseline, RAFT cycles, final), run / eval / score (pass@k)", NULL, cli_benchmark_cmds},
     {"plot", "Figures (PNG and SVG) of training runs and benchmark results", NULL, cli_plot_cmds},
+    {"ui", "Web dashboard over the run folders: live charts, samples, compare, playground, launch/stop", cmd_ui, NULL},
     {"test", "Check the installation: smoke (toolchains, sandbox), standard / full (a model end to end)", cmd_test, NULL},
     {NULL, NULL, NULL, NULL},
 };
