@@ -93,6 +93,12 @@ typedef struct {
     const void *(*weight_map)(bk_backend *b, const void *host, size_t bytes);
     void (*weight_unmap)(bk_backend *b, const void *p);
 
+    /* CPU parallelism (a GPU backend ignores it): the ops use n threads (0: every thread the process started
+     * with), and blas_threads says whether fp32 products may use the BLAS library's own thread pool (large
+     * single products one at a time: fp32 training) instead of running inside the ops' one OpenMP pool (bf16
+     * products, inference; the default). */
+    void (*set_threads)(bk_backend *b, int n, bool blas_threads);
+
     /* ---------------- embedding ---------------- */
 
     /* x[T, cols] = rows tokens[t] of table (any dtype, widened to fp32 exactly). tokens: host, each in
