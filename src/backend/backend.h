@@ -130,7 +130,8 @@ typedef struct {
     /* count (1..BK_LINEAR_MAX) products of the same x [M, K]: ys[i][M, ws[i]->rows] (+)= x . ws[i]^T
      * (+ biases[i][ws[i]->rows]). All ws share cols K. biases may be NULL or hold NULL entries. flags: BK_FAST,
      * BK_ACCUMULATE. One call for q/k/v (and gate/up) so the CPU forks its threads once and converts x once;
-     * results equal count separate calls bit for bit. ys must not alias x. */
+     * results equal count separate calls (bit for bit for bf16 weights on the CPU; to fp32 rounding for f32,
+     * which BLAS may block differently). ys must not alias x. */
     void (*linear)(bk_backend *b, int count, float *const *ys, const bk_weight *const *ws, const float *const *biases,
                    const float *x, int M, unsigned flags);
     /* dx [M, K] (+)= dy [M, N] . W [N, K] (flags: BK_ACCUMULATE, BK_FAST as in the forward). */
