@@ -226,8 +226,16 @@ struct bk_backend {
     void (*destroy)(bk_backend *b); /* frees impl and b itself */
 };
 
-/* The CPU backend (src/backend/cpu.c): one process-wide instance, never freed, usable from one thread at a time
- * per model (the ops keep no state between calls except grown scratch inside KV caches). */
+/* The CPU backend (src/backend/cpu.c): one process-wide instance, never freed (destroy is NULL), used from one
+ * thread at a time (the ops keep no state between calls except grown scratch inside KV caches). The first call
+ * sets BLAS to one thread (one OpenMP pool for everything; see op.set_threads). */
 bk_backend *bk_cpu(void);
+
+/* A backend built as a shared module (the CUDA one) exports one function under this name, which the program finds
+ * with dlopen/dlsym: it opens device (e.g. "cuda:0"; "cuda" for the first usable one) and returns a backend whose
+ * abi_version is BK_ABI_VERSION (the caller refuses another), or NULL with the reason in err (no driver, no such
+ * device, out of memory). The caller frees it with b->destroy(b) after every model on it is freed. */
+#define BK_MODULE_OPEN_SYMBOL "bk_module_open"
+typedef bk_backend *(*bk_module_open_fn)(const char *device, char *err, size_t errcap);
 
 #endif
