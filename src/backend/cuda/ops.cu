@@ -1,0 +1,190 @@
+/* ops: the element-wise and row-wise kernels of the forward pass (see hf_cuda.h for each op's contract).
+ * fp32 arithmetic everywhere; bf16 only at loads (weights, cache) and at the stores that feed a product. */
+#include "backend/cuda/common.cuh"
+
+__global__ void k_embed(float *out, const void *table, hfc_dtype dt, const int *tokens, int dim) {
+    int row = blockIdx.x;
+    size_t base = (size_t)tokens[row] * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) out[(size_t)row * dim + i] = load_as_f(table, dt, base + i);
+}
+
+void hfc_embed(float *out, const void *table, hfc_dtype dt, const int *tokens, int n, int dim) {
+    if (n <= 0) return;
+    k_embed<<<n, 256, 0, hfc_stream>>>(out, table, dt, tokens, dim);
+    hfc_check_launch("embed");
+}
+
+/* One block per row: the sum of squares in fp32 per thread, then a tree (the CPU sums in double; for rows
+ * of a few thousand values of similar size the difference is at fp32 rounding). */
+__global__ void k_rmsnorm(void *out, hfc_dtype out_dt, const float *x, const float *w, int dim, float eps) {
+    __shared__ float part[32];
+    const float *xr = x + (size_t)blockIdx.x * dim;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+    ss = warp_sum(ss);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.0f;
+        v = warp_sum(v);
+        if (threadIdx.x == 0) part[0] = v;
+    }
+    __syncthreads();
+    float r = 1.0f / sqrtf(part[0] / (float)dim + eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x)
+        store_as(out, out_dt, (size_t)blockIdx.x * dim + i, xr[i] * r * w[i]);
+}
+
+void hfc_rmsnorm(void *out, hfc_dtype out_dt, const float *x, const float *w, int n, int dim, float eps) {
+    if (n <= 0) return;
+    k_rmsnorm<<<n, 256, 0, hfc_stream>>>(out, out_dt, x, w, dim, eps);
+    hfc_check_launch("rmsnorm");
+}
+
+__global__ void k_bias_add(float *x, const float *b, size_t total, int dim) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) x[i] += b[i % dim];
+}
+
+void hfc_bias_add(float *x, const float *b, int n, int dim) {
+    size_t total = (size_t)n * dim;
+    if (!total) return;
+    k_bias_add<<<hfc_blocks(total, 256), 256, 0, hfc_stream>>>(x, b, total, dim);
+    hfc_check_launch("bias_add");
+}
+
+__global__ void k_residual_add(float *y, const float *x, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += x[i];
+}
+
+void hfc_residual_add(float *y, const float *x, size_t n) {
+    if (!n) return;
+    k_residual_add<<<hfc_blocks(n, 256), 256, 0, hfc_stream>>>(y, x, n);
+    hfc_check_launch("residual_add");
+}
+
+/* One block per row (token); the angle as the CPU computes it: (float)pos * inv_freq, then cosf/sinf. */
+__global__ void k_rope(float *x, const int *pos, const float *inv_freq, int heads, int hd) {
+    int half = hd / 2;
+    float *row = x + (size_t)blockIdx.x * heads * hd;
+    float p = (float)pos[blockIdx.x];
+    for (int t = threadIdx.x; t < heads * half; t += blockDim.x) {
+        int h = t / half, i = t % half;
+        float s, c;
+        sincosf(p * inv_freq[i], &s, &c);
+        float *v = row + (size_t)h * hd;
+        float a = v[i], b = v[i + half];
+        v[i] = a * c - b * s;
+        v[i + half] = b * c + a * s;
+    }
+}
+
+void hfc_rope(float *x, const int *pos, const float *inv_freq, int n, int heads, int head_dim) {
+    if (n <= 0) return;
+    k_rope<<<n, 128, 0, hfc_stream>>>(x, pos, inv_freq, heads, head_dim);
+    hfc_check_launch("rope");
+}
+
+__device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }
+
+__global__ void k_silu_gate(void *out, hfc_dtype dt, const float *gu, size_t total, int inter) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    size_t r = i / inter, j = i % inter;
+    const float *row = gu + r * 2 * (size_t)inter;
+    store_as(out, dt, i, silu(row[j]) * row[inter + j]);
+}
+
+void hfc_silu_gate(void *out, hfc_dtype out_dt, const float *gate_up, int n, int inter) {
+    size_t total = (size_t)n * inter;
+    if (!total) return;
+    k_silu_gate<<<hfc_blocks(total, 256), 256, 0, hfc_stream>>>(out, out_dt, gate_up, total, inter);
+    hfc_check_launch("silu_gate");
+}
+
+__global__ void k_silu_mul(void *out, hfc_dtype dt, const float *g, const float *u, size_t total) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) store_as(out, dt, i, silu(g[i]) * u[i]);
+}
+
+void hfc_silu_mul(void *out, hfc_dtype out_dt, const float *gate, const float *up, int n, int inter) {
+    size_t total = (size_t)n * inter;
+    if (!total) return;
+    k_silu_mul<<<hfc_blocks(total, 256), 256, 0, hfc_stream>>>(out, out_dt, gate, up, total);
+    hfc_check_launch("silu_mul");
+}
+
+__global__ void k_kv_store(void *kc, void *vc, hfc_dtype dt, size_t slot_stride, const float *k, const float *v,
+                           const int *slot, const int *pos, int kv_dim) {
+    int r = blockIdx.x;
+    size_t base = (size_t)slot[r] * slot_stride + (size_t)pos[r] * kv_dim;
+    for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+        store_as(kc, dt, base + i, k[(size_t)r * kv_dim + i]);
+        store_as(vc, dt, base + i, v[(size_t)r * kv_dim + i]);
+    }
+}
+
+void hfc_kv_store(void *kc, void *vc, hfc_dtype cache_dt, size_t slot_stride, const float *k, const float *v,
+                  const int *slot, const int *pos, int n, int kv_dim) {
+    if (n <= 0) return;
+    k_kv_store<<<n, 128, 0, hfc_stream>>>(kc, vc, cache_dt, slot_stride, k, v, slot, pos, kv_dim);
+    hfc_check_launch("kv_store");
+}
+
+/* A fork is contiguous copies: per layer and destination, the first len*kv_dim elements (keys and values). */
+void hfc_kv_fork(void *kc, void *vc, hfc_dtype cache_dt, size_t slot_stride, size_t layer_stride, int kv_dim, int src,
+                 const int *dst, int n, int len, int n_layers) {
+    if (len <= 0) return;
+    size_t esz = cache_dt == HFC_BF16 ? 2 : 4, bytes = (size_t)len * (size_t)kv_dim * esz;
+    for (int d = 0; d < n; d++) {
+        if (dst[d] == src) continue;
+        for (int l = 0; l < n_layers; l++) {
+            size_t from = ((size_t)src * slot_stride + (size_t)l * layer_stride) * esz;
+            size_t to = ((size_t)dst[d] * slot_stride + (size_t)l * layer_stride) * esz;
+            cudaMemcpyAsync((char *)kc + to, (const char *)kc + from, bytes, cudaMemcpyDeviceToDevice, hfc_stream);
+            cudaMemcpyAsync((char *)vc + to, (const char *)vc + from, bytes, cudaMemcpyDeviceToDevice, hfc_stream);
+        }
+    }
+    hfc_check_launch("kv_fork");
+}
+
+__global__ void k_advance(int *pos, int *len, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        if (pos) pos[i] += 1;
+        if (len) len[i] += 1;
+    }
+}
+
+void hfc_advance(int *pos, int *len, int n) {
+    if (n <= 0) return;
+    k_advance<<<hfc_blocks((size_t)n, 128), 128, 0, hfc_stream>>>(pos, len, n);
+    hfc_check_launch("advance");
+}
+
+__global__ void k_fill_normal(void *p, hfc_dtype dt, size_t n, float std, uint64_t seed) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    uint64_t h = hfc_mix64(seed ^ hfc_mix64(i + 0x9e3779b97f4a7c15ULL));
+    float u1 = ((float)(h >> 40) + 0.5f) * (1.0f / 16777216.0f);
+    float u2 = (float)((h >> 16) & 0xffffff) * (1.0f / 16777216.0f);
+    store_as(p, dt, i, std * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2));
+}
+
+void hfc_fill_normal(void *p, hfc_dtype dt, size_t n, float std, uint64_t seed) {
+    if (!n) return;
+    k_fill_normal<<<hfc_blocks(n, 256), 256, 0, hfc_stream>>>(p, dt, n, std, seed);
+    hfc_check_launch("fill_normal");
+}
+
+__global__ void k_fill_const(float *p, size_t n, float v) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) p[i] = v;
+}
+
+void hfc_fill_const(float *p, size_t n, float v) {
+    if (!n) return;
+    k_fill_const<<<hfc_blocks(n, 256), 256, 0, hfc_stream>>>(p, n, v);
+    hfc_check_launch("fill_const");
+}
