@@ -17,6 +17,7 @@
 #define MODULE_NAME "libhf-cuda.so"
 
 static const hfc_api *loaded;
+static void *loaded_handle;
 static char loaded_path[1024];
 static char load_error[1024];
 static int tried;
@@ -76,7 +77,8 @@ static const hfc_api *try_load(const char *path, char *why, size_t cap) {
         dlclose(h);
         return NULL;
     }
-    return api; /* the handle stays open for the life of the process */
+    loaded_handle = h; /* stays open for the life of the process */
+    return api;
 }
 
 const hfc_api *bk_cuda_api(char *err, size_t errcap) {
@@ -112,6 +114,24 @@ const hfc_api *bk_cuda_api(char *err, size_t errcap) {
 }
 
 const char *bk_cuda_module_path(void) { return loaded_path; }
+
+bk_backend *bk_cuda_backend(int device, char *err, size_t errcap) {
+    if (!bk_cuda_api(err, errcap)) return NULL;
+    bk_backend *(*create)(int, int, char *, size_t);
+    *(void **)&create = dlsym(loaded_handle, "hf_cuda_backend");
+    if (!create) {
+        err_set(err, errcap, "%s has no hf_cuda_backend entry point: rebuild it with this halo-forge", loaded_path);
+        return NULL;
+    }
+    bk_backend *b = create(BK_ABI_VERSION, device, err, errcap);
+    if (b && b->abi_version != BK_ABI_VERSION) {
+        err_set(err, errcap, "%s fills backend interface %d, this halo-forge needs %d", loaded_path, b->abi_version,
+                BK_ABI_VERSION);
+        b->destroy(b);
+        return NULL;
+    }
+    return b;
+}
 
 void bk_cuda_probe(bk_cuda_probe_info *o) {
     memset(o, 0, sizeof *o);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "backend/cuda/hf_cuda.h"
 
 typedef enum { BK_DEVICE_AUTO = 0, BK_DEVICE_CPU, BK_DEVICE_CUDA } bk_device_kind;
@@ -33,6 +34,9 @@ int bk_device_parse(const char *text, bk_device_spec *out, char *err, size_t err
 /* The CUDA module's table, loading it on the first call. NULL with the reason in err (module not found, with
  * the places looked in; cannot be loaded, with the loader's message; built for another interface version). */
 const hfc_api *bk_cuda_api(char *err, size_t errcap);
+/* The CUDA implementation of backend.h on GPU `device` (initialises the device: stream, cuBLAS). NULL with the
+ * reason in err. Free with b->destroy(b) after freeing everything allocated through it. One at a time. */
+bk_backend *bk_cuda_backend(int device, char *err, size_t errcap);
 /* Path of the loaded module ("" before a successful bk_cuda_api). */
 const char *bk_cuda_module_path(void);
 

@@ -15,7 +15,7 @@ enum { PF_WARPS = 8, PF_KT = 32, PF_MAXR = 32 };
 
 template <int NDL>
 __global__ void __launch_bounds__(PF_WARPS * 32)
-k_attn_prefill(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc, hfc_dtype cdt,
+k_attn_prefill(void *out, hfc_dtype out_dt, float *lse, const float *q, const void *kc, const void *vc, hfc_dtype cdt,
                size_t slot_stride, int slot, int start, int n, int heads, int kv_heads, int hd, int QT, float scale) {
     extern __shared__ float smem[];
     const int G = heads / kv_heads, R = QT * G, g = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -90,6 +90,7 @@ k_attn_prefill(void *out, hfc_dtype out_dt, const float *q, const void *kc, cons
         int qi = r / G, h = r % G;
         size_t ob = ((size_t)(t0 + qi) * heads + (size_t)g * G + h) * hd;
         float inv = 1.0f / l[rr];
+        if (lse && lane == 0) lse[(size_t)(t0 + qi) * heads + (size_t)g * G + h] = m[rr] + logf(l[rr]);
 #pragma unroll
         for (int i = 0; i < NDL; i++) {
             int d = lane + 32 * i;
@@ -99,7 +100,7 @@ k_attn_prefill(void *out, hfc_dtype out_dt, const float *q, const void *kc, cons
 }
 
 template <int NDL>
-static void launch_prefill(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc,
+static void launch_prefill(void *out, hfc_dtype out_dt, float *lse, const float *q, const void *kc, const void *vc,
                            hfc_dtype cdt, size_t slot_stride, int slot, int start, int n, int heads, int kv_heads,
                            int hd) {
     int G = heads / kv_heads;
@@ -114,18 +115,18 @@ static void launch_prefill(void *out, hfc_dtype out_dt, const float *q, const vo
         smem_set[NDL] = smem;
     }
     dim3 grid((unsigned)((n + QT - 1) / QT), (unsigned)kv_heads);
-    k_attn_prefill<NDL><<<grid, PF_WARPS * 32, smem, hfc_stream>>>(out, out_dt, q, kc, vc, cdt, slot_stride, slot,
+    k_attn_prefill<NDL><<<grid, PF_WARPS * 32, smem, hfc_stream>>>(out, out_dt, lse, q, kc, vc, cdt, slot_stride, slot,
                                                                    start, n, heads, kv_heads, hd, QT,
                                                                    1.0f / sqrtf((float)hd));
 }
 
-void hfc_attn_prefill(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc, hfc_dtype cache_dt,
+void hfc_attn_prefill(void *out, hfc_dtype out_dt, float *lse, const float *q, const void *kc, const void *vc, hfc_dtype cache_dt,
                       size_t slot_stride, int slot, int start, int n, int heads, int kv_heads, int hd) {
     if (n <= 0) return;
-    if (hd <= 32) launch_prefill<1>(out, out_dt, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
-    else if (hd <= 64) launch_prefill<2>(out, out_dt, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
-    else if (hd <= 128) launch_prefill<4>(out, out_dt, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
-    else if (hd <= 256) launch_prefill<8>(out, out_dt, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
+    if (hd <= 32) launch_prefill<1>(out, out_dt, lse, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
+    else if (hd <= 64) launch_prefill<2>(out, out_dt, lse, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
+    else if (hd <= 128) launch_prefill<4>(out, out_dt, lse, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
+    else if (hd <= 256) launch_prefill<8>(out, out_dt, lse, q, kc, vc, cache_dt, slot_stride, slot, start, n, heads, kv_heads, hd);
     else hfc_note_error("attn_prefill", "head_dim above 256");
     hfc_check_launch("attn_prefill");
 }
@@ -140,18 +141,19 @@ enum { DC_WARPS = 8, DC_HEADS = 8 };
 template <int NDL>
 __global__ void __launch_bounds__(DC_WARPS * 32)
 k_attn_decode(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc, hfc_dtype cdt,
-              size_t slot_stride, const int *slots, const int *lens, int heads, int kv_heads, int hd, float scale) {
+              size_t slot_stride, const int *slots, const int *lens, const int *rows, int heads, int kv_heads, int hd,
+              float scale) {
     __shared__ float Qs[DC_HEADS][NDL * 32];
     __shared__ float wm[DC_WARPS][DC_HEADS];
     __shared__ float acc[DC_HEADS][NDL * 32];
     __shared__ float L[DC_HEADS];
-    const int b = blockIdx.x, g = blockIdx.y, G = heads / kv_heads, h0 = blockIdx.z * DC_HEADS;
+    const int b = blockIdx.x, qr = rows ? rows[blockIdx.x] : blockIdx.x, g = blockIdx.y, G = heads / kv_heads, h0 = blockIdx.z * DC_HEADS;
     const int hc = min(DC_HEADS, G - h0), lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int kvd = kv_heads * hd, len = lens[b];
     const size_t cbase = (size_t)slots[b] * slot_stride + (size_t)g * hd;
     for (int i = threadIdx.x; i < DC_HEADS * NDL * 32; i += blockDim.x) {
         int h = i / (NDL * 32), d = i % (NDL * 32);
-        Qs[h][d] = (h < hc && d < hd) ? q[((size_t)b * heads + (size_t)g * G + h0 + h) * hd + d] * scale : 0.0f;
+        Qs[h][d] = (h < hc && d < hd) ? q[((size_t)qr * heads + (size_t)g * G + h0 + h) * hd + d] * scale : 0.0f;
         acc[h][d] = 0.0f;
     }
     if (threadIdx.x < DC_HEADS) L[threadIdx.x] = 0.0f;
@@ -225,18 +227,19 @@ k_attn_decode(void *out, hfc_dtype out_dt, const float *q, const void *kc, const
     __syncthreads();
     for (int i = threadIdx.x; i < hc * hd; i += blockDim.x) {
         int h = i / hd, d = i % hd;
-        store_as(out, out_dt, ((size_t)b * heads + (size_t)g * G + h0 + h) * hd + d, acc[h][d] / L[h]);
+        store_as(out, out_dt, ((size_t)qr * heads + (size_t)g * G + h0 + h) * hd + d, acc[h][d] / L[h]);
     }
 }
 
 void hfc_attn_decode(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc, hfc_dtype cache_dt,
-                     size_t slot_stride, const int *slot, const int *len, int B, int heads, int kv_heads, int hd) {
+                     size_t slot_stride, const int *slot, const int *len, const int *rows, int B, int heads, int kv_heads,
+                     int hd) {
     if (B <= 0) return;
     int G = heads / kv_heads;
     dim3 grid((unsigned)B, (unsigned)kv_heads, (unsigned)((G + DC_HEADS - 1) / DC_HEADS));
     float scale = 1.0f / sqrtf((float)hd);
 #define DC_LAUNCH(N) k_attn_decode<N><<<grid, DC_WARPS * 32, 0, hfc_stream>>>(out, out_dt, q, kc, vc, cache_dt, \
-                                                                               slot_stride, slot, len, heads, kv_heads, hd, scale)
+                                                                               slot_stride, slot, len, rows, heads, kv_heads, hd, scale)
     if (hd <= 32) DC_LAUNCH(1);
     else if (hd <= 64) DC_LAUNCH(2);
     else if (hd <= 128) DC_LAUNCH(4);

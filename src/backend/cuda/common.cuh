@@ -33,8 +33,17 @@ __device__ __forceinline__ uint16_t f_to_bf16(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
+/* IEEE half bits to float (subnormals, inf and NaN included). */
+__device__ __forceinline__ float f16_to_f(uint16_t h) {
+    uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0x1f) return __uint_as_float(s | 0x7f800000u | (m << 13));
+    if (e == 0) return __uint_as_float(s) + (s ? -1.0f : 1.0f) * (float)m * 5.9604644775390625e-8f;
+    return __uint_as_float(s | ((e + 112u) << 23) | (m << 13));
+}
 __device__ __forceinline__ float load_as_f(const void *p, hfc_dtype dt, size_t i) {
-    return dt == HFC_BF16 ? bf16_to_f(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+    return dt == HFC_BF16  ? bf16_to_f(((const uint16_t *)p)[i])
+           : dt == HFC_F16 ? f16_to_f(((const uint16_t *)p)[i])
+                           : ((const float *)p)[i];
 }
 __device__ __forceinline__ void store_as(void *p, hfc_dtype dt, size_t i, float v) {
     if (dt == HFC_BF16) ((uint16_t *)p)[i] = f_to_bf16(v);
@@ -59,7 +68,7 @@ int hfc_gemm_setup(char *err, size_t errcap);
 void hfc_matmul(float *y, const void *x, const void *w, const float *bias, hfc_dtype dt, int M, int N, int K,
                 int accumulate);
 void hfc_embed(float *out, const void *table, hfc_dtype dt, const int *tokens, int n, int dim);
-void hfc_rmsnorm(void *out, hfc_dtype out_dt, const float *x, const float *w, int n, int dim, float eps);
+void hfc_rmsnorm(void *out, hfc_dtype out_dt, float *rstd, const float *x, const float *w, int n, int dim, float eps);
 void hfc_bias_add(float *x, const float *b, int n, int dim);
 void hfc_residual_add(float *y, const float *x, size_t n);
 void hfc_rope(float *x, const int *pos, const float *inv_freq, int n, int heads, int head_dim);
@@ -69,17 +78,30 @@ void hfc_kv_store(void *kc, void *vc, hfc_dtype cache_dt, size_t slot_stride, co
                   const int *slot, const int *pos, int n, int kv_dim);
 void hfc_kv_fork(void *kc, void *vc, hfc_dtype cache_dt, size_t slot_stride, size_t layer_stride, int kv_dim, int src,
                  const int *dst, int n, int len, int n_layers);
-void hfc_attn_prefill(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc,
+void hfc_attn_prefill(void *out, hfc_dtype out_dt, float *lse, const float *q, const void *kc, const void *vc,
                       hfc_dtype cache_dt, size_t slot_stride, int slot, int start, int n, int heads, int kv_heads,
                       int hd);
 void hfc_attn_decode(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc,
-                     hfc_dtype cache_dt, size_t slot_stride, const int *slot, const int *len, int B, int heads,
-                     int kv_heads, int hd);
+                     hfc_dtype cache_dt, size_t slot_stride, const int *slot, const int *len, const int *rows, int B,
+                     int heads, int kv_heads, int hd);
 void hfc_sample(int *tokens, const float *logits, int B, int vocab, const float *temperature, const int *top_k,
                 const float *top_p, const uint64_t *seed, uint64_t *counter);
 void hfc_advance(int *pos, int *len, int n);
 void hfc_fill_normal(void *p, hfc_dtype dt, size_t n, float std, uint64_t seed);
 void hfc_fill_const(float *p, size_t n, float v);
+
+void hfc_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc);
+/* dst (bf16 or f16 bits) = src rounded to nearest even. */
+void hfc_convert(void *dst, hfc_dtype dt, const float *src, size_t n);
+/* x = hi + mid + lo with each part bf16: the three carry x's 24 significant bits, so three bf16 products summed in
+ * fp32 give an fp32-accurate product on the tensor cores (exact mode of bf16 weights). */
+void hfc_split3(uint16_t *hi, uint16_t *mid, uint16_t *lo, const float *x, size_t n);
+void hfc_add(float *y, const float *a, const float *c, size_t n);
+void hfc_gather_rows(float *dst, const float *src, const int *rows, int n, int H);
+void hfc_scatter_add_rows(float *dst, const float *src, const int *rows, int n, int H);
+void hfc_rope_cs(float *v, int T, int nheads, int hd, const float *cs);
+void hfc_logprobs(float *lp, const float *logits, const int *targets, int n, int V);
 
 /* splitmix64 finaliser: the counter-based generator of sampling and of fill_normal. */
 __host__ __device__ __forceinline__ uint64_t hfc_mix64(uint64_t z) {

@@ -39,9 +39,10 @@ void hfc_matmul(float *y, const void *x, const void *w, const float *bias, hfc_d
     if (M <= 0 || N <= 0 || K <= 0) return;
     const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     cublasStatus_t st;
-    if (dt == HFC_BF16)
-        st = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, CUDA_R_16BF, K, x, CUDA_R_16BF, K,
-                          &beta, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (dt == HFC_BF16 || dt == HFC_F16)
+        st = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, dt == HFC_BF16 ? CUDA_R_16BF : CUDA_R_16F, K,
+                          x, dt == HFC_BF16 ? CUDA_R_16BF : CUDA_R_16F, K, &beta, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F,
+                          CUBLAS_GEMM_DEFAULT);
     else
         st = cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, (const float *)w, K, (const float *)x, K,
                          &beta, y, N);
@@ -51,4 +52,17 @@ void hfc_matmul(float *y, const void *x, const void *w, const float *bias, hfc_d
         hfc_note_error("matmul", what);
     }
     if (bias) hfc_bias_add(y, bias, M, N);
+}
+
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C is column-major C^T = op(B)^T op(A)^T: swap the operands. */
+void hfc_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    cublasStatus_t st = cublasSgemm(handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
+                                    &alpha, B, ldb, A, lda, &beta, C, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        char what[96];
+        snprintf(what, sizeof what, "cuBLAS status %d for M=%d N=%d K=%d", (int)st, M, N, K);
+        hfc_note_error("gemm", what);
+    }
 }

@@ -32,7 +32,8 @@ extern "C" {
 /* Raised whenever the table changes in any way; the loader refuses a module of another version. */
 #define HFC_ABI_VERSION 1
 
-typedef enum { HFC_F32 = 0, HFC_BF16 = 1 } hfc_dtype;
+/* The numbering of backend.h (BK_F32, BK_BF16, BK_F16). f16 is read (embedding, products) but never written. */
+typedef enum { HFC_F32 = 0, HFC_BF16 = 1, HFC_F16 = 2 } hfc_dtype;
 
 typedef struct {
     char name[256];
@@ -71,8 +72,10 @@ typedef struct {
     /* ---- ops ---- (async on the stream) */
     /* out[i,:] = table[tokens[i],:] (fp32 out); table [vocab, dim] in dtype. */
     void (*embed)(float *out, const void *table, hfc_dtype dt, const int *tokens, int n, int dim);
-    /* out[i,:] = x[i,:] / rms(x[i,:]) * w (w fp32), written in out_dt. */
-    void (*rmsnorm)(void *out, hfc_dtype out_dt, const float *x, const float *w, int n, int dim, float eps);
+    /* out[i,:] = x[i,:] / rms(x[i,:]) * w (w fp32), written in out_dt (out may alias x when fp32); rstd[i] (when
+     * not NULL) = 1/rms. The sum of squares in double, as the CPU does. */
+    void (*rmsnorm)(void *out, hfc_dtype out_dt, float *rstd, const float *x, const float *w, int n, int dim,
+                    float eps);
     /* y[M,N] (fp32) = x[M,K] (dt) . W[N,K]^T (dt) (+ bias[N] fp32 when not NULL) (+ y when accumulate):
      * cuBLASLt, bf16 in / fp32 compute for bf16, plain fp32 for fp32. accumulate fuses a residual add. */
     void (*matmul)(float *y, const void *x, const void *w, const float *bias, hfc_dtype dt, int M, int N, int K,
@@ -97,14 +100,16 @@ typedef struct {
     /* Prefill attention of one sequence (flash-style tiles, causal, GQA): queries q [n, heads, hd] at positions
      * start..start+n-1 of slot `slot`, whose keys/values 0..start+n-1 are already in the cache (kv_store first);
      * out [n, heads*hd] in out_dt. */
-    void (*attn_prefill)(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc,
+    /* lse [n, heads] (when not NULL) receives each row's log-sum-exp of the scaled scores. */
+    void (*attn_prefill)(void *out, hfc_dtype out_dt, float *lse, const float *q, const void *kc, const void *vc,
                          hfc_dtype cache_dt, size_t slot_stride, int slot, int start, int n, int heads, int kv_heads,
                          int hd);
     /* Decode attention, one query per sequence: q [B, heads, hd]; sequence b is slot slot[b] with len[b] cached
      * positions (its new key included); each K/V block is read once per group of heads. out [B, heads*hd]. */
+    /* rows (device, may be NULL = 0..B-1): sequence b's query is row rows[b] of q and out. */
     void (*attn_decode)(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc,
-                        hfc_dtype cache_dt, size_t slot_stride, const int *slot, const int *len, int B, int heads,
-                        int kv_heads, int hd);
+                        hfc_dtype cache_dt, size_t slot_stride, const int *slot, const int *len, const int *rows, int B,
+                        int heads, int kv_heads, int hd);
     /* Sampling on the device: for each row b of logits [B, vocab] picks a token into tokens[b]:
      * greedy when temperature[b] <= 0 or top_k[b] == 1, else temperature, then top-k (0: off), then top-p
      * ((0,1]), then a draw u = rng(seed[b], counter[b]) (counter-based: a pure function of the pair, so a run
