@@ -118,6 +118,8 @@ typedef struct {
      * boundary are all kept. All arrays are device memory. */
     void (*sample)(int *tokens, const float *logits, int B, int vocab, const float *temperature, const int *top_k,
                    const float *top_p, const uint64_t *seed, uint64_t *counter);
+    /* dst[i,:] = src[rows[i],:], n rows of H floats (rows in device memory). */
+    void (*gather_rows)(float *dst, const float *src, const int *rows, int n, int H);
     /* pos[i] += 1 and len[i] += 1 for i < n (the decode step's bookkeeping, on the device). */
     void (*advance)(int *pos, int *len, int n);
     /* Fills a device array with bf16 or fp32 values ~ N(0, std) from (seed, index): benchmarks' random weights. */

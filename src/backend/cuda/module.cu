@@ -272,6 +272,7 @@ static const hfc_api api = {
     hfc_attn_prefill,
     hfc_attn_decode,
     hfc_sample,
+    hfc_gather_rows,
     hfc_advance,
     hfc_fill_normal,
     hfc_fill_const,
