@@ -111,7 +111,7 @@ static void launch_prefill(void *out, hfc_dtype out_dt, float *lse, const float 
     size_t smem = ((size_t)QT * G * hd + (size_t)PF_KT * (hd + 1) + (size_t)PF_KT * hd) * sizeof(float);
     static size_t smem_set[9];
     if (smem > 48 * 1024 && smem_set[NDL] < smem) {
-        cudaFuncSetAttribute(k_attn_prefill<NDL>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        cudaFuncSetAttribute((const void *)k_attn_prefill<NDL>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         smem_set[NDL] = smem;
     }
     dim3 grid((unsigned)((n + QT - 1) / QT), (unsigned)kv_heads);

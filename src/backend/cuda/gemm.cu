@@ -8,6 +8,10 @@
  * (cuBLAS must not allocate during capture). */
 #include "backend/cuda/common.cuh"
 
+#if !HF_HAVE_BLAS
+#error "hipBLAS is not installed (hipblas/hipblas.h): the AMD build of the module needs ROCm's hipBLAS"
+#endif
+
 static cublasHandle_t handle;
 static void *workspace;
 enum { WORKSPACE_BYTES = 32 << 20 };

@@ -13,9 +13,14 @@
 #define HF_HIP 1
 #endif
 #include <hip/hip_runtime.h>
-#include <hipblas/hipblas.h>
 #define HF_HAVE_CUBLASLT 0
 #define HF_GPU_API "HIP"
+/* Warp-level primitives: the kernels work in groups of 32 lanes (lane = threadIdx.x & 31). On a 64-wide AMD
+ * wavefront a width of 32 makes each half a group of its own, so the same code is right on wave32 and wave64;
+ * HIP's shuffles take no mask (every lane of the group takes part, as in all our uses). */
+#define __shfl_xor_sync(mask, v, o) __shfl_xor((v), (o), 32)
+#define __shfl_sync(mask, v, src) __shfl((v), (src), 32)
+#define __shfl_up_sync(mask, v, o) __shfl_up((v), (o), 32)
 /* runtime */
 #define cudaError_t hipError_t
 #define cudaSuccess hipSuccess
@@ -26,6 +31,7 @@
 #define cudaGetLastError hipGetLastError
 #define cudaGetDeviceCount hipGetDeviceCount
 #define cudaSetDevice hipSetDevice
+#define cudaGetDevice hipGetDevice
 #define cudaGetDeviceProperties hipGetDeviceProperties
 #define cudaDeviceProp hipDeviceProp_t
 #define cudaDeviceGetPCIBusId hipDeviceGetPCIBusId
@@ -61,7 +67,14 @@
 #define cudaEventElapsedTime hipEventElapsedTime
 #define cudaFuncSetAttribute hipFuncSetAttribute
 #define cudaFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
-/* BLAS */
+/* BLAS: only gemm.cu uses it. Debian 12 ships HIP's runtime headers but neither hipBLAS nor rocBLAS, so there
+ * the other files still compile (a check of the kernels) and gemm.cu stops with a message. */
+#if __has_include(<hipblas/hipblas.h>)
+#include <hipblas/hipblas.h>
+#define HF_HAVE_BLAS 1
+#else
+#define HF_HAVE_BLAS 0
+#endif
 #define cublasHandle_t hipblasHandle_t
 #define cublasStatus_t hipblasStatus_t
 #define CUBLAS_STATUS_SUCCESS HIPBLAS_STATUS_SUCCESS
@@ -78,6 +91,7 @@
 #define CUDA_R_32F HIPBLAS_R_32F
 #define CUBLAS_COMPUTE_32F HIPBLAS_R_32F
 #else
+#define HF_HAVE_BLAS 1
 #include <cublas_v2.h>
 #include <cublasLt.h>
 #include <cuda_runtime.h>
