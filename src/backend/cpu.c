@@ -11,6 +11,7 @@
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
@@ -56,6 +57,15 @@ static const void *cpu_weight_map(bk_backend *b, const void *host, size_t bytes)
     return host;
 }
 static void cpu_weight_unmap(bk_backend *b, const void *p) { (void)b; (void)p; }
+
+static int g_max_threads; /* omp_get_max_threads() when the backend was first asked for */
+
+static void cpu_set_threads(bk_backend *b, int n, bool blas_threads) {
+    (void)b;
+    if (n <= 0) n = g_max_threads;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(blas_threads ? n : 1);
+}
 
 /* ---------- embedding ---------- */
 
@@ -523,6 +533,7 @@ static bk_backend cpu_backend = {
     .op = {
         .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_upload, .download = cpu_upload, .copy = cpu_copy,
         .zero = cpu_zero, .sync = cpu_sync, .weight_map = cpu_weight_map, .weight_unmap = cpu_weight_unmap,
+        .set_threads = cpu_set_threads,
         .embed = cpu_embed, .embed_bwd = cpu_embed_bwd,
         .rmsnorm = cpu_rmsnorm, .rmsnorm_bwd = cpu_rmsnorm_bwd,
         .rope_table = cpu_rope_table, .rope = cpu_rope, .rope_bwd = cpu_rope_bwd,
@@ -536,4 +547,11 @@ static bk_backend cpu_backend = {
     },
 };
 
-bk_backend *bk_cpu(void) { return &cpu_backend; }
+bk_backend *bk_cpu(void) {
+    if (!g_max_threads) {
+        g_max_threads = omp_get_max_threads();
+        /* One thread pool: OpenMP schedules the threads and BLAS runs single-threaded inside the ops. */
+        mm_blas_single_thread();
+    }
+    return &cpu_backend;
+}

@@ -436,7 +436,7 @@ int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t err
     }
     for (size_t i = 0; i < nslots; i++)
         if (given[i]) model_proj_weight(m, (int)(i / MODEL_NPROJ), (int)(i % MODEL_NPROJ))->data = given[i];
-    rc = 0;
+    rc = model_weights_changed(m, err, errcap);
 out:
     if (outs)
         for (size_t i = 0; i < nslots; i++) free(outs[i]);

@@ -2,36 +2,35 @@
 #include "model/model.h"
 #include "core/err.h"
 
+#include "backend/backend.h"
 #include "core/fs.h"
-#include "kernels/expf.h"
 #include "kernels/matmul.h"
+#include "model/forward.h"
 #include "model/lora_apply.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The weights as loaded, in host memory: memory-mapped from the safetensors files (matrices) or owned fp32
+ * copies (vectors). lora_apply edits the matrices here; map_weights gives the backend its copies. */
 typedef struct {
     float *attn_norm, *mlp_norm; /* [H], fp32 copies */
     mm_weight q, k, v, o, gate, up, down;
     float *bq, *bk, *bv;         /* fp32 copies, NULL without attention biases */
 } layer_weights;
 
-/* Activations for up to cap_tokens rows, grown on demand. */
+/* Activations (backend memory) for up to cap_tokens rows, grown on demand. */
 typedef struct {
     int cap_tokens;
-    float *x, *xb, *q, *k, *v, *att, *proj, *gate, *up;
-    int *pos, *slot;
+    float *x, *xb, *q, *k, *v, *att, *x_mid, *proj, *gate, *up, *cs;
+    int *pos, *slot, *tok; /* host */
 } scratch;
 
 struct model {
@@ -39,40 +38,23 @@ struct model {
     st_file **files;
     int n_files;
     mm_weight embed, head;
-    unsigned mm_flags; /* MM_FAST in MODEL_PRECISION_FAST */
     float *final_norm;
     layer_weights *layers;
-    float *inv_freq; /* [head_dim/2] */
     size_t n_params;
     void **owned;    /* weight buffers that replaced memory-mapped ones (model_own) */
     int n_owned, cap_owned;
+    fwd_model core;  /* the one model the forward pass runs: the weights above as the backend holds them */
+    bool mapped;     /* core's weights are mapped (map_weights) */
     scratch s;
 };
 
 struct kv_cache {
-    int n_slots, max_len, n_layers, kv_dim;
+    bk_backend *bk;
+    bk_kv *kv;
+    int n_slots, max_len;
     int *len;
-    bool bf16;    /* elements are bf16 bits (uint16_t) instead of floats */
-    size_t esz;   /* bytes per element */
-    char *k, *v;  /* [slot][layer][pos][kv_dim] */
+    bool bf16;
 };
-
-/* HF_PROFILE=1: wall time per step of the layers, summed over calls, printed to stderr by model_free. */
-static const char *const prof_names[] = {"norm+qkv", "rope+kv", "attention", "o_proj",
-                                         "norm+gate/up", "silu", "down", "residual"};
-static double prof_sec[8];
-static int prof_on = -1;
-static double prof_t0;
-static int prof_last = -1;
-static void prof_mark(int step) {
-    if (prof_on < 0) prof_on = getenv("HF_PROFILE") && atoi(getenv("HF_PROFILE")) > 0;
-    if (!prof_on) return;
-    double now = omp_get_wtime();
-    if (prof_last >= 0) prof_sec[prof_last] += now - prof_t0;
-    prof_t0 = now;
-    prof_last = step;
-}
-#define PROF_MARK(i) prof_mark(i)
 
 /* ---------- config ---------- */
 
@@ -289,6 +271,8 @@ done:
 
 /* ---------- weights ---------- */
 
+static int map_weights(model *m, char *err, size_t errcap);
+
 static mm_dtype mm_dtype_of(st_dtype d) {
     return d == ST_BF16 ? MM_DTYPE_BF16 : d == ST_F16 ? MM_DTYPE_F16 : MM_DTYPE_F32;
 }
@@ -412,11 +396,13 @@ static int open_files(loader *L, model *m, char *err, size_t errcap) {
     return 0;
 }
 
-static model *model_load_folder(const char *dir, char *err, size_t errcap) {
+static model *model_load_folder(const char *dir, bk_backend *bk, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
-    mm_blas_single_thread();
+    m->core.bk = bk;
+    /* One thread pool: the products run inside the ops' OpenMP regions, BLAS single-threaded. */
+    m->core.bk->op.set_threads(m->core.bk, 0, false);
     if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
     if (open_files(&L, m, err, errcap) != 0) goto fail;
     const model_config *c = &m->cfg;
@@ -450,10 +436,7 @@ static model *model_load_folder(const char *dir, char *err, size_t errcap) {
 #undef NAME
     }
     m->n_params = np;
-    m->inv_freq = malloc((size_t)(hd / 2) * sizeof(float));
-    if (!m->inv_freq) { err_set(err, errcap, "%s: out of memory", dir); goto fail; }
-    /* As HF computes it: in fp32, theta ** (2j / hd). */
-    for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
+    if (map_weights(m, err, errcap) != 0) goto fail;
     cJSON_Delete(L.weight_map);
     free((void *)L.index_path);
     return m;
@@ -466,16 +449,16 @@ fail:
 
 /* An adapter folder loads its base (which may itself be an adapter: a RAFT adapter trained on top of an SFT
  * one), then applies itself. depth bounds a chain that loops back on itself. */
-static model *load_any(const char *dir, int depth, char *err, size_t errcap) {
+static model *load_any(const char *dir, bk_backend *bk, int depth, char *err, size_t errcap) {
     char base[4096];
     int is_adapter = model_adapter_base(dir, base, sizeof base, err, errcap);
     if (is_adapter < 0) return NULL;
-    if (!is_adapter) return model_load_folder(dir, err, errcap);
+    if (!is_adapter) return model_load_folder(dir, bk, err, errcap);
     if (depth >= 8) {
         err_set(err, errcap, "%s: more than 8 adapters stacked on each other (does base_model_name_or_path loop?)", dir);
         return NULL;
     }
-    model *m = load_any(base, depth + 1, err, errcap);
+    model *m = load_any(base, bk, depth + 1, err, errcap);
     if (!m) return NULL;
     if (model_apply_adapter(m, dir, err, errcap) != 0) {
         model_free(m);
@@ -484,7 +467,11 @@ static model *load_any(const char *dir, int depth, char *err, size_t errcap) {
     return m;
 }
 
-model *model_load(const char *dir, char *err, size_t errcap) { return load_any(dir, 0, err, errcap); }
+model *model_load_on(const char *dir, bk_backend *bk, char *err, size_t errcap) {
+    return load_any(dir, bk, 0, err, errcap);
+}
+
+model *model_load(const char *dir, char *err, size_t errcap) { return load_any(dir, bk_cpu(), 0, err, errcap); }
 
 const char *const model_proj_names[MODEL_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                    "gate_proj", "up_proj", "down_proj"};
@@ -508,18 +495,125 @@ int model_own(model *m, void *buf) {
     return 0;
 }
 
-static void scratch_free(scratch *s) {
-    free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v); free(s->att); free(s->proj);
-    free(s->gate); free(s->up); free(s->pos); free(s->slot);
+/* ---------- the weights as the backend holds them ---------- */
+
+static size_t weight_bytes(const mm_weight *w) {
+    return (size_t)w->rows * (size_t)w->cols * (w->dtype == MM_DTYPE_F32 ? 4 : 2);
+}
+
+static void unmap_weights(model *m) {
+    if (!m->mapped) return;
+    bk_backend *bk = m->core.bk;
+    fwd_model *c = &m->core;
+    bk->op.weight_unmap(bk, c->embed.data);
+    if (!m->cfg.tie_embeddings) bk->op.weight_unmap(bk, c->head.data);
+    bk->op.weight_unmap(bk, c->norm);
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        fwd_layer *L = &c->layers[l];
+        bk->op.weight_unmap(bk, L->ln1);
+        bk->op.weight_unmap(bk, L->ln2);
+        for (int p = 0; p < FWD_NPROJ; p++) {
+            bk->op.weight_unmap(bk, L->p[p].w.data);
+            bk->op.weight_unmap(bk, L->p[p].b);
+        }
+    }
+    m->mapped = false;
+}
+
+/* Gives the backend the loaded weights: core points at its copies (on the CPU the host memory itself). */
+static int map_weights(model *m, char *err, size_t errcap) {
+    bk_backend *bk = m->core.bk;
+    fwd_model *c = &m->core;
+    const model_config *cfg = &m->cfg;
+    const size_t H = (size_t)cfg->hidden_size, qd = (size_t)cfg->num_heads * cfg->head_dim;
+    const size_t kvd = (size_t)cfg->num_kv_heads * cfg->head_dim;
+    if (!c->layers && !(c->layers = calloc((size_t)cfg->num_layers, sizeof *c->layers))) goto oom;
+    c->cfg = *cfg;
+    bool ok = true;
+#define MAPW(dst, src)                                                                                                 \
+    do {                                                                                                               \
+        (dst) = (bk_weight){(src).dtype, (src).rows, (src).cols, bk->op.weight_map(bk, (src).data, weight_bytes(&(src)))}; \
+        ok = ok && (dst).data;                                                                                         \
+    } while (0)
+#define MAPV(dst, src, n)                                                                                              \
+    do {                                                                                                               \
+        (dst) = (src) ? bk->op.weight_map(bk, (src), (n) * sizeof(float)) : NULL;                                      \
+        ok = ok && (!(src) || (dst));                                                                                  \
+    } while (0)
+    MAPW(c->embed, m->embed);
+    if (cfg->tie_embeddings) c->head = c->embed;
+    else MAPW(c->head, m->head);
+    MAPV(c->norm, m->final_norm, H);
+    for (int l = 0; l < cfg->num_layers; l++) {
+        const layer_weights *w = &m->layers[l];
+        fwd_layer *L = &c->layers[l];
+        MAPV(L->ln1, w->attn_norm, H);
+        MAPV(L->ln2, w->mlp_norm, H);
+        const mm_weight *ws[FWD_NPROJ] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
+        for (int p = 0; p < FWD_NPROJ; p++) MAPW(L->p[p].w, *ws[p]);
+        MAPV(L->p[FWD_Q].b, w->bq, qd);
+        MAPV(L->p[FWD_K].b, w->bk, kvd);
+        MAPV(L->p[FWD_V].b, w->bv, kvd);
+    }
+#undef MAPW
+#undef MAPV
+    m->mapped = true;
+    if (ok) return 0;
+    unmap_weights(m);
+oom:
+    err_set(err, errcap, "model: out of %s memory for the weights", bk->name);
+    return -1;
+}
+
+int model_weights_changed(model *m, char *err, size_t errcap) {
+    unmap_weights(m);
+    return map_weights(m, err, errcap);
+}
+
+/* ---------- scratch ---------- */
+
+static void scratch_free(model *m) {
+    scratch *s = &m->s;
+    bk_backend *bk = m->core.bk;
+    float *dev[] = {s->x, s->xb, s->q, s->k, s->v, s->att, s->x_mid, s->proj, s->gate, s->up, s->cs};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) bk->op.free(bk, dev[i]);
+    free(s->pos); free(s->slot); free(s->tok);
     memset(s, 0, sizeof *s);
+}
+
+static int scratch_reserve(model *m, int T) {
+    scratch *s = &m->s;
+    if (T <= s->cap_tokens) return 0;
+    const model_config *c = &m->cfg;
+    bk_backend *bk = m->core.bk;
+    size_t t = (size_t)T, H = (size_t)c->hidden_size, qd = (size_t)c->num_heads * c->head_dim;
+    size_t kvd = (size_t)c->num_kv_heads * c->head_dim, I = (size_t)c->intermediate_size;
+    scratch_free(m);
+#define DEV(n) bk->op.alloc(bk, (n) * sizeof(float))
+    s->x = DEV(t * H); s->xb = DEV(t * H); s->q = DEV(t * qd); s->k = DEV(t * kvd); s->v = DEV(t * kvd);
+    s->att = DEV(t * qd); s->x_mid = DEV(t * H); s->proj = DEV(t * H); s->gate = DEV(t * I); s->up = DEV(t * I);
+    s->cs = DEV(t * (size_t)c->head_dim);
+#undef DEV
+    s->pos = malloc(t * sizeof(int));
+    s->slot = malloc(t * sizeof(int));
+    s->tok = malloc(t * sizeof(int));
+    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->x_mid || !s->proj || !s->gate || !s->up ||
+        !s->cs || !s->pos || !s->slot || !s->tok) {
+        scratch_free(m);
+        return -1;
+    }
+    s->cap_tokens = T;
+    return 0;
 }
 
 void model_free(model *m) {
     if (!m) return;
-    if (prof_on > 0) {
-        for (int i = 0; i < 8; i++) fprintf(stderr, "profile: %-10s %8.3f s\n", prof_names[i], prof_sec[i]);
-        memset(prof_sec, 0, sizeof prof_sec);
+    fwd_profile_print();
+    if (m->core.bk) {
+        scratch_free(m);
+        unmap_weights(m);
     }
+    free(m->core.layers);
     if (m->layers)
         for (int l = 0; l < m->cfg.num_layers; l++) {
             layer_weights *w = &m->layers[l];
@@ -527,20 +621,18 @@ void model_free(model *m) {
         }
     free(m->layers);
     free(m->final_norm);
-    free(m->inv_freq);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     for (int i = 0; i < m->n_files; i++) st_close(m->files[i]);
     free(m->files);
-    scratch_free(&m->s);
     free(m);
 }
 
 const model_config *model_get_config(const model *m) { return &m->cfg; }
 
-void model_set_precision(model *m, model_precision p) { m->mm_flags = p == MODEL_PRECISION_FAST ? MM_FAST : 0; }
+void model_set_precision(model *m, model_precision p) { m->core.flags = p == MODEL_PRECISION_FAST ? BK_FAST : 0; }
 model_precision model_get_precision(const model *m) {
-    return (m->mm_flags & MM_FAST) ? MODEL_PRECISION_FAST : MODEL_PRECISION_EXACT;
+    return (m->core.flags & BK_FAST) ? MODEL_PRECISION_FAST : MODEL_PRECISION_EXACT;
 }
 size_t model_num_params(const model *m) { return m->n_params; }
 
@@ -550,19 +642,14 @@ kv_cache *kv_create_dtype(const model *m, int n_slots, int max_len, bool bf16) {
     if (n_slots <= 0 || max_len <= 0) return NULL;
     kv_cache *kv = calloc(1, sizeof *kv);
     if (!kv) return NULL;
+    kv->bk = m->core.bk;
     kv->n_slots = n_slots;
     kv->max_len = max_len;
-    kv->n_layers = m->cfg.num_layers;
-    kv->kv_dim = m->cfg.num_kv_heads * m->cfg.head_dim;
     kv->bf16 = bf16;
-    kv->esz = bf16 ? 2 : 4;
-    size_t per = (size_t)kv->n_layers * (size_t)max_len * (size_t)kv->kv_dim;
-    if (per && (size_t)n_slots > SIZE_MAX / kv->esz / per) { free(kv); return NULL; }
-    /* calloc of a large block maps zero pages lazily: memory is used only as slots fill. */
     kv->len = calloc((size_t)n_slots, sizeof *kv->len);
-    kv->k = calloc((size_t)n_slots * per, kv->esz);
-    kv->v = calloc((size_t)n_slots * per, kv->esz);
-    if (!kv->len || !kv->k || !kv->v) { kv_free(kv); return NULL; }
+    kv->kv = kv->bk->op.kv_create(kv->bk, n_slots, max_len, m->cfg.num_layers, m->cfg.num_kv_heads * m->cfg.head_dim,
+                                  bf16);
+    if (!kv->len || !kv->kv) { kv_free(kv); return NULL; }
     return kv;
 }
 
@@ -574,9 +661,8 @@ size_t kv_bytes_per_token(const model *m, bool bf16) {
 
 void kv_free(kv_cache *kv) {
     if (!kv) return;
+    if (kv->kv) kv->bk->op.kv_free(kv->bk, kv->kv);
     free(kv->len);
-    free(kv->k);
-    free(kv->v);
     free(kv);
 }
 
@@ -587,332 +673,28 @@ void kv_clear(kv_cache *kv, int slot) {
     if (slot_ok(kv, slot)) kv->len[slot] = 0;
 }
 
-/* Byte offset of (slot, layer, pos). */
-static inline size_t kv_off(const kv_cache *kv, int slot, int layer, int pos) {
-    return (((size_t)slot * kv->n_layers + (size_t)layer) * kv->max_len + (size_t)pos) * kv->kv_dim * kv->esz;
-}
-
 void kv_copy(kv_cache *kv, int dst, int src) {
     if (dst == src || !slot_ok(kv, dst) || !slot_ok(kv, src)) return;
-    int n = kv->len[src];
-    for (int l = 0; l < kv->n_layers; l++) {
-        memcpy(kv->k + kv_off(kv, dst, l, 0), kv->k + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * kv->esz);
-        memcpy(kv->v + kv_off(kv, dst, l, 0), kv->v + kv_off(kv, src, l, 0), (size_t)n * kv->kv_dim * kv->esz);
-    }
-    kv->len[dst] = n;
+    kv->bk->op.kv_copy(kv->bk, kv->kv, dst, src, kv->len[src]);
+    kv->len[dst] = kv->len[src];
 }
 
 /* ---------- forward ---------- */
 
-static int scratch_reserve(model *m, int T) {
-    scratch *s = &m->s;
-    if (T <= s->cap_tokens) return 0;
-    const model_config *c = &m->cfg;
-    size_t t = (size_t)T, H = (size_t)c->hidden_size, qd = (size_t)c->num_heads * c->head_dim;
-    size_t kvd = (size_t)c->num_kv_heads * c->head_dim, I = (size_t)c->intermediate_size;
-    scratch_free(s);
-    s->x = malloc(t * H * sizeof(float));
-    s->xb = malloc(t * H * sizeof(float));
-    s->q = malloc(t * qd * sizeof(float));
-    s->k = malloc(t * kvd * sizeof(float));
-    s->v = malloc(t * kvd * sizeof(float));
-    s->att = malloc(t * qd * sizeof(float));
-    s->proj = malloc(t * H * sizeof(float));
-    s->gate = malloc(t * I * sizeof(float));
-    s->up = malloc(t * I * sizeof(float));
-    s->pos = malloc(t * sizeof(int));
-    s->slot = malloc(t * sizeof(int));
-    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att || !s->proj || !s->gate || !s->up || !s->pos || !s->slot) {
-        scratch_free(s);
-        return -1;
-    }
-    s->cap_tokens = T;
-    return 0;
-}
-
-/* HF RMSNorm: x * rsqrt(mean(x^2) + eps), then * weight; the sum in double keeps long rows exact. */
-static void rmsnorm_rows(float *out, const float *x, const float *w, int T, int H, float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)T * H > 32768)
-    for (int t = 0; t < T; t++) {
-        const float *xr = x + (size_t)t * H;
-        float *o = out + (size_t)t * H;
-        double ss = 0;
-        for (int i = 0; i < H; i++) ss += (double)xr[i] * xr[i];
-        float r = 1.0f / sqrtf((float)(ss / H) + eps);
-        for (int i = 0; i < H; i++) o[i] = xr[i] * r * w[i];
-    }
-}
-
-/* Rotate-half RoPE on every head of one row: pairs (i, i + hd/2). */
-static void rope_row(float *v, int nheads, int hd, const float *cosv, const float *sinv) {
-    int half = hd / 2;
-    for (int h = 0; h < nheads; h++) {
-        float *x = v + (size_t)h * hd;
-        for (int i = 0; i < half; i++) {
-            float a = x[i], b = x[i + half];
-            x[i] = a * cosv[i] - b * sinv[i];
-            x[i + half] = b * cosv[i] + a * sinv[i];
-        }
-    }
-}
-
-
-/* Decode attention of the group query heads that share one KV head, over an fp32 cache: out[i] =
- * softmax(scale * q[i] . K[p]) . V[p] over the n cached positions p. q and out hold group rows of hd
- * floats; K and V rows are kvd floats apart; scores is scratch for group * n floats. Own loops (AVX-512
- * where the build has it, plain loops the compiler vectorises otherwise): with a handful of queries
- * against a few hundred keys, a BLAS call costs more than the arithmetic (it made attention 55% of a
- * 256-token decode). */
-static void attend_decode_f32(float *out, const float *q, const float *K, const float *V, size_t kvd, int group,
-                              int n, int hd, float scale, float *scores) {
-    for (int p = 0; p < n; p++) {
-        const float *kr = K + (size_t)p * kvd;
-        for (int i = 0; i < group; i++) {
-            const float *qi = q + (size_t)i * hd;
-            float d = 0;
-#ifdef __AVX512F__
-            if (hd % 16 == 0) { /* one tree reduction per dot product, not a scalar loop over the lanes */
-                __m512 acc = _mm512_setzero_ps();
-                for (int j = 0; j < hd; j += 16)
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(qi + j), _mm512_loadu_ps(kr + j), acc);
-                scores[(size_t)i * n + p] = _mm512_reduce_add_ps(acc) * scale;
-                continue;
-            }
-#endif
-#pragma omp simd reduction(+ : d)
-            for (int j = 0; j < hd; j++) d += qi[j] * kr[j];
-            scores[(size_t)i * n + p] = d * scale;
-        }
-    }
-    for (int i = 0; i < group; i++) {
-        mm_softmax_row(scores + (size_t)i * n, n);
-        memset(out + (size_t)i * hd, 0, (size_t)hd * sizeof(float));
-    }
-#ifdef __AVX512F__
-    if (group <= 8 && hd % 32 == 0) { /* every Qwen2.5 size: the group's outputs stay in registers, 32 dims at a time */
-        for (int h0 = 0; h0 < hd; h0 += 32) {
-            __m512 a0[8], a1[8];
-            for (int i = 0; i < group; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-            for (int p = 0; p < n; p++) {
-                const float *vr = V + (size_t)p * kvd + h0;
-                const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
-                for (int i = 0; i < group; i++) {
-                    const __m512 w = _mm512_set1_ps(scores[(size_t)i * n + p]);
-                    a0[i] = _mm512_fmadd_ps(w, v0, a0[i]);
-                    a1[i] = _mm512_fmadd_ps(w, v1, a1[i]);
-                }
-            }
-            for (int i = 0; i < group; i++) {
-                _mm512_storeu_ps(out + (size_t)i * hd + h0, a0[i]);
-                _mm512_storeu_ps(out + (size_t)i * hd + h0 + 16, a1[i]);
-            }
-        }
-        return;
-    }
-#endif
-    for (int p = 0; p < n; p++) {
-        const float *vr = V + (size_t)p * kvd;
-        for (int i = 0; i < group; i++) {
-            const float w = scores[(size_t)i * n + p];
-            float *oi = out + (size_t)i * hd;
-#pragma omp simd
-            for (int j = 0; j < hd; j++) oi[j] += w * vr[j];
-        }
-    }
-}
-
-/* Blocked attention for prompt rows: runs of at least ATT_BLOCK_MIN rows, ATT_QB queries per block. */
-#define ATT_BLOCK_MIN 16
-#define ATT_QB 64
-
-/* Runs all layers for T rows that belong to slots (s->slot, s->pos filled in) and leaves the
+/* Runs all layers for T rows that belong to slots (s->slot, s->pos filled in, s->x embedded) and leaves the
  * residual stream in s->x. Rows of one slot are consecutive and in position order. */
 static int run_layers(model *m, kv_cache *kv, int T, char *err, size_t errcap) {
     const model_config *c = &m->cfg;
     scratch *s = &m->s;
-    const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads;
-    const int qd = nh * hd, kvd = nkv * hd, group = nh / nkv, half = hd / 2;
-    const float eps = (float)c->rms_eps, scale = 1.0f / sqrtf((float)hd);
-    int nthreads = omp_get_max_threads();
-    int maxpos = 0;
-    for (int t = 0; t < T; t++) maxpos = s->pos[t] + 1 > maxpos ? s->pos[t] + 1 : maxpos;
-    long attn_work = 0; /* multiply-adds of one layer's attention */
-    for (int t = 0; t < T; t++) attn_work += (long)(s->pos[t] + 1) * nh * hd;
-    float *rope = malloc((size_t)T * hd * sizeof(float)); /* per row: cos[half], sin[half] */
-    float *scores = malloc((size_t)nthreads * (size_t)group * (size_t)maxpos * sizeof(float));
-    /* Prompt rows (runs of >= ATT_BLOCK_MIN consecutive rows of one slot, fp32 cache) take the blocked attention
-     * path: per head and block of ATT_QB queries, scores and weighted values are two small sgemms. */
-    int *run_of = malloc((size_t)T * sizeof(int)); /* row -> its blocked run, or -1 */
-    int *runs = malloc((size_t)T * sizeof(int));   /* first row of each blocked run */
-    int nruns = 0, n_att_tasks = 0;
-    float *blk = NULL;
-    if (run_of && runs) {
-        for (int t = 0; t < T;) {
-            int e = t + 1;
-            while (e < T && s->slot[e] == s->slot[t] && s->pos[e] == s->pos[e - 1] + 1) e++;
-            bool blocked = !kv->bf16 && e - t >= ATT_BLOCK_MIN;
-            for (int r = t; r < e; r++) run_of[r] = blocked ? nruns : -1;
-            if (blocked) {
-                runs[nruns++] = t;
-                n_att_tasks += (e - t + ATT_QB - 1) / ATT_QB * nh;
-            }
-            t = e;
-        }
-        if (nruns) blk = malloc((size_t)nthreads * ATT_QB * (size_t)maxpos * sizeof(float));
-    }
-    if (!rope || !scores || !run_of || !runs || (nruns && !blk)) {
-        free(run_of);
-        free(runs);
-        free(blk);
-        free(rope);
-        free(scores);
-        err_set(err, errcap, "model: out of memory for %d tokens", T);
-        return -1;
-    }
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < half; i++) {
-            float ang = (float)s->pos[t] * m->inv_freq[i];
-            rope[(size_t)t * hd + i] = cosf(ang);
-            rope[(size_t)t * hd + half + i] = sinf(ang);
-        }
-    for (int l = 0; l < c->num_layers; l++) {
-        const layer_weights *w = &m->layers[l];
-        PROF_MARK(0);
-        rmsnorm_rows(s->xb, s->x, w->attn_norm, T, H, eps);
-        {
-            float *outs[3] = {s->q, s->k, s->v};
-            const mm_weight *ws[3] = {&w->q, &w->k, &w->v};
-            const float *bs[3] = {w->bq, w->bk, w->bv};
-            mm_linear_many(3, outs, ws, bs, s->xb, T, m->mm_flags);
-        }
-        PROF_MARK(1);
-        for (int t = 0; t < T; t++) {
-            const float *cs = rope + (size_t)t * hd;
-            rope_row(s->q + (size_t)t * qd, nh, hd, cs, cs + half);
-            rope_row(s->k + (size_t)t * kvd, nkv, hd, cs, cs + half);
-            size_t off = kv_off(kv, s->slot[t], l, s->pos[t]);
-            if (kv->bf16) {
-                uint16_t *kd = (uint16_t *)(kv->k + off), *vd = (uint16_t *)(kv->v + off);
-                for (int i = 0; i < kvd; i++) {
-                    kd[i] = st_f32_to_bf16(s->k[(size_t)t * kvd + i]);
-                    vd[i] = st_f32_to_bf16(s->v[(size_t)t * kvd + i]);
-                }
-            } else {
-                memcpy(kv->k + off, s->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
-                memcpy(kv->v + off, s->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
-            }
-        }
-        PROF_MARK(2);
-        if (nruns) {
-#pragma omp parallel for schedule(dynamic, 1)
-            for (int task = 0; task < n_att_tasks; task++) {
-                /* task -> (run, query block, head) */
-                int rem = task, r = 0, len = 0;
-                for (;; r++) {
-                    int t0 = runs[r];
-                    len = 1;
-                    while (t0 + len < T && run_of[t0 + len] == r) len++;
-                    int nt_r = (len + ATT_QB - 1) / ATT_QB * nh;
-                    if (rem < nt_r) break;
-                    rem -= nt_r;
-                }
-                const int h = rem % nh, qb0 = (rem / nh) * ATT_QB, t0 = runs[r] + qb0;
-                const int nq = len - qb0 < ATT_QB ? len - qb0 : ATT_QB;
-                const int kvh = h / group, nkeys = s->pos[t0 + nq - 1] + 1, p0 = s->pos[t0];
-                const size_t base = kv_off(kv, s->slot[t0], l, 0);
-                const float *K = (const float *)(kv->k + base) + (size_t)kvh * hd;
-                const float *V = (const float *)(kv->v + base) + (size_t)kvh * hd;
-                float *S = blk + (size_t)omp_get_thread_num() * ATT_QB * maxpos;
-                mm_f32_nt_strided(S, nkeys, s->q + (size_t)t0 * qd + (size_t)h * hd, qd, K, kvd, nq, nkeys, hd, scale);
-                for (int i = 0; i < nq; i++) {
-                    float *row = S + (size_t)i * nkeys;
-                    const int n = p0 + i + 1; /* causal: keys 0..pos */
-                    mm_softmax_row(row, n);
-                    for (int p = n; p < nkeys; p++) row[p] = 0;
-                }
-                mm_f32_nn_strided(s->att + (size_t)t0 * qd + (size_t)h * hd, qd, S, nkeys, V, kvd, nq, hd, nkeys);
-            }
-        }
-        /* Decode rows, fp32 cache: the heads that share a KV head attend together (each cached key and value is
-         * read once for the whole group). Threads only when there is enough work to pay for waking them (a
-         * short one-sequence step is a few us). */
-        if (!kv->bf16) {
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (attn_work >= (1L << 18))
-            for (int t = 0; t < T; t++)
-                for (int g = 0; g < nkv; g++) {
-                    if (run_of[t] >= 0) continue; /* done above */
-                    const int n = s->pos[t] + 1;
-                    const size_t base = kv_off(kv, s->slot[t], l, 0);
-                    const float *K = (const float *)(kv->k + base) + (size_t)g * hd;
-                    const float *V = (const float *)(kv->v + base) + (size_t)g * hd;
-                    float *S = scores + (size_t)omp_get_thread_num() * group * maxpos;
-                    const size_t qoff = (size_t)t * qd + (size_t)g * group * hd;
-                    attend_decode_f32(s->att + qoff, s->q + qoff, K, V, (size_t)kvd, group, n, hd, scale, S);
-                }
-        }
-        /* Decode rows, bf16 cache: one head at a time. */
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (kv->bf16 && attn_work >= (1L << 18))
-        for (int t = 0; t < T; t++)
-            for (int h = 0; h < nh; h++) {
-                if (run_of[t] >= 0 || !kv->bf16) continue; /* done above */
-                float *sc = scores + (size_t)omp_get_thread_num() * maxpos;
-                const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
-                const int kvh = h / group, n = s->pos[t] + 1;
-                const size_t base = kv_off(kv, s->slot[t], l, 0);
-                float mx = -INFINITY;
-                const uint16_t *K = (const uint16_t *)(kv->k + base) + (size_t)kvh * hd;
-                for (int p = 0; p < n; p++) {
-                    const uint16_t *kr = K + (size_t)p * kvd;
-                    float d = 0;
-#pragma omp simd reduction(+ : d)
-                    for (int i = 0; i < hd; i++) d += q[i] * st_bf16_to_f32(kr[i]);
-                    sc[p] = d * scale;
-                    if (sc[p] > mx) mx = sc[p];
-                }
-                float sum = 0;
-                for (int p = 0; p < n; p++) {
-                    sc[p] = expf(sc[p] - mx);
-                    sum += sc[p];
-                }
-                float inv = 1.0f / sum;
-                float *o = s->att + (size_t)t * qd + (size_t)h * hd;
-                for (int i = 0; i < hd; i++) o[i] = 0;
-                const uint16_t *V = (const uint16_t *)(kv->v + base) + (size_t)kvh * hd;
-                for (int p = 0; p < n; p++) {
-                    const uint16_t *vr = V + (size_t)p * kvd;
-                    float a = sc[p] * inv;
-#pragma omp simd
-                    for (int i = 0; i < hd; i++) o[i] += a * st_bf16_to_f32(vr[i]);
-                }
-            }
-        PROF_MARK(3);
-        mm_linear(s->proj, s->att, T, &w->o, NULL, m->mm_flags);
-        PROF_MARK(4);
-        for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
-        rmsnorm_rows(s->xb, s->x, w->mlp_norm, T, H, eps);
-        {
-            float *outs[2] = {s->gate, s->up};
-            const mm_weight *ws[2] = {&w->gate, &w->up};
-            mm_linear_many(2, outs, ws, NULL, s->xb, T, m->mm_flags);
-        }
-        PROF_MARK(5);
-#pragma omp parallel for schedule(static) if ((size_t)T * I > 65536)
-        for (size_t i = 0; i < (size_t)T * I; i++) {
-            float g = s->gate[i];
-            s->gate[i] = g / (1.0f + mm_expf(-g)) * s->up[i];
-        }
-        PROF_MARK(6);
-        mm_linear(s->proj, s->gate, T, &w->down, NULL, m->mm_flags);
-        PROF_MARK(7);
-        for (size_t i = 0; i < (size_t)T * H; i++) s->x[i] += s->proj[i];
-    }
-    prof_mark(-1);
-    prof_last = -1;
-    free(run_of);
-    free(runs);
-    free(blk);
-    free(rope);
-    free(scores);
+    bk_backend *bk = m->core.bk;
+    bk->op.rope_table(bk, s->cs, s->pos, T, c->head_dim, (float)c->rope_theta);
+    const fwd_batch b = {.T = T, .cs = s->cs, .kv = kv->kv, .slots = s->slot, .pos = s->pos};
+    /* Inference keeps nothing for a backward: one norm buffer, and the SwiGLU written over the gate. */
+    fwd_acts a = {.h1 = s->xb, .q = s->q, .k = s->k, .v = s->v, .att = s->att, .x_mid = s->x_mid, .h2 = s->xb,
+                  .g = s->gate, .u = s->up, .act = s->gate};
+    fwd_work w = {.tmp = s->proj};
+    for (int l = 0; l < c->num_layers; l++)
+        if (fwd_layer_forward(&m->core, l, &b, &a, &w, s->x, s->x, false, err, errcap) != 0) return -1;
     return 0;
 }
 
@@ -950,28 +732,35 @@ static int prepare(model *m, kv_cache *kv, int n, const int *slots, const int *c
     }
     if (scratch_reserve(m, T) != 0) { err_set(err, errcap, "model: out of memory for %d tokens", T); return -1; }
     scratch *s = &m->s;
-    const int H = m->cfg.hidden_size;
     int t = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < ntok[i]; j++, t++) {
             s->slot[t] = slots[i];
             s->pos[t] = kv->len[slots[i]] + j;
-            mm_weight_row(s->x + (size_t)t * H, &m->embed, tokens[i][j]);
+            s->tok[t] = tokens[i][j];
         }
+    m->core.bk->op.embed(m->core.bk, s->x, &m->core.embed, s->tok, T);
     *T_out = T;
     return 0;
 }
 
-/* Final norm of rows (gathered by index) and the head: logits[r] for rows[r]. */
+/* Final norm of rows (gathered by index) and the head: logits[r] (host) for rows[r]. */
 static int head_rows(model *m, const int *rows, int nr, float *logits, char *err, size_t errcap) {
-    const int H = m->cfg.hidden_size;
-    float *h = malloc((size_t)nr * H * sizeof(float));
-    if (!h) { err_set(err, errcap, "model: out of memory"); return -1; }
-    for (int r = 0; r < nr; r++) memcpy(h + (size_t)r * H, m->s.x + (size_t)rows[r] * H, (size_t)H * sizeof(float));
-    rmsnorm_rows(h, h, m->final_norm, nr, H, (float)m->cfg.rms_eps);
-    mm_linear(logits, h, nr, &m->head, NULL, m->mm_flags);
-    free(h);
-    return 0;
+    bk_backend *bk = m->core.bk;
+    const size_t H = (size_t)m->cfg.hidden_size, V = (size_t)m->cfg.vocab_size;
+    float *h = bk->op.alloc(bk, (size_t)nr * H * sizeof(float));
+    float *lg = bk->host_memory ? logits : bk->op.alloc(bk, (size_t)nr * V * sizeof(float));
+    int rc = -1;
+    if (!h || !lg) {
+        err_set(err, errcap, "model: out of memory");
+    } else {
+        fwd_logits(&m->core, lg, m->s.x, rows, nr, h);
+        rc = lg == logits ? 0 : bk->op.download(bk, logits, lg, (size_t)nr * V * sizeof(float));
+        if (rc) err_set(err, errcap, "model: %s", bk->err);
+    }
+    bk->op.free(bk, h);
+    if (lg != logits) bk->op.free(bk, lg);
+    return rc;
 }
 
 int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *const *tokens, const int *ntok,
@@ -1023,23 +812,25 @@ int model_logprobs(model *m, const int *tokens, int ntok, float *logprobs, char 
     kv_cache *kv = run_full(m, tokens, ntok, err, errcap);
     if (!kv) return -1;
     kv_free(kv);
-    const int V = m->cfg.vocab_size, chunk = 16;
-    float *lg = malloc((size_t)chunk * V * sizeof(float));
-    int rows[16];
-    if (!lg) { err_set(err, errcap, "model: out of memory"); return -1; }
-    for (int r0 = 0; r0 < ntok - 1; r0 += chunk) {
+    bk_backend *bk = m->core.bk;
+    const int V = m->cfg.vocab_size, H = m->cfg.hidden_size, chunk = 16;
+    float *lg = bk->op.alloc(bk, (size_t)chunk * V * sizeof(float));
+    float *h = bk->op.alloc(bk, (size_t)chunk * H * sizeof(float));
+    float *lp = bk->op.alloc(bk, (size_t)chunk * sizeof(float));
+    int rows[16], rc = 0;
+    if (!lg || !h || !lp) { err_set(err, errcap, "model: out of memory"); rc = -1; }
+    for (int r0 = 0; rc == 0 && r0 < ntok - 1; r0 += chunk) {
         int nr = ntok - 1 - r0 < chunk ? ntok - 1 - r0 : chunk;
         for (int r = 0; r < nr; r++) rows[r] = r0 + r;
-        if (head_rows(m, rows, nr, lg, err, errcap) != 0) { free(lg); return -1; }
-        for (int r = 0; r < nr; r++) {
-            const float *row = lg + (size_t)r * V;
-            float mx = -INFINITY;
-            for (int i = 0; i < V; i++) mx = row[i] > mx ? row[i] : mx;
-            double sum = 0;
-            for (int i = 0; i < V; i++) sum += exp((double)(row[i] - mx));
-            logprobs[r0 + r] = (float)((double)(row[tokens[r0 + r + 1]] - mx) - log(sum));
+        fwd_logits(&m->core, lg, m->s.x, rows, nr, h);
+        bk->op.logprobs(bk, lp, lg, tokens + r0 + 1, nr, V);
+        if (bk->op.download(bk, logprobs + r0, lp, (size_t)nr * sizeof(float)) != 0) {
+            err_set(err, errcap, "model: %s", bk->err);
+            rc = -1;
         }
     }
-    free(lg);
-    return 0;
+    bk->op.free(bk, lg);
+    bk->op.free(bk, h);
+    bk->op.free(bk, lp);
+    return rc;
 }

@@ -16,6 +16,9 @@ extern const char *const model_proj_names[MODEL_NPROJ];
  * read-only memory-mapped file: to change a weight, point data at a new buffer and hand that buffer to
  * model_own. */
 mm_weight *model_proj_weight(model *m, int layer, int proj);
+/* Gives the backend the weights again after model_proj_weight's data pointers changed (on the CPU it maps host
+ * memory in place; a GPU backend uploads). 0, or -1 with the reason in err (the model is then unusable). */
+int model_weights_changed(model *m, char *err, size_t errcap);
 /* The model takes ownership of buf (malloc'd) and frees it in model_free. -1 when out of memory (buf is
  * then still the caller's). */
 int model_own(model *m, void *buf);

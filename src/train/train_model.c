@@ -1,28 +1,25 @@
 #include "train/train_model.h"
 #include "core/err.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "kernels/matmul.h"
+#include "model/forward.h"
 #include "model/lora_apply.h"
 #include "model/safetensors.h"
-#include "train/train_ops.h"
 
 const char *const lora_proj_names[LORA_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                    "gate_proj", "up_proj", "down_proj"};
 
-/* Logits held at once by the cross-entropy: chunk rows x vocab <= this many floats (128 MiB: about 220 rows of a
- * 151936-word vocabulary; the bf16 head products run ~15% faster on 220 rows than on 55). */
-#define XENT_CHUNK_FLOATS (1u << 25)
+_Static_assert((int)LORA_NPROJ == (int)FWD_NPROJ && (int)LORA_DOWN == (int)FWD_DOWN, "projection numbering");
 
 typedef struct {
     float *w, *b;       /* base weight [rows, cols] and bias (NULL when none), fp32 arena */
@@ -38,11 +35,6 @@ typedef struct {
     tlin p[LORA_NPROJ];
 } tlayer;
 
-/* What the backward of one layer needs (the layer input itself lives in xs). */
-typedef struct {
-    float *h1, *rstd1, *q, *k, *v, *att, *lse, *x_mid, *h2, *rstd2, *g, *u, *act;
-    float *lt[LORA_NPROJ]; /* adapter intermediate dropout(x) A^T, [T, r] */
-} tacts;
 
 typedef struct {
     st_file **files;
@@ -63,19 +55,19 @@ struct train_model {
     const uint16_t *embed16, *head16; /* bf16 embedding / head (frozen, mapped) when embed / head are NULL */
     wsrc src;           /* the open safetensors files (bf16 weights are used in place) */
     unsigned mmflags;   /* MM_FAST for the bf16 products */
-    tlayer *layers;
+    tlayer *layers;     /* the tensors by name and role, for loading, saving and merging */
+    fwd_model core;     /* the same weights as the one forward pass (model/forward.h) sees them */
+    bk_backend *bk;
     float *lora, *lora_grad;
     size_t n_lora;
     train_tensor *tens;
     int n_tens;
-    float *inv_freq;
     bool ckpt;
-    int max_threads;
     uint64_t drop_seed, drop_counter;
     /* buffers sized for cap_T tokens */
     int cap_T, cap_acts;
     float *xs;          /* [L + 1, T, H]: the input of each layer, then the last residual */
-    tacts *acts;        /* cap_acts entries (1 with checkpointing, L without) */
+    fwd_acts *acts;     /* cap_acts entries (1 with checkpointing, L without) */
     float *acts_arena;
     int *pos;
     float *cs, *dx, *dh, *dtmp, *dq, *dk, *dv, *datt, *dg, *du, *dact, *drop, *dt, *hf, *rstdf;
@@ -271,12 +263,52 @@ static void kaiming_uniform(float *a, int rows, int cols, rng_state *r) {
     for (size_t i = 0; i < (size_t)rows * cols; i++) a[i] = (2.0f * rng_float(r) - 1.0f) * bound;
 }
 
+/* The one model the forward pass runs (model/forward.h), pointing at the tensors loaded above: the CPU backend
+ * works on host memory, so its weights are these arrays themselves (bf16 matrices where the file maps them). */
+static bk_weight as_weight(const float *w, const uint16_t *w16, int rows, int cols) {
+    return (bk_weight){w16 ? BK_BF16 : BK_F32, rows, cols, w16 ? (const void *)w16 : (const void *)w};
+}
+
+static int build_core(train_model *m) {
+    fwd_model *c = &m->core;
+    const model_config *cfg = &m->cfg;
+    c->cfg = *cfg;
+    c->bk = m->bk;
+    c->layers = calloc((size_t)cfg->num_layers, sizeof *c->layers);
+    if (!c->layers) return -1;
+    c->embed = as_weight(m->embed, m->embed16, cfg->vocab_size, cfg->hidden_size);
+    c->head = as_weight(m->head, m->head16, cfg->vocab_size, cfg->hidden_size);
+    c->norm = m->norm;
+    c->dembed = m->dembed;
+    c->dhead = m->dhead;
+    c->dnorm = m->dnorm;
+    c->lora_rank = m->lc.rank;
+    c->lora_scale = m->lora_scale;
+    c->lora_dropout = m->lc.dropout;
+    c->flags = (m->mmflags & MM_FAST) ? BK_FAST : 0;
+    for (int l = 0; l < cfg->num_layers; l++) {
+        const tlayer *L = &m->layers[l];
+        fwd_layer *F = &c->layers[l];
+        F->ln1 = L->ln1;
+        F->ln2 = L->ln2;
+        F->dln1 = L->dln1;
+        F->dln2 = L->dln2;
+        for (int p = 0; p < LORA_NPROJ; p++) {
+            const tlin *P = &L->p[p];
+            F->p[p] = (fwd_linear){.w = as_weight(P->w, P->w16, P->rows, P->cols), .b = P->b, .A = P->A, .B = P->B,
+                                   .dw = P->dw, .db = P->db, .dA = P->dA, .dB = P->dB};
+        }
+    }
+    return 0;
+}
+
 static train_model *load_folder(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap) {
     train_model *m = calloc(1, sizeof *m);
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     m->lc = *lc;
     m->ckpt = true;
+    m->bk = bk_cpu();
     if (model_read_config(dir, &m->cfg, err, errcap)) goto fail;
     const model_config *c = &m->cfg;
     if (lc->rank < 0 || (lc->rank > 0 && (!(lc->targets & LORA_ALL_TARGETS) || lc->alpha <= 0)) || lc->dropout < 0 ||
@@ -346,13 +378,9 @@ static train_model *load_folder(const char *dir, const lora_config *lc, uint64_t
                 off += (size_t)r * P->rows;
             }
     }
-    const int hd = c->head_dim;
-    m->inv_freq = malloc((size_t)(hd / 2) * sizeof(float));
-    if (!m->inv_freq) { err_set(err, errcap, "train: out of memory"); goto fail; }
-    for (int j = 0; j < hd / 2; j++) m->inv_freq[j] = 1.0f / powf((float)c->rope_theta, (float)(2 * j) / (float)hd);
-    /* Training multiplies large matrices one at a time: let OpenBLAS use every core. */
-    m->max_threads = omp_get_max_threads();
-    openblas_set_num_threads(m->max_threads);
+    if (build_core(m)) { err_set(err, errcap, "train: out of memory"); goto fail; }
+    /* Training multiplies large matrices one at a time: let BLAS use every core. */
+    m->bk->op.set_threads(m->bk, 0, true);
     return m;
 fail:
     train_model_free(m);
@@ -360,9 +388,12 @@ fail:
 }
 
 static void free_buffers(train_model *m) {
-    free(m->xs); free(m->acts); free(m->acts_arena); free(m->pos);
-    free(m->cs); free(m->dx); free(m->dh); free(m->dtmp); free(m->dq); free(m->dk); free(m->dv); free(m->datt);
-    free(m->dg); free(m->du); free(m->dact); free(m->drop); free(m->dt); free(m->hf); free(m->rstdf);
+    bk_backend *bk = m->bk;
+    float *dev[] = {m->xs, m->acts_arena, m->cs, m->dx, m->dh, m->dtmp, m->dq, m->dk, m->dv, m->datt,
+                    m->dg, m->du, m->dact, m->drop, m->dt, m->hf, m->rstdf};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) bk->op.free(bk, dev[i]);
+    free(m->acts);
+    free(m->pos);
     m->xs = NULL; m->acts = NULL; m->acts_arena = NULL; m->pos = NULL;
     m->cs = m->dx = m->dh = m->dtmp = m->dq = m->dk = m->dv = m->datt = NULL;
     m->dg = m->du = m->dact = m->drop = m->dt = m->hf = m->rstdf = NULL;
@@ -398,9 +429,9 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
 
 void train_model_free(train_model *m) {
     if (!m) return;
-    free_buffers(m);
+    if (m->bk) free_buffers(m);
     free(m->base); free(m->base_grad); free(m->lora); free(m->lora_grad); free(m->tens); free(m->layers);
-    free(m->inv_freq);
+    free(m->core.layers);
     wsrc_close(&m->src);
     free(m);
 }
@@ -429,7 +460,10 @@ void train_model_zero_grad(train_model *m) {
     memset(g, 0, n * sizeof(float));
 }
 void train_model_set_checkpointing(train_model *m, bool on) { m->ckpt = on; }
-void train_model_set_fast(train_model *m, bool on) { m->mmflags = on ? MM_FAST : 0; }
+void train_model_set_fast(train_model *m, bool on) {
+    m->mmflags = on ? MM_FAST : 0;
+    m->core.flags = on ? BK_FAST : 0;
+}
 void train_model_set_dropout_key(train_model *m, uint64_t seed, uint64_t counter) {
     m->drop_seed = seed;
     m->drop_counter = counter;
@@ -451,25 +485,28 @@ static int reserve(train_model *m, int T, int n_acts, char *err, size_t errcap) 
             if (m->lc.targets & (1u << p)) per += t * r;
     size_t maxcols = H > FF ? H : FF;
     if (qd > maxcols) maxcols = qd;
-    m->xs = malloc(((size_t)c->num_layers + 1) * t * H * sizeof(float));
+    bk_backend *bk = m->bk;
+#define DEV(n) bk->op.alloc(bk, (n) * sizeof(float))
+    m->xs = DEV(((size_t)c->num_layers + 1) * t * H);
     m->acts = calloc((size_t)n_acts, sizeof *m->acts);
-    m->acts_arena = malloc((size_t)n_acts * per * sizeof(float));
+    m->acts_arena = DEV((size_t)n_acts * per);
     m->pos = malloc(t * sizeof(int));
-    m->cs = malloc(t * (size_t)c->head_dim * sizeof(float));
-    m->dx = malloc(t * H * sizeof(float));
-    m->dh = malloc(t * H * sizeof(float));
-    m->dtmp = malloc(t * H * sizeof(float));
-    m->dq = malloc(t * qd * sizeof(float));
-    m->dk = malloc(t * kvd * sizeof(float));
-    m->dv = malloc(t * kvd * sizeof(float));
-    m->datt = malloc(t * qd * sizeof(float));
-    m->dg = malloc(t * FF * sizeof(float));
-    m->du = malloc(t * FF * sizeof(float));
-    m->dact = malloc(t * FF * sizeof(float));
-    m->drop = malloc(t * maxcols * sizeof(float));
-    m->dt = malloc(t * (r ? r : 1) * sizeof(float));
-    m->hf = malloc(t * H * sizeof(float));
-    m->rstdf = malloc(t * sizeof(float));
+    m->cs = DEV(t * (size_t)c->head_dim);
+    m->dx = DEV(t * H);
+    m->dh = DEV(t * H);
+    m->dtmp = DEV(t * H);
+    m->dq = DEV(t * qd);
+    m->dk = DEV(t * kvd);
+    m->dv = DEV(t * kvd);
+    m->datt = DEV(t * qd);
+    m->dg = DEV(t * FF);
+    m->du = DEV(t * FF);
+    m->dact = DEV(t * FF);
+    m->drop = DEV(t * maxcols);
+    m->dt = DEV(t * (r ? r : 1));
+    m->hf = DEV(t * H);
+    m->rstdf = DEV(t);
+#undef DEV
     if (!m->xs || !m->acts || !m->acts_arena || !m->pos || !m->cs || !m->dx || !m->dh || !m->dtmp || !m->dq || !m->dk ||
         !m->dv || !m->datt || !m->dg || !m->du || !m->dact || !m->drop || !m->dt || !m->hf || !m->rstdf) {
         free_buffers(m);
@@ -478,7 +515,7 @@ static int reserve(train_model *m, int T, int n_acts, char *err, size_t errcap) 
     }
     for (int a = 0; a < n_acts; a++) {
         float *p = m->acts_arena + (size_t)a * per;
-        tacts *A = &m->acts[a];
+        fwd_acts *A = &m->acts[a];
 #define TAKE(f, n) (A->f = p, p += (n))
         TAKE(h1, t * H); TAKE(rstd1, t); TAKE(q, t * qd); TAKE(k, t * kvd); TAKE(v, t * kvd); TAKE(att, t * qd);
         TAKE(lse, t * nh); TAKE(x_mid, t * H); TAKE(h2, t * H); TAKE(rstd2, t); TAKE(g, t * FF); TAKE(u, t * FF);
@@ -490,143 +527,6 @@ static int reserve(train_model *m, int T, int n_acts, char *err, size_t errcap) 
     m->cap_T = T;
     m->cap_acts = n_acts;
     return 0;
-}
-
-/* ---------- dropout: a counter-based hash, so the backward redraws the forward's mask ---------- */
-
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t drop_key(const train_model *m, int layer, int proj) {
-    return mix64(mix64(m->drop_seed + 0x9e3779b97f4a7c15ull * (m->drop_counter + 1)) ^
-                 ((uint64_t)layer * LORA_NPROJ + (uint64_t)proj + 1));
-}
-
-/* Scale of element i: 0 (dropped) or 1 / (1 - p), from the top 16 bits of a 32-bit hash of (key, i) (Murmur3's
- * finaliser): 32-bit lanes, so the loops over a layer's inputs vectorise. */
-static inline float drop_scale(uint64_t key, size_t i, uint32_t threshold, float keep_scale) {
-    uint32_t h = (uint32_t)(key ^ (key >> 32)) ^ ((uint32_t)i * 0x9e3779b1u) ^ ((uint32_t)((uint64_t)i >> 32) * 0x27d4eb2fu);
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return (h >> 16) < threshold ? 0.0f : keep_scale;
-}
-
-static inline uint32_t drop_threshold(float p) { return (uint32_t)lrint((double)p * 65536.0); }
-
-static void dropout_apply(float *dst, const float *x, size_t n, uint64_t key, float p) {
-    const float ks = 1.0f / (1.0f - p);
-    const uint32_t th = drop_threshold(p);
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) dst[i] = x[i] * drop_scale(key, i, th, ks);
-}
-
-/* ---------- linear layers with adapters ---------- */
-
-/* y = x W^T + b (+ the adapter's term); with y NULL only the adapter intermediate lt (what the backward needs
- * of a projection whose output it does not need). */
-static void lin_fwd(train_model *m, tlin *P, const float *x, int T, float *y, float *lt, uint64_t key, bool train) {
-    if (!y && !P->A) return;
-    if (y && P->w16) mm_bf16(y, x, P->w16, P->b, T, P->rows, P->cols, m->mmflags);
-    else if (y) train_matmul_fwd(y, x, P->w, P->b, T, P->rows, P->cols, 0);
-    if (!P->A) return;
-    const int r = m->lc.rank;
-    const float *xd = x;
-    if (train && m->lc.dropout > 0) {
-        dropout_apply(m->drop, x, (size_t)T * P->cols, key, m->lc.dropout);
-        xd = m->drop;
-    }
-    train_matmul_fwd(lt, xd, P->A, NULL, T, r, P->cols, 0);
-    if (y) train_sgemm(false, true, T, P->rows, r, m->lora_scale, lt, r, P->B, r, 1.0f, y, P->rows);
-}
-
-static void lin_bwd(train_model *m, tlin *P, const float *x, int T, const float *dy, float *dx, int accumulate,
-                    const float *lt, uint64_t key) {
-    if (P->dw) train_matmul_dw(P->dw, P->db, dy, x, T, P->rows, P->cols);
-    if (P->w16) mm_bf16_dx(dx, dy, P->w16, T, P->rows, P->cols, m->mmflags | (accumulate ? MM_ACCUMULATE : 0));
-    else train_matmul_dx(dx, dy, P->w, T, P->rows, P->cols, accumulate);
-    if (!P->A) return;
-    const int r = m->lc.rank;
-    const float s = m->lora_scale, p = m->lc.dropout;
-    train_sgemm(true, false, P->rows, r, T, s, dy, P->rows, lt, r, 1.0f, P->dB, r);
-    train_sgemm(false, false, T, r, P->rows, s, dy, P->rows, P->B, r, 0.0f, m->dt, r);
-    const float *xd = x;
-    if (p > 0) {
-        dropout_apply(m->drop, x, (size_t)T * P->cols, key, p);
-        xd = m->drop;
-    }
-    train_matmul_dw(P->dA, NULL, m->dt, xd, T, r, P->cols);
-    if (p > 0) {
-        train_matmul_dx(m->drop, m->dt, P->A, T, r, P->cols, 0);
-        const float ks = 1.0f / (1.0f - p);
-        const size_t n = (size_t)T * P->cols;
-        const uint32_t th = drop_threshold(p);
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; i++) dx[i] += m->drop[i] * drop_scale(key, i, th, ks);
-    } else {
-        train_matmul_dx(dx, m->dt, P->A, T, r, P->cols, 1);
-    }
-}
-
-/* ---------- layers ---------- */
-
-/* With recompute (gradient checkpointing: the activations of layer l again, for its backward) the layer's
- * output is not computed again: it is already in xs[l + 1], and the backward needs only the down projection's
- * adapter intermediate, not its product with the base weight (a quarter of the layer's forward). */
-static void layer_fwd(train_model *m, int l, tacts *a, const train_batch *b, bool train, bool recompute) {
-    const model_config *c = &m->cfg;
-    const int T = b->n_tokens, H = c->hidden_size, hd = c->head_dim;
-    const float *x = m->xs + (size_t)l * T * H;
-    float *y = m->xs + (size_t)(l + 1) * T * H;
-    tlayer *L = &m->layers[l];
-    train_rmsnorm_fwd(a->h1, a->rstd1, x, L->ln1, T, H, (float)c->rms_eps);
-    lin_fwd(m, &L->p[LORA_Q], a->h1, T, a->q, a->lt[LORA_Q], drop_key(m, l, LORA_Q), train);
-    lin_fwd(m, &L->p[LORA_K], a->h1, T, a->k, a->lt[LORA_K], drop_key(m, l, LORA_K), train);
-    lin_fwd(m, &L->p[LORA_V], a->h1, T, a->v, a->lt[LORA_V], drop_key(m, l, LORA_V), train);
-    train_rope_fwd(a->q, T, c->num_heads, hd, m->cs);
-    train_rope_fwd(a->k, T, c->num_kv_heads, hd, m->cs);
-    train_attn_fwd(a->att, a->lse, a->q, a->k, a->v, b->n_seqs, b->seq_start, c->num_heads, c->num_kv_heads, hd);
-    lin_fwd(m, &L->p[LORA_O], a->att, T, m->dtmp, a->lt[LORA_O], drop_key(m, l, LORA_O), train);
-    const size_t n = (size_t)T * H;
-    for (size_t i = 0; i < n; i++) a->x_mid[i] = x[i] + m->dtmp[i];
-    train_rmsnorm_fwd(a->h2, a->rstd2, a->x_mid, L->ln2, T, H, (float)c->rms_eps);
-    lin_fwd(m, &L->p[LORA_GATE], a->h2, T, a->g, a->lt[LORA_GATE], drop_key(m, l, LORA_GATE), train);
-    lin_fwd(m, &L->p[LORA_UP], a->h2, T, a->u, a->lt[LORA_UP], drop_key(m, l, LORA_UP), train);
-    train_swiglu_fwd(a->act, a->g, a->u, (size_t)T * c->intermediate_size);
-    lin_fwd(m, &L->p[LORA_DOWN], a->act, T, recompute ? NULL : m->dtmp, a->lt[LORA_DOWN], drop_key(m, l, LORA_DOWN),
-            train);
-    if (recompute) return;
-    for (size_t i = 0; i < n; i++) y[i] = a->x_mid[i] + m->dtmp[i];
-}
-
-/* m->dx holds dLoss/d(output of layer l) on entry and dLoss/d(input of layer l) on return. */
-static void layer_bwd(train_model *m, int l, tacts *a, const train_batch *b) {
-    const model_config *c = &m->cfg;
-    const int T = b->n_tokens, H = c->hidden_size, hd = c->head_dim;
-    const float *x = m->xs + (size_t)l * T * H;
-    tlayer *L = &m->layers[l];
-    const size_t n = (size_t)T * H;
-    lin_bwd(m, &L->p[LORA_DOWN], a->act, T, m->dx, m->dact, 0, a->lt[LORA_DOWN], drop_key(m, l, LORA_DOWN));
-    train_swiglu_bwd(m->dg, m->du, m->dact, a->g, a->u, (size_t)T * c->intermediate_size);
-    lin_bwd(m, &L->p[LORA_GATE], a->h2, T, m->dg, m->dh, 0, a->lt[LORA_GATE], drop_key(m, l, LORA_GATE));
-    lin_bwd(m, &L->p[LORA_UP], a->h2, T, m->du, m->dh, 1, a->lt[LORA_UP], drop_key(m, l, LORA_UP));
-    train_rmsnorm_bwd(m->dtmp, L->dln2, m->dh, a->x_mid, L->ln2, a->rstd2, T, H);
-    for (size_t i = 0; i < n; i++) m->dx[i] += m->dtmp[i];
-    lin_bwd(m, &L->p[LORA_O], a->att, T, m->dx, m->datt, 0, a->lt[LORA_O], drop_key(m, l, LORA_O));
-    train_attn_bwd(m->dq, m->dk, m->dv, m->datt, a->att, a->lse, a->q, a->k, a->v, b->n_seqs, b->seq_start,
-                   c->num_heads, c->num_kv_heads, hd);
-    train_rope_bwd(m->dq, T, c->num_heads, hd, m->cs);
-    train_rope_bwd(m->dk, T, c->num_kv_heads, hd, m->cs);
-    lin_bwd(m, &L->p[LORA_Q], a->h1, T, m->dq, m->dh, 0, a->lt[LORA_Q], drop_key(m, l, LORA_Q));
-    lin_bwd(m, &L->p[LORA_K], a->h1, T, m->dk, m->dh, 1, a->lt[LORA_K], drop_key(m, l, LORA_K));
-    lin_bwd(m, &L->p[LORA_V], a->h1, T, m->dv, m->dh, 1, a->lt[LORA_V], drop_key(m, l, LORA_V));
-    train_rmsnorm_bwd(m->dtmp, L->dln1, m->dh, x, L->ln1, a->rstd1, T, H);
-    for (size_t i = 0; i < n; i++) m->dx[i] += m->dtmp[i];
 }
 
 static int check_batch(const train_model *m, const train_batch *b, char *err, size_t errcap) {
@@ -649,35 +549,38 @@ static int check_batch(const train_model *m, const train_batch *b, char *err, si
 }
 
 /* Forward through all layers (keeping what the backward needs), then the head and loss in chunks;
- * with backward, the head's gradient goes to m->dx and then back through the layers. */
+ * with backward, the head's gradient goes to m->dx and then back through the layers. nll (host, may be NULL)
+ * receives each target's NLL in row order. */
 static int run(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
-               long *n_targets, char *err, size_t errcap) {
+               long *n_targets, float *nll, char *err, size_t errcap) {
     const model_config *c = &m->cfg;
+    bk_backend *bk = m->bk;
     if (check_batch(m, b, err, errcap)) return -1;
-    const int T = b->n_tokens, H = c->hidden_size, V = c->vocab_size, NL = c->num_layers;
+    const int T = b->n_tokens, H = c->hidden_size, NL = c->num_layers;
+    const size_t TH = (size_t)T * H;
     const bool keep = backward && !m->ckpt;
     if (reserve(m, T, keep ? NL : 1, err, errcap)) return -1;
     for (int s = 0; s < b->n_seqs; s++)
         for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) m->pos[t] = t - b->seq_start[s];
-    train_rope_table(m->cs, m->pos, T, c->head_dim, m->inv_freq);
-    for (int t = 0; t < T; t++) {
-        if (m->embed) memcpy(m->xs + (size_t)t * H, m->embed + (size_t)b->tokens[t] * H, H * sizeof(float));
-        else mm_bf16_to_f32_array(m->xs + (size_t)t * H, m->embed16 + (size_t)b->tokens[t] * H, (size_t)H);
-    }
-    for (int l = 0; l < NL; l++) layer_fwd(m, l, &m->acts[keep ? l : 0], b, backward, false);
-    const float *xl = m->xs + (size_t)NL * T * H;
-    train_rmsnorm_fwd(m->hf, m->rstdf, xl, m->norm, T, H, (float)c->rms_eps);
+    bk->op.rope_table(bk, m->cs, m->pos, T, c->head_dim, (float)c->rope_theta);
+    bk->op.embed(bk, m->xs, &m->core.embed, b->tokens, T);
+    const fwd_batch fb = {.T = T, .cs = m->cs, .n_seqs = b->n_seqs, .seq_start = b->seq_start, .train = backward,
+                          .drop_seed = m->drop_seed, .drop_counter = m->drop_counter};
+    /* tmp (the o/down products) and dtmp (norm gradients) are never live at once */
+    fwd_work w = {.tmp = m->dtmp, .drop = m->drop, .dx = m->dx, .dh = m->dh, .dtmp = m->dtmp, .dq = m->dq,
+                  .dk = m->dk, .dv = m->dv, .datt = m->datt, .dg = m->dg, .du = m->du, .dact = m->dact, .dt = m->dt};
+    for (int l = 0; l < NL; l++)
+        if (fwd_layer_forward(&m->core, l, &fb, &m->acts[keep ? l : 0], &w, m->xs + (size_t)l * TH,
+                              m->xs + (size_t)(l + 1) * TH, false, err, errcap))
+            return -1;
+    const float *xl = m->xs + (size_t)NL * TH;
+    bk->op.rmsnorm(bk, m->hf, m->rstdf, xl, m->core.norm, T, H, (float)c->rms_eps);
 
     /* Rows whose next token is a target. */
     int *rows = malloc((size_t)T * sizeof(int)), *tg = malloc((size_t)T * sizeof(int));
-    int chunk = (int)(XENT_CHUNK_FLOATS / (unsigned)V);
-    if (chunk < 1) chunk = 1;
-    if (chunk > T) chunk = T;
-    float *logits = malloc((size_t)chunk * V * sizeof(float));
-    float *xin = malloc((size_t)chunk * H * sizeof(float)), *dxin = malloc((size_t)chunk * H * sizeof(float));
-    float *nll = malloc((size_t)chunk * sizeof(float));
-    if (!rows || !tg || !logits || !xin || !dxin || !nll) {
-        free(rows); free(tg); free(logits); free(xin); free(dxin); free(nll);
+    if (!rows || !tg) {
+        free(rows);
+        free(tg);
         err_set(err, errcap, "train: out of memory for the loss");
         return -1;
     }
@@ -688,41 +591,24 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
                 rows[nr] = t;
                 tg[nr++] = b->tokens[t + 1];
             }
-    double total = 0;
-    if (backward) memset(m->dh, 0, (size_t)T * H * sizeof(float));
-    for (int r0 = 0; r0 < nr; r0 += chunk) {
-        int cn = nr - r0 < chunk ? nr - r0 : chunk;
-        for (int i = 0; i < cn; i++) memcpy(xin + (size_t)i * H, m->hf + (size_t)rows[r0 + i] * H, H * sizeof(float));
-        if (m->head) train_matmul_fwd(logits, xin, m->head, NULL, cn, V, H, 0);
-        else mm_bf16(logits, xin, m->head16, NULL, cn, V, H, m->mmflags);
-        train_xent_rows(logits, tg + r0, nll, cn, V, backward ? loss_scale : 0.0f);
-        for (int i = 0; i < cn; i++) total += nll[i];
-        if (!backward) continue;
-        if (m->head) train_matmul_dx(dxin, logits, m->head, cn, V, H, 0);
-        else mm_bf16_dx(dxin, logits, m->head16, cn, V, H, m->mmflags);
-        for (int i = 0; i < cn; i++) {
-            float *d = m->dh + (size_t)rows[r0 + i] * H;
-            for (int j = 0; j < H; j++) d[j] += dxin[(size_t)i * H + j];
-        }
-        if (m->dhead) train_matmul_dw(m->dhead, NULL, logits, xin, cn, V, H);
-    }
-    free(rows); free(tg); free(logits); free(xin); free(dxin); free(nll);
-    *nll_sum = total;
+    if (backward) bk->op.zero(bk, m->dh, TH);
+    int rc = fwd_loss(&m->core, m->hf, rows, tg, nr, loss_scale, backward ? m->dh : NULL, nll_sum, nll, err, errcap);
+    free(rows);
+    free(tg);
+    if (rc) return -1;
     *n_targets = nr;
     if (!backward || nr == 0) return 0;
 
-    train_rmsnorm_bwd(m->dx, m->dnorm, m->dh, xl, m->norm, m->rstdf, T, H);
+    bk->op.rmsnorm_bwd(bk, m->dx, m->core.dnorm, m->dh, xl, m->core.norm, m->rstdf, T, H);
     for (int l = NL - 1; l >= 0; l--) {
-        tacts *a = &m->acts[keep ? l : 0];
-        if (!keep && l != NL - 1) layer_fwd(m, l, a, b, true, true); /* the last layer's are still there */
-        layer_bwd(m, l, a, b);
+        fwd_acts *a = &m->acts[keep ? l : 0];
+        const float *x = m->xs + (size_t)l * TH;
+        if (!keep && l != NL - 1 && /* the last layer's are still there */
+            fwd_layer_forward(&m->core, l, &fb, a, &w, x, NULL, true, err, errcap))
+            return -1;
+        fwd_layer_backward(&m->core, l, &fb, a, &w, x);
     }
-    if (m->dembed)
-        for (int t = 0; t < T; t++) {
-            float *d = m->dembed + (size_t)b->tokens[t] * H;
-            const float *g = m->dx + (size_t)t * H;
-            for (int j = 0; j < H; j++) d[j] += g[j];
-        }
+    if (m->core.dembed) bk->op.embed_bwd(bk, m->core.dembed, m->dx, b->tokens, T, H);
     return 0;
 }
 
@@ -731,30 +617,32 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
  * batch alone: a resumed run chooses as the uninterrupted one did. */
 static int threads_for(const train_model *m, const train_batch *b) {
     double flops = 6.0 * b->n_tokens * (double)m->n_base;
-    return flops < 2e8 ? 1 : m->max_threads;
+    return flops < 2e8 ? 1 : 0; /* 0: all */
 }
 
 static int run_threaded(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
-                        long *n_targets, char *err, size_t errcap) {
-    int nt = threads_for(m, b);
-    omp_set_num_threads(nt);
-    /* With bf16 base weights the big products run on OpenMP threads; OpenBLAS (the small adapter products)
+                        long *n_targets, float *nll, char *err, size_t errcap) {
+    /* With bf16 base weights the big products run on the ops' OpenMP threads; BLAS (the small adapter products)
      * stays on one thread so that its spinning workers do not take the cores from them. */
-    openblas_set_num_threads(m->embed16 ? 1 : nt);
-    int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, err, errcap);
-    omp_set_num_threads(m->max_threads);
-    openblas_set_num_threads(m->max_threads);
+    m->bk->op.set_threads(m->bk, threads_for(m, b), !m->embed16);
+    int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, nll, err, errcap);
+    m->bk->op.set_threads(m->bk, 0, true);
     return rc;
 }
 
 int train_model_step(train_model *m, const train_batch *b, float loss_scale, double *nll_sum, long *n_targets,
                      char *err, size_t errcap) {
-    return run_threaded(m, b, true, loss_scale, nll_sum, n_targets, err, errcap);
+    return run_threaded(m, b, true, loss_scale, nll_sum, n_targets, NULL, err, errcap);
 }
 
 int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long *n_targets, char *err,
                      size_t errcap) {
-    return run_threaded(m, b, false, 0, nll_sum, n_targets, err, errcap);
+    return run_threaded(m, b, false, 0, nll_sum, n_targets, NULL, err, errcap);
+}
+
+int train_model_eval_tokens(train_model *m, const train_batch *b, float *nll, double *nll_sum, long *n_targets,
+                            char *err, size_t errcap) {
+    return run_threaded(m, b, false, 0, nll_sum, n_targets, nll, err, errcap);
 }
 
 /* ---------- saving ---------- */
@@ -803,8 +691,9 @@ static int fill_out(void *vctx, int index, void *dst, size_t nbytes) {
     }
     if (t->merge) {
         const tlin *P = t->merge;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, s->m->lc.rank, s->m->lora_scale, P->B,
-                    s->m->lc.rank, P->A, P->cols, 1.0f, tmp, P->cols);
+        bk_backend *bk = s->m->bk;
+        bk->op.gemm(bk, false, false, P->rows, P->cols, s->m->lc.rank, s->m->lora_scale, P->B, s->m->lc.rank, P->A,
+                    P->cols, 1.0f, tmp, P->cols);
         v = tmp;
     }
     if (s->bf16) {
@@ -1047,8 +936,8 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
             if (!A || !B) { err_set(err, errcap, "%s: out of memory", path); rc = -1; break; }
             to_f32(A, ta, (size_t)rank * P->cols);
             to_f32(B, tb, (size_t)rank * P->rows);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P->rows, P->cols, rank, scale, B, rank, A, P->cols,
-                        1.0f, P->w, P->cols);
+            m->bk->op.gemm(m->bk, false, false, P->rows, P->cols, rank, scale, B, rank, A, P->cols, 1.0f, P->w,
+                           P->cols);
         }
     free(A);
     free(B);

@@ -102,6 +102,12 @@ int train_model_step(train_model *m, const train_batch *b, float loss_scale, dou
 int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long *n_targets, char *err,
                      size_t errcap);
 
+/* Forward only, as train_model_eval, and each target's NLL (-log p) into nll (host, one float per target, in
+ * row order: the rows t whose target[t + 1] is set). The log-probs the trainer computes, to compare with the
+ * sampler's (model_forward) for the same tokens. */
+int train_model_eval_tokens(train_model *m, const train_batch *b, float *nll, double *nll_sum, long *n_targets,
+                            char *err, size_t errcap);
+
 /* Writes the base weights with the adapters merged in (W + alpha/r B A), or the fine-tuned weights,
  * as a Hugging Face model folder: model.safetensors (bf16 or f32), config.json, generation_config.json.
  * Tokenizer files are not written here. */
