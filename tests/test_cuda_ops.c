@@ -16,6 +16,7 @@
 #include "backend/bk_device.h"
 #include "core/rng.h"
 #include "generate/sampler.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -629,6 +630,64 @@ static void test_tiny_model(void **st) {
     }
 }
 
+/* ---------- the program's model (src/model, one forward pass over bk_ops) on both backends ---------- */
+
+/* The committed fixtures: logits of the whole sequence and of a KV-cached prefill + greedy decode, GPU against
+ * CPU. f32 fixtures agree to fp32 rounding (1e-4 on logits of magnitude ~1..10), bf16 ones too: both backends
+ * multiply exactly (bf16 weights widened / split in three parts). Greedy tokens must be equal. */
+static void model_case(const char *name) {
+    char dir[4096], err[512];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/model/%s", getenv("HF_SOURCE_DIR") ? getenv("HF_SOURCE_DIR") : HF_SOURCE_DIR, name);
+    model *mc = model_load(dir, err, sizeof err);
+    if (!mc) fail_msg("%s", err);
+    model *mg = model_load_on(dir, G, err, sizeof err);
+    if (!mg) fail_msg("GPU: %s", err);
+    const model_config *c = model_get_config(mc);
+    int V = c->vocab_size, n = 12, tok[12];
+    for (int i = 0; i < n; i++) tok[i] = (i * 37 + 5) % V;
+    float *lc = malloc((size_t)n * V * 4), *lg = malloc((size_t)n * V * 4);
+    assert_int_equal(model_forward_full(mc, tok, n, lc, err, sizeof err), 0);
+    if (model_forward_full(mg, tok, n, lg, err, sizeof err)) fail_msg("GPU forward: %s", err);
+    char what[128];
+    snprintf(what, sizeof what, "model %s: full-sequence logits (1e-4)", name);
+    close_to(what, lg, lc, (size_t)n * V, 1e-4, 1e-4);
+    /* greedy: prefill 5 tokens, then 16 steps, through the KV cache */
+    int seq[2][32];
+    model *ms[2] = {mc, mg};
+    for (int b = 0; b < 2; b++) {
+        kv_cache *kv = kv_create(ms[b], 1, 32);
+        assert_non_null(kv);
+        int slot = 0, cur[32], len = 5;
+        memcpy(cur, tok, 5 * sizeof(int));
+        const int *tp = cur;
+        float *row = malloc((size_t)V * 4);
+        if (model_forward(ms[b], kv, 1, &slot, &tp, &len, row, err, sizeof err)) fail_msg("%s: %s", b ? "GPU" : "CPU", err);
+        for (int s = 0; s < 16; s++) {
+            int best = 0;
+            for (int j = 1; j < V; j++) if (row[j] > row[best]) best = j;
+            seq[b][s] = best;
+            int one = 1;
+            const int *bp = &seq[b][s];
+            if (model_forward(ms[b], kv, 1, &slot, &bp, &one, row, err, sizeof err)) fail_msg("%s", err);
+        }
+        free(row);
+        kv_free(kv);
+    }
+    for (int s = 0; s < 16; s++)
+        if (seq[0][s] != seq[1][s]) fail_msg("model %s: greedy token %d: GPU %d, CPU %d", name, s, seq[1][s], seq[0][s]);
+    printf("  model %s: 16 greedy tokens equal on GPU and CPU\n", name);
+    free(lc); free(lg);
+    model_free(mg);
+    model_free(mc);
+}
+
+static void test_model_fixtures(void **st) {
+    (void)st;
+    model_case("llama_untied_f32");
+    model_case("gqa1_tied_f32");
+    model_case("gqa7_tied_bf16");
+}
+
 /* ---------- CUDA graph: a decode-like step captured once, replayed ---------- */
 
 static void test_graph(void **st) {
@@ -722,7 +781,8 @@ int main(void) {
         cmocka_unit_test(test_embed),      cmocka_unit_test(test_rmsnorm),  cmocka_unit_test(test_rope),
         cmocka_unit_test(test_swiglu_add_rows), cmocka_unit_test(test_linear), cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_attn_packed), cmocka_unit_test(test_kv_attn), cmocka_unit_test(test_logprobs),
-        cmocka_unit_test(test_sample),     cmocka_unit_test(test_tiny_model), cmocka_unit_test(test_graph),
+        cmocka_unit_test(test_sample),     cmocka_unit_test(test_tiny_model), cmocka_unit_test(test_model_fixtures),
+        cmocka_unit_test(test_graph),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     G->destroy(G);

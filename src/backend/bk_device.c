@@ -117,13 +117,16 @@ const char *bk_cuda_module_path(void) { return loaded_path; }
 
 bk_backend *bk_cuda_backend(int device, char *err, size_t errcap) {
     if (!bk_cuda_api(err, errcap)) return NULL;
-    bk_backend *(*create)(int, int, char *, size_t);
-    *(void **)&create = dlsym(loaded_handle, "hf_cuda_backend");
-    if (!create) {
-        err_set(err, errcap, "%s has no hf_cuda_backend entry point: rebuild it with this halo-forge", loaded_path);
+    bk_module_open_fn open_fn;
+    *(void **)&open_fn = dlsym(loaded_handle, BK_MODULE_OPEN_SYMBOL);
+    if (!open_fn) {
+        err_set(err, errcap, "%s has no " BK_MODULE_OPEN_SYMBOL " entry point: rebuild it with this halo-forge",
+                loaded_path);
         return NULL;
     }
-    bk_backend *b = create(BK_ABI_VERSION, device, err, errcap);
+    char name[32];
+    snprintf(name, sizeof name, "cuda:%d", device);
+    bk_backend *b = open_fn(name, err, errcap);
     if (b && b->abi_version != BK_ABI_VERSION) {
         err_set(err, errcap, "%s fills backend interface %d, this halo-forge needs %d", loaded_path, b->abi_version,
                 BK_ABI_VERSION);

@@ -80,6 +80,8 @@ static const void *c_weight_map(bk_backend *b, const void *host, size_t bytes) {
     return d;
 }
 static void c_weight_unmap(bk_backend *b, const void *p) { c_free(b, (void *)p); }
+/* A CPU threading hint: nothing to do on a GPU. */
+static void c_set_threads(bk_backend *b, int n, bool blas_threads) { (void)b; (void)n; (void)blas_threads; }
 
 /* ---------- embedding, norm, RoPE ---------- */
 static void c_embed(bk_backend *b, float *x, const bk_weight *table, const int *tokens, int T) {
@@ -332,6 +334,7 @@ extern "C" __attribute__((visibility("default"))) bk_backend *hf_cuda_backend(in
     o->sync = c_sync;
     o->weight_map = c_weight_map;
     o->weight_unmap = c_weight_unmap;
+    o->set_threads = c_set_threads;
     o->embed = c_embed;
     o->rmsnorm = c_rmsnorm;
     o->rope_table = c_rope_table;
@@ -350,4 +353,20 @@ extern "C" __attribute__((visibility("default"))) bk_backend *hf_cuda_backend(in
     o->logprobs = c_logprobs;
     o->sample = c_sample;
     return b;
+}
+
+/* backend.h's module entry point (BK_MODULE_OPEN_SYMBOL): device is "cuda" (device 0) or "cuda:N". */
+extern "C" __attribute__((visibility("default"))) bk_backend *bk_module_open(const char *device, char *err,
+                                                                            size_t errcap) {
+    int dev = 0;
+    if (device && strcmp(device, "cuda") != 0) {
+        char *end = NULL;
+        long v = strncmp(device, "cuda:", 5) == 0 ? strtol(device + 5, &end, 10) : -1;
+        if (v < 0 || v > 1023 || !end || *end || end == device + 5) {
+            snprintf(err, errcap, "'%s' is not a CUDA device (cuda or cuda:N)", device);
+            return NULL;
+        }
+        dev = (int)v;
+    }
+    return hf_cuda_backend(BK_ABI_VERSION, dev, err, errcap);
 }
