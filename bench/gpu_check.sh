@@ -93,7 +93,8 @@ fi
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 t0=$(date +%s)
 {
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHF_WERROR=ON -DHF_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
+    # warnings are not errors here: the GPU image's compiler may be newer than the one CI checks with
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHF_WERROR=OFF -DHF_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
         "${CMAKE_EXTRA[@]}" &&
     cmake --build "$BUILD" -j"$JOBS" --target halo-forge hf-cuda test_cuda_ops bench_gpu_decode
 } > "$OUT/build.log" 2>&1
