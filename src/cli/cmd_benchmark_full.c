@@ -2,6 +2,7 @@
 #include "bench/full.h"
 #include "bench/summary.h"
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -39,6 +40,7 @@ static const arg_spec full_flags[] = {
     {"lora-alpha", 0, ARG_FLOAT, "32", "LoRA alpha", NULL, NULL, 0, 1e6, NULL},
     {"no-lora", 0, ARG_BOOL, NULL, "Full fine-tuning of every parameter in the cycles instead of LoRA", NULL, NULL, 0,
      0, NULL},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -66,6 +68,11 @@ int cli_benchmark_full(int argc, char **argv) {
     int rc;
     args *a = args_parse(&full_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "benchmark full", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     bench_prompt_set set = {0};
     cJSON *summaries[8] = {0};
     size_t n_sum = 0;

@@ -4,6 +4,7 @@
 #include "bench/run.h"
 #include "bench/suites.h"
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "core/args.h"
 #include "core/log.h"
 #include "raft/loop.h"
@@ -46,6 +47,7 @@ static const arg_spec run_flags[] = {
      "gcc|clang|mingw|execution|python|humaneval|mbpp|rust|go", 0, 0, "NAME"},
     {"system-prompt", 0, ARG_STR, RAFT_DEFAULT_SYSTEM_PROMPT, "System message of the chat", NULL, NULL, 0, 0, "TEXT"},
     SHARED_FLAGS,
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -75,6 +77,7 @@ static const arg_spec eval_flags[] = {
     {"system-prompt", 0, ARG_STR, NULL, "System message (default: \"You are an expert <language> programmer. Write "
      "clean, correct code.\")", NULL, NULL, 0, 0, "TEXT"},
     SHARED_FLAGS,
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -161,6 +164,11 @@ int cli_benchmark_run(int argc, char **argv) {
     int rc;
     args *a = args_parse(&run_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "benchmark run", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     bench_prompt_set set;
     memset(&set, 0, sizeof set);
     long ks[BENCH_K_MAX];
@@ -212,6 +220,11 @@ int cli_benchmark_eval(int argc, char **argv) {
     int rc;
     args *a = args_parse(&eval_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "benchmark eval", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     bench_prompt_set set;
     memset(&set, 0, sizeof set);
     long ks[BENCH_K_MAX];

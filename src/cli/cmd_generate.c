@@ -1,5 +1,6 @@
 /* halo-forge generate --model M (--prompt T | --prompts F.jsonl) [-n 8] [--temperature 0.7] ... */
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "model/hub.h"
 #include "model/lora_apply.h"
 #include "model/gguf.h"
@@ -48,6 +49,7 @@ static const arg_spec generate_flags[] = {
     {"precision", 0, ARG_STR, "fast", "Matrix products: fast (bf16 activations, ~2x faster) or exact (fp32)",
      "generation.precision", "fast|exact", 0, 0, NULL},
     {"output", 'o', ARG_STR, "-", "JSONL output file ('-': standard output)", NULL, NULL, 0, 0, "FILE"},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -233,6 +235,11 @@ int cmd_generate(int argc, char **argv) {
     int rc;
     args *a = args_parse(&generate_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "generate", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     rc = 1;
     prompt_list pl = {0};
     char **stops = NULL;

@@ -1,6 +1,7 @@
 /* halo-forge info [--json]: what this machine offers halo-forge (CPU, memory, BLAS, GPUs,
  * energy counters, verifier toolchains). The facts come from src/core/sysinfo. */
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "core/args.h"
 #include "core/sysinfo.h"
 
@@ -31,6 +32,55 @@ static void print_gib(const char *label, int64_t bytes, const char *sep) {
 static void print_count(int v, const char *label, const char *sep) {
     if (v >= 0) printf("%s%d %s", sep, v, label);
     else printf("%s%s unavailable", sep, label);
+}
+
+/* The CUDA backend's view: the module, and the GPUs it can use (or why none). */
+static void print_cuda(const bk_cuda_probe_info *p) {
+    if (!p->module_loaded) {
+        printf("CUDA        unavailable (%s)\n", p->status);
+        return;
+    }
+    printf("CUDA        module %s (%s)\n", p->module_path, p->build);
+    if (!p->n_devices) printf("            no usable GPU: %s\n", p->status);
+    for (int i = 0; i < p->n_devices; i++) {
+        const hfc_device_info *d = &p->devices[i];
+        printf("            cuda:%d %s, %.1f GiB", i, d->name, (double)d->mem_total / (1 << 30));
+        if (d->mem_free >= 0) printf(" (%.1f GiB free)", (double)d->mem_free / (1 << 30));
+        printf(", compute capability %d.%d, %d SMs, driver CUDA %d.%d, runtime %d.%d, PCI %s\n", d->cc_major,
+               d->cc_minor, d->multiprocessors, d->driver_version / 1000, d->driver_version % 1000 / 10,
+               d->runtime_version / 1000, d->runtime_version % 1000 / 10, d->pci_bus_id);
+    }
+}
+
+static cJSON *cuda_json(const bk_cuda_probe_info *p) {
+    cJSON *j = cJSON_CreateObject(), *devs = cJSON_CreateArray();
+    if (p->module_loaded) {
+        cJSON_AddStringToObject(j, "module", p->module_path);
+        cJSON_AddStringToObject(j, "build", p->build);
+    } else {
+        cJSON_AddNullToObject(j, "module");
+        cJSON_AddNullToObject(j, "build");
+    }
+    if (p->status[0]) cJSON_AddStringToObject(j, "status", p->status);
+    else cJSON_AddNullToObject(j, "status");
+    for (int i = 0; i < p->n_devices; i++) {
+        const hfc_device_info *d = &p->devices[i];
+        cJSON *o = cJSON_CreateObject();
+        char cc[16], drv[16];
+        snprintf(cc, sizeof cc, "%d.%d", d->cc_major, d->cc_minor);
+        snprintf(drv, sizeof drv, "%d.%d", d->driver_version / 1000, d->driver_version % 1000 / 10);
+        cJSON_AddStringToObject(o, "name", d->name);
+        cJSON_AddNumberToObject(o, "memory_bytes", (double)d->mem_total);
+        if (d->mem_free >= 0) cJSON_AddNumberToObject(o, "memory_free_bytes", (double)d->mem_free);
+        else cJSON_AddNullToObject(o, "memory_free_bytes");
+        cJSON_AddStringToObject(o, "compute_capability", cc);
+        cJSON_AddNumberToObject(o, "multiprocessors", d->multiprocessors);
+        cJSON_AddStringToObject(o, "driver_cuda_version", drv);
+        cJSON_AddStringToObject(o, "pci_bus_id", d->pci_bus_id);
+        cJSON_AddItemToArray(devs, o);
+    }
+    cJSON_AddItemToObject(j, "devices", devs);
+    return j;
 }
 
 static void print_text(const sys_info *in) {
@@ -88,6 +138,12 @@ static void print_text(const sys_info *in) {
     printf("            NVIDIA NVML: %s%s%s\n", in->nvml_status[0] ? "unavailable (" : "in use",
            in->nvml_status, in->nvml_status[0] ? ")" : "");
     printf("            rocm-smi: %s\n", or_unavailable(in->rocm_smi));
+    bk_cuda_probe_info *cp = malloc(sizeof *cp);
+    if (cp) {
+        bk_cuda_probe(cp);
+        print_cuda(cp);
+        free(cp);
+    }
     if (in->energy_source[0]) printf("Energy      %s\n", in->energy_source);
     else printf("Energy      unavailable (%s)\n", in->energy_status);
 
@@ -112,6 +168,12 @@ int cmd_info(int argc, char **argv) {
     sys_info_collect(in, NULL);
     if (args_bool(a, "json")) {
         cJSON *j = sys_info_json(in);
+        bk_cuda_probe_info *cp = malloc(sizeof *cp);
+        if (cp) {
+            bk_cuda_probe(cp);
+            cJSON_AddItemToObject(j, "cuda", cuda_json(cp));
+            free(cp);
+        }
         char *text = cJSON_Print(j);
         printf("%s\n", text);
         free(text);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const arg_spec init_flags[] = {
-    {"preset", 'p', ARG_STR, "tiny", "Model shape to start from", NULL, "tiny|qwen2.5-0.5b|qwen2.5-1.5b", 0, 0, NULL},
+    {"preset", 'p', ARG_STR, "tiny", "Model shape to start from", NULL, "tiny|qwen2.5-0.5b|qwen2.5-1.5b|qwen2.5-3b|qwen2.5-7b", 0, 0, NULL},
     {"output", 'o', ARG_STR, NULL, "Model folder to write (created if missing)", NULL, NULL, 0, 0, "DIR"},
     {"seed", 0, ARG_INT, "0", "Random seed (same seed, same bytes)", NULL, NULL, 0, 0, NULL},
     {"arch", 0, ARG_STR, "qwen2", "Architecture: qwen2 (q/k/v biases) or llama (no biases)", NULL, "qwen2|llama", 0, 0,
@@ -50,7 +50,8 @@ static const cmd_spec init_cmd = {
     "tokenizer files, with Hugging Face names, so transformers can load it too. Weights are N(0, init-std),\n"
     "biases 0 and norm weights 1, as Hugging Face initialises them (--perturb randomises those too).\n"
     "Presets: tiny (64 hidden, 2 layers, 4/2 heads), qwen2.5-0.5b (896, 24 layers, 14/2 heads, 4864, vocab\n"
-    "151936, tied), qwen2.5-1.5b (1536, 28 layers, 12/2 heads, 8960, tied). The 0.5B preset is about 1 GB in bf16.\n"
+    "151936, tied), qwen2.5-1.5b (1536, 28 layers, 12/2 heads, 8960, tied), qwen2.5-3b (2048, 36 layers, 16/2 heads, 11008, tied),\n"
+    "qwen2.5-7b (3584, 28 layers, 28/4 heads, 18944, vocab 152064, untied). The 0.5B preset is about 1 GB in bf16.\n"
     "The tiny preset takes its vocab_size and eos ids (<|im_end|>, <|endoftext|>) from the tokenizer.",
     NULL,
 };

@@ -1,5 +1,6 @@
 /* halo-forge raft train: the RAFT loop (generate, verify, filter, fine-tune, repeat). */
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -85,6 +86,7 @@ static const arg_spec raft_flags[] = {
      "lora.disabled", NULL, 0, 0, NULL},
     {"max-seq-len", 0, ARG_INT, "2048", "Training examples are cut to this many tokens", "training.max_seq_length",
      NULL, 8, 1000000, "N"},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -127,6 +129,11 @@ int cli_raft_train(int argc, char **argv) {
     int rc;
     args *a = args_parse(&raft_train_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "raft train", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     rc = 2;
     bool ri = false; /* run.json written */
     char err[2048], model_dir[4096], base_buf[4096], ck_base[4096];

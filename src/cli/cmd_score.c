@@ -1,5 +1,6 @@
 /* halo-forge score --model DIR (--text T | --file F) [--special]: per-token log-probabilities of raw text. */
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "model/hub.h"
 #include "model/lora_apply.h"
 #include "model/gguf.h"
@@ -23,6 +24,7 @@ static const arg_spec score_flags[] = {
     {"file", 'f', ARG_STR, NULL, "File whose contents to score ('-' for standard input)", NULL, NULL, 0, 0, "FILE"},
     {"special", 0, ARG_BOOL, NULL, "Special tokens written in the text (<|im_end|>) become their ids", NULL, NULL, 0,
      0, NULL},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -40,6 +42,11 @@ int cmd_score(int argc, char **argv) {
     int rc;
     args *a = args_parse(&score_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "score", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     const char *dir = args_str(a, "model"), *text = args_str(a, "text"), *file = args_str(a, "file");
     char *buf = NULL, err[1024];
     tokenizer *t = NULL;

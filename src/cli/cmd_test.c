@@ -1,6 +1,7 @@
 /* halo-forge test --level smoke|standard|full: checks that the installation works. */
 #include "bench/prompts.h"
 #include "cli/commands.h"
+#include "backend/bk_device.h"
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -28,6 +29,7 @@ static const arg_spec test_flags[] = {
     {"max-new-tokens", 0, ARG_INT, "256", "standard, full: tokens generated per test prompt at most", NULL, NULL, 1,
      100000, "N"},
     {"seed", 's', ARG_INT, "42", "standard, full: sampling seed", NULL, NULL, 0, 0, NULL},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -324,6 +326,11 @@ int cmd_test(int argc, char **argv) {
     int rc;
     args *a = args_parse(&test_cmd, argc, argv, &rc);
     if (!a) return rc;
+    int device_kind;
+    if ((rc = cli_device_setup(a, "test", args_str(a, "model"), &device_kind)) != 0) {
+        args_free(a);
+        return rc;
+    }
     const char *level = args_str(a, "level");
     bool with_model = strcmp(level, "smoke") != 0;
     const char *model_arg = args_str(a, "model");

@@ -47,6 +47,13 @@ int cmd_test(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_ui(int argc, char **argv);
 
+/* --device of a command with a model (cli_device.c): parses the flag "device" of a, chooses the device for
+ * the model folder model_dir (NULL: size unknown) and says which on the console. Returns 0 with the choice in
+ * *kind (a bk_device_kind), or 2 after printing "halo-forge CMD: why" (bad value, or cuda asked for and no
+ * usable GPU). Call it before anything is written. */
+struct args;
+int cli_device_setup(const struct args *a, const char *cmd, const char *model_dir, int *kind);
+
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];
 

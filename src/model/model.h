@@ -110,7 +110,8 @@ int model_logprobs(model *m, const int *tokens, int ntok, float *logprobs, char 
  * loading weights. Same checks and messages as model_load. */
 int model_read_config(const char *dir, model_config *cfg, char *err, size_t errcap);
 
-/* Presets for `model init`: "tiny", "qwen2.5-0.5b", "qwen2.5-1.5b". Returns -1 for an unknown name. */
+/* Presets for `model init`: "tiny", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b" (the shapes of
+ * Qwen2.5's config.json files). Returns -1 for an unknown name. */
 int model_preset(const char *name, model_config *cfg);
 /* Writes a random-initialised model folder (config.json, generation_config.json, model.safetensors)
  * into dir, loadable here and by Hugging Face transformers. Weights ~ N(0, init_std) (HF uses 0.02),

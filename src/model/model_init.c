@@ -58,6 +58,26 @@ int model_preset(const char *name, model_config *c) {
         c->head_dim = 128;
         return 0;
     }
+    if (!strcmp(name, "qwen2.5-3b")) {
+        c->hidden_size = 2048;
+        c->intermediate_size = 11008;
+        c->num_layers = 36;
+        c->num_heads = 16;
+        c->num_kv_heads = 2;
+        c->head_dim = 128;
+        return 0;
+    }
+    if (!strcmp(name, "qwen2.5-7b")) { /* untied head, larger vocabulary */
+        c->vocab_size = 152064;
+        c->hidden_size = 3584;
+        c->intermediate_size = 18944;
+        c->num_layers = 28;
+        c->num_heads = 28;
+        c->num_kv_heads = 4;
+        c->head_dim = 128;
+        c->tie_embeddings = false;
+        return 0;
+    }
     return -1;
 }
 
