@@ -257,8 +257,9 @@ static int decode_missing(rollout_ctx *g, char *err, size_t errcap) {
     fs_join(path, sizeof path, tok_dir, "tokenizer.json");
     if (!(t = tok_load(path, err, errcap))) goto out;
     if (o->weights_dir) log_info("%s: sampling from %s applied to the base model", o->label, o->weights_dir);
-    if (!(m = model_load_weights(o->model_dir, o->weights_dir, err, errcap))) goto out;
-    model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
+    if (!(m = model_load_weights_f32(o->model_dir, o->weights_dir, o->exact, err, errcap))) goto out;
+    /* sampling speed; scoring, tests and RL (whose trainer must see the sampler's log-probs) stay exact */
+    model_set_precision(m, o->exact ? MODEL_PRECISION_EXACT : MODEL_PRECISION_FAST);
     if (o->journal_path && !(g->journal = fopen(o->journal_path, "a"))) {
         err_set(err, errcap, "%s: cannot write: %s", o->journal_path, strerror(errno));
         goto out;

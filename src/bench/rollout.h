@@ -45,6 +45,9 @@ typedef struct {
     const char *system_prompt;       /* NULL or "": none */
     const vf_config *verifier;       /* copied; its cancel flag is replaced by the one below */
     const char *journal_path;        /* NULL: no journal (nothing resumes) */
+    bool exact;                      /* sample with MODEL_PRECISION_EXACT (fp32 products) instead of FAST, from
+                                        an adapter merged in f32 (model_apply_adapter_f32): the RL trainer's
+                                        log-probs then equal the sampler's to fp32 rounding */
     bool record_tokens;              /* keep each sample's token ids and the sampler's log-probs (RL): in the
                                         result and as "tokens" / "logprobs" in journal lines and records; a
                                         journal line without them is generated again */

@@ -20,6 +20,7 @@ const cli_group cli_groups[] = {
     {"sft", "Supervised fine-tuning (LoRA or full) on JSONL data", NULL, cli_sft_cmds},
     {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {"raft", "RAFT training: sample, verify, keep the best, fine-tune, repeat", NULL, cli_raft_cmds},
+    {"rl", "Policy-gradient RL (GRPO, DAPO, Dr. GRPO, RLOO) on verified rewards, beside RAFT", NULL, cli_rl_cmds},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
     {"benchmark", "Benchmarks: full (baseline, RAFT cycles, final), run / eval / score (pass@k)", NULL, cli_benchmark_cmds},
     {"test", "Check the installation: smoke (toolchains, sandbox), standard / full (a model end to end)", cmd_test, NULL},

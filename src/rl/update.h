@@ -49,6 +49,8 @@ typedef struct {
     double max_grad_norm;     /* <= 0: no clipping */
     bool drop_equal_groups;
     bool overlong_filter;
+    bool fast;                /* bf16 products with bf16-rounded activations, in sampling and training (faster;
+                                 log-probs then disagree by ~1e-2), instead of exact fp32 products in both */
     uint64_t seed;
     int cycle;                /* for the metrics lines */
     double sampling_tokens_per_s; /* copied into the metrics lines */
