@@ -119,6 +119,9 @@ static const arg_spec rl_extra_flags[] = {
     {"max-grad-norm", 0, ARG_FLOAT, "1.0", "Gradient clipping (0: off)", "rl.max_grad_norm", NULL, 0, 1e9, "N"},
     {"dynamic-sampling", 0, ARG_STR, "auto", "Leave out groups whose rewards are all equal (auto: dapo only)",
      "rl.dynamic_sampling", "auto|on|off", 0, 0, NULL},
+    {"old-logprobs", 0, ARG_STR, "sampler", "Old-policy log-probs of the ratios: the sampler's own, or the trainer's "
+     "recomputed before the first step (a resumed rollout then trains the identical adapter)", "rl.old_logprobs",
+     "sampler|trainer", 0, 0, NULL},
     {"fast-products", 0, ARG_BOOL, NULL, "bf16 products in sampling and training (faster; log-probs of sampler and "
      "trainer then differ by ~1e-2 instead of ~1e-6)", "rl.fast_products", NULL, 0, 0, NULL},
     {"overlong-filter", 0, ARG_STR, "auto", "Leave out samples cut at --max-new-tokens (auto: dapo only)",
@@ -232,6 +235,7 @@ static int train_main(const cmd_spec *spec, bool rl, int argc, char **argv) {
         o.rl.batch_tokens = (int)args_int(a, "batch-tokens");
         o.rl.max_grad_norm = args_float(a, "max-grad-norm");
         o.rl.fast = args_bool(a, "fast-products");
+        o.rl.old_from_trainer = !strcmp(args_str(a, "old-logprobs"), "trainer");
         o.rl.drop_equal_groups = tristate(args_str(a, "dynamic-sampling"), o.algorithm == RL_DAPO);
         o.rl.overlong_filter = tristate(args_str(a, "overlong-filter"), o.algorithm == RL_DAPO);
         if (o.algorithm != RL_RAFT && !(o.temperature > 0)) {

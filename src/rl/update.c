@@ -122,8 +122,8 @@ static void pack_free(pack *p) {
 
 /* Fills p with sequences idx[0..ns-1] of s; per target row (generated token, in row order) the old and reference
  * log-probs, advantage and weight. Returns the number of target rows, -1 out of memory. */
-static long pack_fill(pack *p, const rl_sample *s, const int *idx, int ns, float *const *ref_lp, const double *adv,
-                      const double *wseq) {
+static long pack_fill(pack *p, const rl_sample *s, const int *idx, int ns, float *const *ref_lp,
+                      float *const *old_lp, const double *adv, const double *wseq) {
     int ntok = 0;
     for (int k = 0; k < ns; k++) ntok += s[idx[k]].n_prompt + s[idx[k]].n_gen;
     if (pack_reserve(p, ntok, ns)) return -1;
@@ -138,7 +138,7 @@ static long pack_fill(pack *p, const rl_sample *s, const int *idx, int ns, float
             t++;
         }
         for (int j = 0; j < x->n_gen; j++, nr++) {
-            p->old[nr] = x->lp_old[j];
+            p->old[nr] = old_lp && old_lp[idx[k]] ? old_lp[idx[k]][j] : x->lp_old[j];
             p->ref[nr] = ref_lp && ref_lp[idx[k]] ? ref_lp[idx[k]][j] : 0;
             p->adv[nr] = adv[idx[k]];
             p->w[nr] = wseq ? wseq[idx[k]] : 0;
@@ -185,7 +185,7 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
     double *rew = malloc((size_t)n * sizeof *rew), *adv = malloc((size_t)n * sizeof *adv);
     double *wseq = malloc((size_t)n * sizeof *wseq);
     int *active = malloc((size_t)n * sizeof *active), *order = malloc((size_t)n * sizeof *order);
-    float **ref_lp = calloc((size_t)n, sizeof *ref_lp);
+    float **ref_lp = calloc((size_t)n, sizeof *ref_lp), **old_tr = NULL;
     pack pk = {0};
     opt_adamw opt = {0};
     int rc = -1;
@@ -229,6 +229,7 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
     rep->zero_std_fraction = n_groups ? (double)zero_std / n_groups : 0;
     rep->samples_used = n_act;
     if (n_act == 0) {
+        rep->loss = rep->clip_fraction = rep->kl = rep->entropy = NAN;
         log_warn("Cycle %d: no sample carries a learning signal (every group's rewards are equal, or every sample "
                  "was filtered); the weights stay as they were", o->cycle);
         rc = 0;
@@ -246,7 +247,7 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
             }
         for (int a0 = 0; a0 < n_act;) {
             const int a1 = next_run(s, active, a0, n_act, o->batch_tokens);
-            long nr = pack_fill(&pk, s, active + a0, a1 - a0, NULL, adv, NULL);
+            long nr = pack_fill(&pk, s, active + a0, a1 - a0, NULL, NULL, adv, NULL);
             if (nr < 0) {
                 train_model_set_adapters(m, true);
                 err_set(err, errcap, "rl: out of memory");
@@ -266,6 +267,49 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
             a0 = a1;
         }
         train_model_set_adapters(m, true);
+    }
+
+    /* 2b. the old policy's log-probs from the trainer (the weights that sampled), and the mismatch on every token */
+    if (o->old_from_trainer) {
+        double msum = 0, mmax = 0, rdev = 0;
+        long mn = 0;
+        if (!(old_tr = calloc((size_t)n, sizeof *old_tr))) {
+            err_set(err, errcap, "rl: out of memory");
+            goto out;
+        }
+        for (int a = 0; a < n_act; a++)
+            if (!(old_tr[active[a]] = malloc((size_t)s[active[a]].n_gen * sizeof(float)))) {
+                err_set(err, errcap, "rl: out of memory");
+                goto out;
+            }
+        for (int a0 = 0; a0 < n_act;) {
+            const int a1 = next_run(s, active, a0, n_act, o->batch_tokens);
+            if (pack_fill(&pk, s, active + a0, a1 - a0, NULL, NULL, adv, NULL) < 0) {
+                err_set(err, errcap, "rl: out of memory");
+                goto out;
+            }
+            const train_batch b = pack_batch(&pk, a1 - a0);
+            train_pg pg = {.inv_temp = inv_temp, .lp = pk.lp};
+            long nt;
+            if (train_model_pg(m, &b, &pg, &nt, err, errcap)) goto out;
+            for (int k = a0, r = 0; k < a1; k++) {
+                const rl_sample *x = &s[active[k]];
+                memcpy(old_tr[active[k]], pk.lp + r, (size_t)x->n_gen * sizeof(float));
+                for (int j = 0; j < x->n_gen; j++) {
+                    const double d = fabs((double)pk.lp[r + j] - x->lp_old[j]);
+                    msum += d;
+                    mn++;
+                    if (d > mmax) mmax = d;
+                    const double rd = fabs(exp((double)x->lp_old[j] - pk.lp[r + j]) - 1);
+                    if (rd > rdev) rdev = rd;
+                }
+                r += x->n_gen;
+            }
+            a0 = a1;
+        }
+        rep->mismatch_max = mmax;
+        rep->mismatch_mean = mn ? msum / mn : 0;
+        rep->ratio_dev_max = rdev;
     }
 
     /* 3. the optimizer steps */
@@ -292,12 +336,12 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
             for (int k = b0; k < b1; k++) sum_tok += s[order[k]].n_gen;
             for (int k = b0; k < b1; k++) wseq[order[k]] = rl_seq_weight(&o->obj, s[order[k]].n_gen, sum_tok, b1 - b0);
             const double ts = time_now();
-            coef_ctx cc = {.obj = &o->obj, .has_ref = has_ref, .first = step == 0};
+            coef_ctx cc = {.obj = &o->obj, .has_ref = has_ref, .first = step == 0 && !o->old_from_trainer};
             long step_tokens = 0;
             train_model_zero_grad(m);
             for (int a0 = b0; a0 < b1;) {
                 const int a1 = next_run(s, order, a0, b1, o->batch_tokens);
-                long nr = pack_fill(&pk, s, order + a0, a1 - a0, has_ref ? ref_lp : NULL, adv, wseq);
+                long nr = pack_fill(&pk, s, order + a0, a1 - a0, has_ref ? ref_lp : NULL, old_tr, adv, wseq);
                 if (nr < 0) {
                     err_set(err, errcap, "rl: out of memory");
                     goto out;
@@ -330,7 +374,7 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
                 kl_sum += cc.n ? cc.kl / cc.n : 0;
                 ent_sum += cc.n ? cc.ent / cc.n : 0;
             }
-            if (step == 0 && cc.n) {
+            if (cc.first && cc.n) {
                 rep->mismatch_max = cc.mism_max;
                 rep->mismatch_mean = cc.mism_sum / cc.n;
                 rep->ratio_dev_max = cc.ratio_dev;
@@ -353,9 +397,10 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
                 put_num(j, "entropy", cc.n ? cc.ent / cc.n : NAN);
                 cJSON_AddNumberToObject(j, "response_length", rep->response_length);
                 cJSON_AddNumberToObject(j, "clipped_length_ratio", rep->clipped_length_ratio);
-                put_num(j, "logprob_mismatch_max", step == 0 && cc.n ? cc.mism_max : NAN);
-                put_num(j, "logprob_mismatch_mean", step == 0 && cc.n ? cc.mism_sum / cc.n : NAN);
-                put_num(j, "ratio_deviation_max", step == 0 && cc.n ? cc.ratio_dev : NAN);
+                /* the sampler/trainer figures belong to the first step (measured there, or in the extra pass) */
+                put_num(j, "logprob_mismatch_max", step == 0 ? rep->mismatch_max : NAN);
+                put_num(j, "logprob_mismatch_mean", step == 0 ? rep->mismatch_mean : NAN);
+                put_num(j, "ratio_deviation_max", step == 0 ? rep->ratio_dev_max : NAN);
                 cJSON_AddNumberToObject(j, "sequences", b1 - b0);
                 cJSON_AddNumberToObject(j, "loss_tokens", (double)cc.n);
                 put_num(j, "sampling_tokens_per_s", o->sampling_tokens_per_s);
@@ -387,6 +432,9 @@ out:
     if (ref_lp)
         for (int i = 0; i < n; i++) free(ref_lp[i]);
     free(ref_lp);
+    if (old_tr)
+        for (int i = 0; i < n; i++) free(old_tr[i]);
+    free(old_tr);
     free(rew);
     free(adv);
     free(wseq);

@@ -17,7 +17,8 @@
  *   4. a step whose loss or gradient is not finite is not applied: the weights stay the last good ones, the step
  *      is logged as skipped (warning and metrics), and the update goes on with the next step.
  * At the first step the weights are those that sampled, so |lp - lp_old| there is the sampler/trainer mismatch:
- * reported as mismatch_max / mismatch_mean, with the ratios' largest deviation from 1.
+ * reported as mismatch_max / mismatch_mean, with the ratios' largest deviation from 1 (with old_from_trainer
+ * the mismatch is measured over every token in the extra pass, and the first step's ratios are 1 to ~1e-7).
  *
  * Metrics: one JSON line per optimizer step appended to metrics (when not NULL), see docs/rl.md.
  * Memory: samples are borrowed. Errors: -1 with "rl: ..." in err; 1 when cancelled (before a step). */
@@ -49,6 +50,11 @@ typedef struct {
     double max_grad_norm;     /* <= 0: no clipping */
     bool drop_equal_groups;
     bool overlong_filter;
+    bool old_from_trainer;    /* the ratios' old log-probs: recomputed by the trainer before the first step (from
+                                 the same weights; the sampler's then only measure the mismatch, over every
+                                 token) instead of the sampler's own. The sampler's depend on which samples were
+                                 decoded together in the last bits (~1e-6), the trainer's do not, so a resumed
+                                 rollout then trains bit for bit the adapter an uninterrupted one trains. */
     bool fast;                /* bf16 products with bf16-rounded activations, in sampling and training (faster;
                                  log-probs then disagree by ~1e-2), instead of exact fp32 products in both */
     uint64_t seed;
