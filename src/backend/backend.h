@@ -130,7 +130,8 @@ typedef struct {
     /* count (1..BK_LINEAR_MAX) products of the same x [M, K]: ys[i][M, ws[i]->rows] (+)= x . ws[i]^T
      * (+ biases[i][ws[i]->rows]). All ws share cols K. biases may be NULL or hold NULL entries. flags: BK_FAST,
      * BK_ACCUMULATE. One call for q/k/v (and gate/up) so the CPU forks its threads once and converts x once;
-     * results equal count separate calls bit for bit. ys must not alias x. */
+     * results equal count separate calls (bit for bit for bf16 weights on the CPU; to fp32 rounding for f32,
+     * which BLAS may block differently). ys must not alias x. */
     void (*linear)(bk_backend *b, int count, float *const *ys, const bk_weight *const *ws, const float *const *biases,
                    const float *x, int M, unsigned flags);
     /* dx [M, K] (+)= dy [M, N] . W [N, K] (flags: BK_ACCUMULATE, BK_FAST as in the forward). */
@@ -235,8 +236,16 @@ struct bk_backend {
     void (*destroy)(bk_backend *b); /* frees impl and b itself */
 };
 
-/* The CPU backend (src/backend/cpu.c): one process-wide instance, never freed, usable from one thread at a time
- * per model (the ops keep no state between calls except grown scratch inside KV caches). */
+/* The CPU backend (src/backend/cpu.c): one process-wide instance, never freed (destroy is NULL), used from one
+ * thread at a time (the ops keep no state between calls except grown scratch inside KV caches). The first call
+ * sets BLAS to one thread (one OpenMP pool for everything; see op.set_threads). */
 bk_backend *bk_cpu(void);
+
+/* A backend built as a shared module (the CUDA one) exports one function under this name, which the program finds
+ * with dlopen/dlsym: it opens device (e.g. "cuda:0"; "cuda" for the first usable one) and returns a backend whose
+ * abi_version is BK_ABI_VERSION (the caller refuses another), or NULL with the reason in err (no driver, no such
+ * device, out of memory). The caller frees it with b->destroy(b) after every model on it is freed. */
+#define BK_MODULE_OPEN_SYMBOL "bk_module_open"
+typedef bk_backend *(*bk_module_open_fn)(const char *device, char *err, size_t errcap);
 
 #endif

@@ -4,12 +4,48 @@
 
 #include "core/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Logits held at once by the loss: chunk rows x vocab <= this many floats (128 MiB: about 220 rows of a
  * 151936-word vocabulary; the bf16 head products run ~15% faster on 220 rows than on 55). */
 #define XENT_CHUNK_FLOATS (1u << 25)
+
+/* ---------- HF_PROFILE=1: wall time per step of the layers, summed over calls (fwd_profile_print) ---------- */
+
+enum { PROF_NORM_QKV, PROF_ATTN, PROF_O, PROF_NORM_GU, PROF_SILU, PROF_DOWN, PROF_RESID, PROF_N };
+static const char *const prof_names[PROF_N] = {"norm+qkv", "rope+kv+attention", "o_proj", "norm+gate/up", "silu",
+                                               "down", "residual"};
+static double prof_sec[PROF_N];
+static int prof_on = -1;
+static double prof_t0;
+static int prof_last = -1;
+
+static double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Ends the step that was running and starts step (-1: none). A GPU backend's ops are asynchronous, so the
+ * profile waits for them (op.sync) at each mark; without HF_PROFILE nothing is timed or synchronised. */
+static void prof_mark(bk_backend *bk, int step) {
+    if (prof_on < 0) prof_on = getenv("HF_PROFILE") && atoi(getenv("HF_PROFILE")) > 0;
+    if (!prof_on) return;
+    bk->op.sync(bk);
+    double t = now_sec();
+    if (prof_last >= 0) prof_sec[prof_last] += t - prof_t0;
+    prof_t0 = t;
+    prof_last = step;
+}
+
+void fwd_profile_print(void) {
+    if (prof_on <= 0) return;
+    for (int i = 0; i < PROF_N; i++) fprintf(stderr, "profile: %-18s %8.3f s\n", prof_names[i], prof_sec[i]);
+    memset(prof_sec, 0, sizeof prof_sec);
+}
 
 static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -78,6 +114,7 @@ int fwd_layer_forward(const fwd_model *m, int l, const fwd_batch *b, fwd_acts *a
     const fwd_linear *P = L->p;
     const size_t n = (size_t)T * H;
 
+    prof_mark(bk, PROF_NORM_QKV);
     bk->op.rmsnorm(bk, a->h1, a->rstd1, x, L->ln1, T, H, eps);
     {
         float *ys[3] = {a->q, a->k, a->v};
@@ -88,6 +125,7 @@ int fwd_layer_forward(const fwd_model *m, int l, const fwd_batch *b, fwd_acts *a
     lora_fwd(m, &P[FWD_Q], a->h1, T, a->q, a->lt[FWD_Q], b, w, l, FWD_Q);
     lora_fwd(m, &P[FWD_K], a->h1, T, a->k, a->lt[FWD_K], b, w, l, FWD_K);
     lora_fwd(m, &P[FWD_V], a->h1, T, a->v, a->lt[FWD_V], b, w, l, FWD_V);
+    prof_mark(bk, PROF_ATTN);
     if (b->kv) {
         if (bk->op.kv_attn(bk, b->kv, l, a->att, a->q, a->k, a->v, b->cs, T, b->slots, b->pos, nh, nkv, hd) != 0) {
             err_set(err, errcap, "model: out of memory for the attention of %d tokens", T);
@@ -98,12 +136,14 @@ int fwd_layer_forward(const fwd_model *m, int l, const fwd_batch *b, fwd_acts *a
         bk->op.rope(bk, a->k, T, nkv, hd, b->cs);
         bk->op.attn(bk, a->att, a->lse, a->q, a->k, a->v, b->n_seqs, b->seq_start, nh, nkv, hd);
     }
+    prof_mark(bk, PROF_O);
     {
         float *ys[1] = {w->tmp};
         const bk_weight *ws[1] = {&P[FWD_O].w};
         bk->op.linear(bk, 1, ys, ws, NULL, a->att, T, m->flags);
     }
     lora_fwd(m, &P[FWD_O], a->att, T, w->tmp, a->lt[FWD_O], b, w, l, FWD_O);
+    prof_mark(bk, PROF_NORM_GU);
     bk->op.add(bk, a->x_mid, x, w->tmp, n);
     bk->op.rmsnorm(bk, a->h2, a->rstd2, a->x_mid, L->ln2, T, H, eps);
     {
@@ -113,18 +153,23 @@ int fwd_layer_forward(const fwd_model *m, int l, const fwd_batch *b, fwd_acts *a
     }
     lora_fwd(m, &P[FWD_GATE], a->h2, T, a->g, a->lt[FWD_GATE], b, w, l, FWD_GATE);
     lora_fwd(m, &P[FWD_UP], a->h2, T, a->u, a->lt[FWD_UP], b, w, l, FWD_UP);
+    prof_mark(bk, PROF_SILU);
     bk->op.swiglu(bk, a->act, a->g, a->u, (size_t)T * c->intermediate_size);
     if (recompute) { /* the layer's output is already known: only the down adapter's intermediate is needed */
         lora_fwd(m, &P[FWD_DOWN], a->act, T, NULL, a->lt[FWD_DOWN], b, w, l, FWD_DOWN);
+        prof_mark(bk, -1);
         return 0;
     }
+    prof_mark(bk, PROF_DOWN);
     {
         float *ys[1] = {w->tmp};
         const bk_weight *ws[1] = {&P[FWD_DOWN].w};
         bk->op.linear(bk, 1, ys, ws, NULL, a->act, T, m->flags);
     }
     lora_fwd(m, &P[FWD_DOWN], a->act, T, w->tmp, a->lt[FWD_DOWN], b, w, l, FWD_DOWN);
+    prof_mark(bk, PROF_RESID);
     bk->op.add(bk, y, a->x_mid, w->tmp, n);
+    prof_mark(bk, -1);
     return 0;
 }
 

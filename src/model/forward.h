@@ -101,6 +101,10 @@ void fwd_logits(const fwd_model *m, float *logits, const float *x, const int *ro
 int fwd_loss(const fwd_model *m, const float *hf, const int *rows, const int *targets, int nr, float scale, float *dh,
              double *nll_sum, float *nll, char *err, size_t errcap);
 
+/* With HF_PROFILE=1 in the environment fwd_layer_forward sums the wall time of each of its steps over all calls
+ * (synchronising the backend at each step); this prints the sums to stderr and resets them. model_free calls it. */
+void fwd_profile_print(void);
+
 /* The dropout key of projection proj of layer l under (seed, counter): the same triple gives the same mask. */
 uint64_t fwd_drop_key(uint64_t seed, uint64_t counter, int layer, int proj);
 

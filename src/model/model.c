@@ -396,11 +396,11 @@ static int open_files(loader *L, model *m, char *err, size_t errcap) {
     return 0;
 }
 
-static model *model_load_folder(const char *dir, char *err, size_t errcap) {
+static model *model_load_folder(const char *dir, bk_backend *bk, char *err, size_t errcap) {
     model *m = calloc(1, sizeof *m);
     if (!m) { err_set(err, errcap, "%s: out of memory", dir); return NULL; }
     loader L = {.dir = dir};
-    m->core.bk = bk_cpu();
+    m->core.bk = bk;
     /* One thread pool: the products run inside the ops' OpenMP regions, BLAS single-threaded. */
     m->core.bk->op.set_threads(m->core.bk, 0, false);
     if (model_read_config(dir, &m->cfg, err, errcap) != 0) goto fail;
@@ -449,16 +449,16 @@ fail:
 
 /* An adapter folder loads its base (which may itself be an adapter: a RAFT adapter trained on top of an SFT
  * one), then applies itself. depth bounds a chain that loops back on itself. */
-static model *load_any(const char *dir, int depth, char *err, size_t errcap) {
+static model *load_any(const char *dir, bk_backend *bk, int depth, char *err, size_t errcap) {
     char base[4096];
     int is_adapter = model_adapter_base(dir, base, sizeof base, err, errcap);
     if (is_adapter < 0) return NULL;
-    if (!is_adapter) return model_load_folder(dir, err, errcap);
+    if (!is_adapter) return model_load_folder(dir, bk, err, errcap);
     if (depth >= 8) {
         err_set(err, errcap, "%s: more than 8 adapters stacked on each other (does base_model_name_or_path loop?)", dir);
         return NULL;
     }
-    model *m = load_any(base, depth + 1, err, errcap);
+    model *m = load_any(base, bk, depth + 1, err, errcap);
     if (!m) return NULL;
     if (model_apply_adapter(m, dir, err, errcap) != 0) {
         model_free(m);
@@ -467,7 +467,11 @@ static model *load_any(const char *dir, int depth, char *err, size_t errcap) {
     return m;
 }
 
-model *model_load(const char *dir, char *err, size_t errcap) { return load_any(dir, 0, err, errcap); }
+model *model_load_on(const char *dir, bk_backend *bk, char *err, size_t errcap) {
+    return load_any(dir, bk, 0, err, errcap);
+}
+
+model *model_load(const char *dir, char *err, size_t errcap) { return load_any(dir, bk_cpu(), 0, err, errcap); }
 
 const char *const model_proj_names[MODEL_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                    "gate_proj", "up_proj", "down_proj"};
@@ -604,6 +608,7 @@ static int scratch_reserve(model *m, int T) {
 
 void model_free(model *m) {
     if (!m) return;
+    fwd_profile_print();
     if (m->core.bk) {
         scratch_free(m);
         unmap_weights(m);

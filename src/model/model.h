@@ -49,6 +49,11 @@ typedef struct model model;
  * memory at the base's weight dtype (model_apply_adapter): the result scores like the merged model. The base
  * may itself be an adapter folder (adapters stacked in order, up to 8). */
 model *model_load(const char *dir, char *err, size_t errcap);
+/* model_load on the backend bk (backend/backend.h; model_load uses the CPU's, bk_cpu()). Weights are loaded
+ * and adapters applied in host memory, then mapped to the backend (op.weight_map: a GPU backend uploads them);
+ * the model's activations and KV caches live in the backend's memory. bk must outlive the model. */
+struct bk_backend;
+model *model_load_on(const char *dir, struct bk_backend *bk, char *err, size_t errcap);
 void model_free(model *m);
 const model_config *model_get_config(const model *m);
 /* Number of parameters (counting a tied head once). */
