@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BK_ABI_VERSION 1 /* bumped whenever bk_ops changes; a module built for another version is refused */
+#define BK_ABI_VERSION 2 /* bumped whenever bk_ops changes; a module built for another version is refused */
 
 /* Weight dtypes: the numbering of kernels/matmul.h's mm_dtype (the CPU backend relies on it). */
 enum { BK_F32 = 0, BK_BF16 = 1, BK_F16 = 2 };
@@ -214,6 +214,16 @@ typedef struct {
      * and logits give the same id), so that only token ids cross the bus. Returns 0, or -1 (message in b->err). */
     int (*sample)(bk_backend *b, int *ids, const float *logits, int n, int V, const bk_sample_params *sp,
                   const uint64_t *seeds);
+
+    /* ---------------- policy gradient (rl/) ---------------- */
+
+    /* The sampled distribution at temperature 1/inv_temp: with s = inv_temp * row, lp[i] (backend memory) =
+     * log softmax(s)[targets[i]] and, when ent is not NULL, ent[i] = the entropy of softmax(s). With host_scale
+     * (host, n floats) not NULL the rows are then replaced by the gradient of sum_i host_scale[i] * -lp[i] with
+     * respect to the raw logits, host_scale[i] * inv_temp * (softmax(s) - onehot); else they are unchanged.
+     * The exponentials are summed as op.xent sums them (fp32 parts added in double). */
+    void (*xent_temp)(bk_backend *b, float *logits, const int *targets, float *lp, float *ent, int n, int V,
+                      float inv_temp, const float *host_scale);
 } bk_ops;
 
 struct bk_backend {

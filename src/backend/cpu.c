@@ -525,6 +525,47 @@ static void cpu_logprobs(bk_backend *b, float *lp, const float *logits, const in
         lp[r] = (float)((double)(row[targets[r]] - mx) - log(sum));
     }
 }
+static void cpu_xent_temp(bk_backend *b, float *logits, const int *targets, float *lp, float *ent, int n, int V,
+                          float inv_temp, const float *host_scale) {
+    (void)b;
+#pragma omp parallel for schedule(static) if ((size_t)n * V > 65536)
+    for (int r = 0; r < n; r++) {
+        float *row = logits + (size_t)r * V;
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (int i = 0; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+        double sum = 0;
+        for (int i0 = 0; i0 < V; i0 += 4096) {
+            const int i1 = V - i0 < 4096 ? V : i0 + 4096;
+            float part = 0;
+#pragma omp simd reduction(+ : part)
+            for (int i = i0; i < i1; i++) part += mm_expf((row[i] - mx) * inv_temp);
+            sum += part;
+        }
+        const float lse = (float)log(sum); /* of the shifted, scaled row */
+        lp[r] = (row[targets[r]] - mx) * inv_temp - lse;
+        if (ent) { /* H = lse - sum p s */
+            double ps = 0;
+            for (int i0 = 0; i0 < V; i0 += 4096) {
+                const int i1 = V - i0 < 4096 ? V : i0 + 4096;
+                float part = 0;
+#pragma omp simd reduction(+ : part)
+                for (int i = i0; i < i1; i++) {
+                    const float s = (row[i] - mx) * inv_temp;
+                    part += mm_expf(s - lse) * s;
+                }
+                ps += part;
+            }
+            ent[r] = (float)((double)lse - ps);
+        }
+        if (host_scale) {
+            const float g = host_scale[r] * inv_temp;
+#pragma omp simd
+            for (int i = 0; i < V; i++) row[i] = g * mm_expf((row[i] - mx) * inv_temp - lse);
+            row[targets[r]] -= g;
+        }
+    }
+}
 
 static bk_backend cpu_backend = {
     .abi_version = BK_ABI_VERSION,
@@ -544,6 +585,7 @@ static bk_backend cpu_backend = {
         .swiglu = cpu_swiglu, .swiglu_bwd = cpu_swiglu_bwd, .add = cpu_add,
         .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows, .xent = cpu_xent,
         .logprobs = cpu_logprobs, .sample = NULL,
+        .xent_temp = cpu_xent_temp,
     },
 };
 

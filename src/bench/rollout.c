@@ -47,7 +47,7 @@ static gen_finish finish_parse(const char *name) {
 }
 
 static cJSON *journal_record(const bench_prompt *p, int sample_idx, const char *completion, long n_tokens,
-                             gen_finish finish) {
+                             gen_finish finish, const int *toks, const float *lps) {
     /* rollout_record's fields */
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "prompt_id", p->id);
@@ -56,12 +56,49 @@ static cJSON *journal_record(const bench_prompt *p, int sample_idx, const char *
     cJSON_AddNumberToObject(rec, "sample_idx", sample_idx);
     cJSON_AddNumberToObject(rec, "n_tokens", (double)n_tokens);
     cJSON_AddStringToObject(rec, "finish_reason", gen_finish_name(finish));
+    if (toks && lps) {
+        cJSON *t = cJSON_AddArrayToObject(rec, "tokens"), *l = cJSON_AddArrayToObject(rec, "logprobs");
+        for (long i = 0; t && l && i < n_tokens; i++) {
+            cJSON_AddItemToArray(t, cJSON_CreateNumber(toks[i]));
+            cJSON_AddItemToArray(l, cJSON_CreateNumber((double)lps[i]));
+        }
+    }
     return rec;
 }
 
-/* Keeps sample k (copying completion) and hands it to the verifier. 0, or -1 out of memory. */
-static int add_sample(rollout_ctx *g, size_t k, const char *completion, long n_tokens, gen_finish finish) {
+/* The "tokens" / "logprobs" arrays of a journal line, n entries each (ids in [0, 2^31)); 0, or -1 when absent
+ * or malformed (the sample is then generated again). */
+static int read_token_arrays(const cJSON *obj, long n, int **toks, float **lps) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "tokens"), *l = cJSON_GetObjectItemCaseSensitive(obj, "logprobs");
+    if (!cJSON_IsArray(t) || !cJSON_IsArray(l) || cJSON_GetArraySize(t) != n || cJSON_GetArraySize(l) != n) return -1;
+    *toks = malloc((size_t)(n + 1) * sizeof **toks);
+    *lps = malloc((size_t)(n + 1) * sizeof **lps);
+    if (!*toks || !*lps) goto bad;
+    long i = 0;
+    const cJSON *a, *b = l->child;
+    cJSON_ArrayForEach(a, t) {
+        if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || a->valuedouble < 0 || a->valuedouble > 2147483647.0) goto bad;
+        (*toks)[i] = (int)a->valuedouble;
+        (*lps)[i++] = (float)b->valuedouble;
+        b = b->next;
+    }
+    return 0;
+bad:
+    free(*toks);
+    free(*lps);
+    *toks = NULL;
+    *lps = NULL;
+    return -1;
+}
+
+/* Keeps sample k (copying completion, taking toks / lps) and hands it to the verifier. 0, or -1 out of memory. */
+static int add_sample(rollout_ctx *g, size_t k, const char *completion, long n_tokens, gen_finish finish, int *toks,
+                      float *lps) {
     rollout_result *r = g->r;
+    if (r->tokens) {
+        r->tokens[k] = toks;
+        r->logprobs[k] = lps;
+    }
     if (!(r->completion[k] = strdup(completion))) return -1;
     r->n_tokens[k] = n_tokens;
     r->finish[k] = finish;
@@ -92,15 +129,22 @@ static int resume_journal(rollout_ctx *g, char *err, size_t errcap) {
         long slot = pi >= 0 ? g->slot_of_prompt[pi] : -1;
         if (slot >= 0 && si >= 0 && si < (double)spp && (double)(long)si == si && cJSON_IsString(c)) {
             size_t k = (size_t)slot * spp + (size_t)si;
-            if (!r->completion[k]) {
-                if (add_sample(g, k, c->valuestring, (long)json_get_num(obj, "n_tokens", 0),
-                               finish_parse(json_get_str(obj, "finish_reason", "")))) {
+            const long ntk = (long)json_get_num(obj, "n_tokens", 0);
+            int *toks = NULL;
+            float *lps = NULL;
+            bool usable = !o->record_tokens || read_token_arrays(obj, ntk, &toks, &lps) == 0;
+            if (!r->completion[k] && usable) {
+                if (add_sample(g, k, c->valuestring, ntk, finish_parse(json_get_str(obj, "finish_reason", "")), toks,
+                               lps)) {
                     cJSON_Delete(obj);
                     jsonl_close(&jr);
                     err_set(err, errcap, "%s: out of memory", o->label);
                     return -1;
                 }
                 r->resumed++;
+            } else {
+                free(toks);
+                free(lps);
             }
         }
         cJSON_Delete(obj);
@@ -115,7 +159,8 @@ static int resume_journal(rollout_ctx *g, char *err, size_t errcap) {
     for (size_t k = 0; f && k < r->n; k++) {
         if (!r->completion[k]) continue;
         cJSON *rec = journal_record(&o->prompts->items[r->prompt[k]], (int)(k % spp), r->completion[k],
-                                    r->n_tokens[k], r->finish[k]);
+                                    r->n_tokens[k], r->finish[k], r->tokens ? r->tokens[k] : NULL,
+                                    r->logprobs ? r->logprobs[k] : NULL);
         bad |= !rec || jsonl_write(f, rec) != 0;
         cJSON_Delete(rec);
     }
@@ -144,13 +189,30 @@ static int on_result(void *user, const gen_result *gr) {
     progress_add(&g->prog, 1);
     if (g->journal) {
         cJSON *rec = journal_record(&g->o->prompts->items[g->r->prompt[k]], gr->sample_idx, gr->completion,
-                                    gr->n_tokens, gr->finish);
+                                    gr->n_tokens, gr->finish, g->r->tokens ? gr->tokens : NULL,
+                                    g->r->tokens ? gr->logprobs : NULL);
         /* flushed line by line: a crash loses at most the sample being written */
         if (!rec || jsonl_write(g->journal, rec) != 0 || fflush(g->journal) != 0) g->write_failed = true;
         cJSON_Delete(rec);
         if (g->write_failed) return 1;
     }
-    if (add_sample(g, k, gr->completion, gr->n_tokens, gr->finish)) {
+    int *toks = NULL;
+    float *lps = NULL;
+    if (g->r->tokens) {
+        toks = malloc((size_t)(gr->n_tokens + 1) * sizeof *toks);
+        lps = malloc((size_t)(gr->n_tokens + 1) * sizeof *lps);
+        if (!toks || !lps) {
+            free(toks);
+            free(lps);
+            g->oom = true;
+            return 1;
+        }
+        if (gr->n_tokens) {
+            memcpy(toks, gr->tokens, (size_t)gr->n_tokens * sizeof *toks);
+            memcpy(lps, gr->logprobs, (size_t)gr->n_tokens * sizeof *lps);
+        }
+    }
+    if (add_sample(g, k, gr->completion, gr->n_tokens, gr->finish, toks, lps)) {
         g->oom = true;
         return 1;
     }
@@ -196,8 +258,9 @@ static int decode_missing(rollout_ctx *g, char *err, size_t errcap) {
     chat_template tpl;
     if (!(t = gguf_model_tokenizer(tok_dir, &tpl, err, errcap))) goto out;
     if (o->weights_dir) log_info("%s: sampling from %s applied to the base model", o->label, o->weights_dir);
-    if (!(m = model_load_weights(o->model_dir, o->weights_dir, err, errcap))) goto out;
-    model_set_precision(m, MODEL_PRECISION_FAST); /* sampling speed; scoring and tests stay exact */
+    if (!(m = model_load_weights_f32(o->model_dir, o->weights_dir, o->exact, err, errcap))) goto out;
+    /* sampling speed; scoring, tests and RL (whose trainer must see the sampler's log-probs) stay exact */
+    model_set_precision(m, o->exact ? MODEL_PRECISION_EXACT : MODEL_PRECISION_FAST);
     if (o->journal_path && !(g->journal = fopen(o->journal_path, "a"))) {
         err_set(err, errcap, "%s: cannot write: %s", o->journal_path, strerror(errno));
         goto out;
@@ -247,8 +310,12 @@ out:
 static void free_arrays(rollout_result *r, bool verified) {
     for (size_t i = 0; r->completion && i < r->n; i++) {
         free(r->completion[i]);
+        if (r->tokens) free(r->tokens[i]);
+        if (r->logprobs) free(r->logprobs[i]);
         if (verified) vf_result_free(&r->results[i]);
     }
+    free(r->tokens);
+    free(r->logprobs);
     free(r->prompt);
     free(r->completion);
     free(r->n_tokens);
@@ -276,6 +343,14 @@ int rollout_run(const rollout_opts *o, rollout_result *out, char *err, size_t er
     out->n_tokens = calloc(n, sizeof *out->n_tokens);
     out->finish = calloc(n, sizeof *out->finish);
     out->results = calloc(n, sizeof *out->results);
+    if (o->record_tokens) {
+        out->tokens = calloc(n, sizeof *out->tokens);
+        out->logprobs = calloc(n, sizeof *out->logprobs);
+        if (!out->tokens || !out->logprobs) {
+            err_set(err, errcap, "%s: out of memory", o->label);
+            goto out;
+        }
+    }
     g.slot_of_prompt = malloc(o->prompts->count * sizeof *g.slot_of_prompt);
     g.stream_index = malloc(n * sizeof *g.stream_index);
     if (!out->prompt || !out->completion || !out->n_tokens || !out->finish || !out->results || !g.slot_of_prompt ||
@@ -350,5 +425,6 @@ long rollout_total_tokens(const rollout_result *r) {
 
 cJSON *rollout_record(const rollout_opts *o, const rollout_result *r, size_t i) {
     return journal_record(rollout_prompt_of(o, r, i), (int)(i % (size_t)r->samples_per_prompt), r->completion[i],
-                          r->n_tokens[i], r->finish[i]);
+                          r->n_tokens[i], r->finish[i], r->tokens ? r->tokens[i] : NULL,
+                          r->logprobs ? r->logprobs[i] : NULL);
 }

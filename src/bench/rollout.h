@@ -9,7 +9,8 @@
  *   2. loads the weights and decodes the missing samples (gen_run), appending each one to the
  *      journal (flushed line by line) and handing it to a vf_stream as soon as it is decoded;
  *   3. waits for the last verdicts.
- * Journal lines: {"prompt_id", "prompt", "completion", "sample_idx", "n_tokens", "finish_reason"}.
+ * Journal lines: {"prompt_id", "prompt", "completion", "sample_idx", "n_tokens", "finish_reason"}, and with
+ * record_tokens "tokens" and "logprobs" (arrays of n_tokens numbers; floats print exactly).
  * The caller decides whether a journal belongs to the same options (and deletes one that does not).
  *
  * Results come in a fixed order whatever order samples were decoded or resumed in: the selected
@@ -44,6 +45,12 @@ typedef struct {
     const char *system_prompt;       /* NULL or "": none */
     const vf_config *verifier;       /* copied; its cancel flag is replaced by the one below */
     const char *journal_path;        /* NULL: no journal (nothing resumes) */
+    bool exact;                      /* sample with MODEL_PRECISION_EXACT (fp32 products) instead of FAST, from
+                                        an adapter merged in f32 (model_apply_adapter_f32): the RL trainer's
+                                        log-probs then equal the sampler's to fp32 rounding */
+    bool record_tokens;              /* keep each sample's token ids and the sampler's log-probs (RL): in the
+                                        result and as "tokens" / "logprobs" in journal lines and records; a
+                                        journal line without them is generated again */
     const volatile int *cancel;      /* optional: stops decoding and verification (rollout_run returns 1) */
 } rollout_opts;
 
@@ -55,6 +62,8 @@ typedef struct {
     long *n_tokens;           /* [n] generated tokens */
     gen_finish *finish;       /* [n] why decoding stopped */
     vf_result *results;       /* [n] verdicts */
+    int **tokens;             /* [n] generated ids (record_tokens; else NULL) */
+    float **logprobs;         /* [n] their log-probs under the distribution sampled from (record_tokens) */
     long resumed;             /* samples taken from the journal */
     gen_stats gen;            /* this run's decoding (zeros when everything came from the journal) */
     double generation_seconds;/* wall time of weights loading + decoding, 0 when nothing was decoded */

@@ -7,6 +7,7 @@
 #include "core/runinfo.h"
 #include "model/hub.h"
 #include "raft/loop.h"
+#include "rl/pg.h"
 #include "train/train_model.h"
 
 #include <math.h>
@@ -122,15 +123,61 @@ static const cmd_spec raft_train_cmd = {
     "experiment.*=a description only|rewards.*=the reward ladder is fixed (0, 0.3, 0.5, 0.7, 1.0)",
 };
 
+/* rl train: every raft train flag, then these. */
+static const arg_spec rl_extra_flags[] = {
+    {"algorithm", 0, ARG_STR, "grpo", "grpo, dapo, dr-grpo, rloo: policy gradient on every sample; raft: the RAFT loop",
+     "rl.algorithm", "grpo|dapo|dr-grpo|rloo|raft", 0, 0, NULL},
+    {"clip-low", 0, ARG_FLOAT, "0.2", "Importance ratios are clipped below at 1 - this", "rl.clip_low", NULL, 0, 1,
+     "E"},
+    {"clip-high", 0, ARG_FLOAT, NULL, "... and above at 1 + this (default: --clip-low; dapo: 0.28)", "rl.clip_high",
+     NULL, 0, 100, "E"},
+    {"kl-coef", 0, ARG_FLOAT, "0", "Weight of the k3 KL penalty to the base model (LoRA off; 0: none)", "rl.kl_coef",
+     NULL, 0, 100, "BETA"},
+    {"update-epochs", 0, ARG_INT, "1", "Passes over each rollout batch", "rl.update_epochs", NULL, 1, 1000, "N"},
+    {"mini-batches", 0, ARG_INT, "2", "Optimizer steps per pass (the batch is split into this many)",
+     "rl.mini_batches", NULL, 1, 100000, "N"},
+    {"batch-tokens", 0, ARG_INT, "4096", "Tokens per forward pass when training (sequences packed)",
+     "rl.batch_tokens", NULL, 16, 100000000, "N"},
+    {"max-grad-norm", 0, ARG_FLOAT, "1.0", "Gradient clipping (0: off)", "rl.max_grad_norm", NULL, 0, 1e9, "N"},
+    {"dynamic-sampling", 0, ARG_STR, "auto", "Leave out groups whose rewards are all equal (auto: dapo only)",
+     "rl.dynamic_sampling", "auto|on|off", 0, 0, NULL},
+    {"old-logprobs", 0, ARG_STR, "sampler", "Old-policy log-probs of the ratios: the sampler's own, or the trainer's "
+     "recomputed before the first step (a resumed rollout then trains the identical adapter)", "rl.old_logprobs",
+     "sampler|trainer", 0, 0, NULL},
+    {"fast-products", 0, ARG_BOOL, NULL, "bf16 products in sampling and training (faster; log-probs of sampler and "
+     "trainer then differ by ~1e-2 instead of ~1e-6)", "rl.fast_products", NULL, 0, 0, NULL},
+    {"overlong-filter", 0, ARG_STR, "auto", "Leave out samples cut at --max-new-tokens (auto: dapo only)",
+     "rl.overlong_filter", "auto|on|off", 0, 0, NULL},
+    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
+};
+
+static arg_spec rl_flags[sizeof raft_flags / sizeof raft_flags[0] + sizeof rl_extra_flags / sizeof rl_extra_flags[0]];
+
+static const cmd_spec rl_train_cmd = {
+    "rl train", "Policy-gradient RL (GRPO, DAPO, Dr. GRPO, RLOO): sample, verify, update on every sample, repeat.",
+    NULL, 0, 0, rl_flags,
+    "The raft train loop (prompts, verifiers, reward ladder, curriculum, resume, outputs) with step 4\n"
+    "replaced: each prompt's --samples-per-prompt samples are a group; advantages are relative to the\n"
+    "group; a token-level clipped policy-gradient loss against the sampler's own log-probabilities\n"
+    "trains the LoRA adapter (or every parameter, --no-lora) in --update-epochs x --mini-batches\n"
+    "optimizer steps per cycle. RAFT-only flags (--keep-percent, --reward-threshold, --filter,\n"
+    "--batch-size, --gradient-accumulation, --epochs, --warmup-steps, --lora-dropout) do not apply\n"
+    "(adapter dropout is off so that the first step's ratios are 1). Metrics per step:\n"
+    "cycle_N/rl_metrics.jsonl; per cycle: raft_statistics.json (\"rl\"). See docs/rl.md.",
+    "training.lr_scheduler",
+};
+
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
-int cli_raft_train(int argc, char **argv) {
+static bool tristate(const char *v, bool dflt) { return !strcmp(v, "auto") ? dflt : !strcmp(v, "on"); }
+
+static int train_main(const cmd_spec *spec, bool rl, int argc, char **argv) {
     int rc;
-    args *a = args_parse(&raft_train_cmd, argc, argv, &rc);
+    args *a = args_parse(spec, argc, argv, &rc);
     if (!a) return rc;
     int device_kind;
-    if ((rc = cli_device_setup(a, "raft train", args_str(a, "model"), &device_kind)) != 0) {
+    if ((rc = cli_device_setup(a, rl ? "rl train" : "raft train", args_str(a, "model"), &device_kind)) != 0) {
         args_free(a);
         return rc;
     }
@@ -146,7 +193,7 @@ int cli_raft_train(int argc, char **argv) {
         /* the specification's example gives only --checkpoint: the adapter names its base model */
         int is = train_adapter_base(checkpoint, base_buf, sizeof base_buf, err, sizeof err);
         if (is != 1) {
-            rc = args_usage_error(&raft_train_cmd, "--model is missing and %s does not name a base model: %s",
+            rc = args_usage_error(spec, "--model is missing and %s does not name a base model: %s",
                                   checkpoint, is < 0 ? err : "not a LoRA adapter folder");
             goto done;
         }
@@ -155,12 +202,12 @@ int cli_raft_train(int argc, char **argv) {
         log_info("--model %s (the base model of --checkpoint %s)", model, checkpoint);
     }
     if (!model) {
-        rc = args_usage_error(&raft_train_cmd, "--model DIR is required (or --checkpoint ADAPTER, whose base is used)");
+        rc = args_usage_error(spec, "--model DIR is required (or --checkpoint ADAPTER, whose base is used)");
         goto done;
     }
     if (fs_is_dir(model) && args_apply_model_defaults(a, model) < 0) goto done;
     if (!prompts) {
-        rc = args_usage_error(&raft_train_cmd, "--prompts FILE is required");
+        rc = args_usage_error(spec, "--prompts FILE is required");
         goto done;
     }
     const char *vname = args_str(a, "verifier");
@@ -169,7 +216,7 @@ int cli_raft_train(int argc, char **argv) {
         !strcmp(vname, "rlvr_pytest"))
         vname = "python";
     if (vf_kind_parse(vname, &kind) != 0) {
-        rc = args_usage_error(&raft_train_cmd, "unknown verifier '%s'", vname);
+        rc = args_usage_error(spec, "unknown verifier '%s'", vname);
         goto done;
     }
     vf_config_default(&o.verifier, kind);
@@ -179,7 +226,7 @@ int cli_raft_train(int argc, char **argv) {
     o.verifier.custom_regex = args_str(a, "success-regex");
     vf_match_parse(args_str(a, "match"), &o.verifier.match);
     if (kind == VF_CUSTOM && (!o.verifier.custom_command || !strstr(o.verifier.custom_command, "{file}"))) {
-        rc = args_usage_error(&raft_train_cmd, "--verifier custom needs --verify-command 'PROGRAM ARGS {file}'");
+        rc = args_usage_error(spec, "--verifier custom needs --verify-command 'PROGRAM ARGS {file}'");
         goto done;
     }
     raft_filter_mode_parse(args_str(a, "filter"), &o.filter.mode);
@@ -191,7 +238,7 @@ int cli_raft_train(int argc, char **argv) {
     raft_curriculum_parse(args_str(a, "curriculum"), &o.curriculum);
     o.curriculum_stats = args_str(a, "curriculum-stats");
     if (o.curriculum_stats && !fs_exists(o.curriculum_stats)) {
-        rc = args_usage_error(&raft_train_cmd, "--curriculum-stats %s: no such file", o.curriculum_stats);
+        rc = args_usage_error(spec, "--curriculum-stats %s: no such file", o.curriculum_stats);
         goto done;
     }
     o.curriculum_start = args_float(a, "curriculum-start");
@@ -219,14 +266,45 @@ int cli_raft_train(int argc, char **argv) {
     o.prompts_path = prompts;
     o.output_dir = args_str(a, "output");
     o.cancel = (const volatile int *)&interrupted;
+    if (rl) {
+        rl_algo_parse(args_str(a, "algorithm"), &o.algorithm);
+        rl_update_opts_default(&o.rl, o.algorithm == RL_RAFT ? RL_GRPO : o.algorithm);
+        o.rl.obj.clip_low = args_float(a, "clip-low");
+        o.rl.obj.clip_high = args_given(a, "clip-high") ? args_float(a, "clip-high")
+                             : o.algorithm == RL_DAPO ? o.rl.obj.clip_high : o.rl.obj.clip_low;
+        o.rl.obj.kl_coef = args_float(a, "kl-coef");
+        o.rl.obj.max_new_tokens = o.max_new_tokens;
+        o.rl.epochs = (int)args_int(a, "update-epochs");
+        o.rl.mini_batches = (int)args_int(a, "mini-batches");
+        o.rl.batch_tokens = (int)args_int(a, "batch-tokens");
+        o.rl.max_grad_norm = args_float(a, "max-grad-norm");
+        o.rl.fast = args_bool(a, "fast-products");
+        o.rl.old_from_trainer = !strcmp(args_str(a, "old-logprobs"), "trainer");
+        o.rl.drop_equal_groups = tristate(args_str(a, "dynamic-sampling"), o.algorithm == RL_DAPO);
+        o.rl.overlong_filter = tristate(args_str(a, "overlong-filter"), o.algorithm == RL_DAPO);
+        if (o.algorithm != RL_RAFT && !(o.temperature > 0)) {
+            rc = args_usage_error(spec, "--temperature must be above 0 for policy gradient (greedy samples have no "
+                                        "distribution to take ratios of)");
+            goto done;
+        }
+        if (o.algorithm != RL_RAFT && o.rl.obj.kl_coef != 0 && o.full_finetune) {
+            rc = args_usage_error(spec, "--kl-coef needs LoRA: the reference is the base model with the adapter off "
+                                        "(no second copy of the weights)");
+            goto done;
+        }
+        if (o.algorithm != RL_RAFT && o.samples_per_prompt < 2) {
+            rc = args_usage_error(spec, "--samples-per-prompt must be at least 2: advantages are relative to a group");
+            goto done;
+        }
+    }
     if (!fs_exists(prompts)) {
-        rc = args_usage_error(&raft_train_cmd, "--prompts %s: no such file", prompts);
+        rc = args_usage_error(spec, "--prompts %s: no such file", prompts);
         goto done;
     }
 
     rc = 1;
-    log_open_command("raft");
-    ri = runinfo_begin(o.output_dir, "raft train", argc, argv, model) == 0;
+    log_open_command(rl ? "rl" : "raft");
+    ri = runinfo_begin(o.output_dir, rl ? "rl train" : "raft train", argc, argv, model) == 0;
     if (hub_resolve(model, model_dir, sizeof model_dir, NULL, err, sizeof err) != 0) {
         log_error("%s", err);
         goto done;
@@ -270,7 +348,8 @@ int cli_raft_train(int argc, char **argv) {
     }
     char final_dir[4200];
     snprintf(final_dir, sizeof final_dir, "%s/cycle_%d_final", o.output_dir, o.cycles);
-    log_info("RAFT done: %d cycle%s; final %s %s", o.cycles, o.cycles == 1 ? "" : "s",
+    log_info("%s done: %d cycle%s; final %s %s", rl ? rl_algo_name(o.algorithm) : "RAFT", o.cycles,
+             o.cycles == 1 ? "" : "s",
              o.full_finetune ? "model" : "adapter", final_dir);
     printf("%s\n", final_dir);
     rc = 0;
@@ -279,6 +358,22 @@ done:
     args_free(a);
     return rc;
 }
+
+int cli_raft_train(int argc, char **argv) { return train_main(&raft_train_cmd, false, argc, argv); }
+
+static int cli_rl_train(int argc, char **argv) {
+    if (!rl_flags[0].name) {
+        size_t k = 0;
+        for (size_t i = 0; raft_flags[i].name; i++) rl_flags[k++] = raft_flags[i];
+        for (size_t i = 0; rl_extra_flags[i].name; i++) rl_flags[k++] = rl_extra_flags[i];
+    }
+    return train_main(&rl_train_cmd, true, argc, argv);
+}
+
+const cli_command cli_rl_cmds[] = {
+    {"train", "Policy-gradient RL training: grpo, dapo, dr-grpo, rloo (or raft), LoRA or full", cli_rl_train},
+    {NULL, NULL, NULL},
+};
 
 const cli_command cli_raft_cmds[] = {
     {"train", "RAFT training: generate, verify, filter, fine-tune (LoRA or full), repeat", cli_raft_train},

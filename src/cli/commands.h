@@ -26,6 +26,7 @@ extern const cli_command cli_benchmark_cmds[];
 extern const cli_command cli_sft_cmds[];
 extern const cli_command cli_lora_cmds[];
 extern const cli_command cli_raft_cmds[];
+extern const cli_command cli_rl_cmds[]; /* rl train (cmd_raft.c: the same loop and flags) */
 extern const cli_command cli_tokenizer_cmds[];
 extern const cli_command cli_data_cmds[];
 extern const cli_command cli_plot_cmds[];

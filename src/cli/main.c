@@ -20,6 +20,7 @@ const cli_group cli_groups[] = {
     {"sft", "Supervised fine-tuning (LoRA or full) on JSONL data", NULL, cli_sft_cmds},
     {"lora", "LoRA adapters: merge into the base model", NULL, cli_lora_cmds},
     {"raft", "RAFT training: sample, verify, keep the best, fine-tune, repeat", NULL, cli_raft_cmds},
+    {"rl", "Policy-gradient RL (GRPO, DAPO, Dr. GRPO, RLOO) on verified rewards, beside RAFT", NULL, cli_rl_cmds},
     {"verify", "Compile and run code in the sandbox and grade it", cmd_verify, NULL},
     {"export", "Export a model for other tools: GGUF for llama.cpp / Ollama", NULL, cli_export_cmds},
     {"inference", "Inference latency: time to first token, per-token percentiles, tokens/s", NULL, cli_inference_cmds},

@@ -120,7 +120,8 @@ typedef struct {
     int prompt_idx, sample_idx;
     rng_state rng;
     int *toks;
-    size_t ntok, tcap;
+    float *lps;  /* the sampler's log-probability of each of toks */
+    size_t ntok, tcap, lcap;
     char *text; /* raw decoded bytes (not NUL-terminated) */
     size_t tlen, xcap;
     int pending; /* the last sampled token, fed at the next step */
@@ -143,6 +144,7 @@ typedef struct {
     int prefix_prompt;   /* prompt in slot B whose samples are being forked, -1 when none */
     int prefix_next;     /* next sample index to fork */
     int *chosen;
+    float *chosen_lp;
     gen_sampler **samplers; /* one per thread */
     int nthreads;
     char *outbuf;
@@ -177,7 +179,7 @@ static int deliver(engine *e, int slot, gen_finish why, char *err, size_t errcap
     if (grow((void **)&e->outbuf, &e->outcap, 3 * s->tlen + 1, 1) != 0) return err_set(err, errcap, "out of memory"), -1;
     size_t len = gen_utf8_lossy(s->text, s->tlen, e->outbuf);
     gen_result r = {s->prompt_idx, s->sample_idx, e->outbuf, len, s->toks, (int)s->ntok,
-                    e->n_ids[s->prompt_idx], why};
+                    e->n_ids[s->prompt_idx], why, s->lps};
     e->st.n_samples++;
     s->active = false;
     kv_clear(e->kv, slot);
@@ -199,10 +201,12 @@ static long find_stop(const engine *e, const seq *s, size_t old_len) {
 }
 
 /* Appends a sampled token to a sequence and decides whether it ends there. */
-static int take_token(engine *e, int slot, int tok, char *err, size_t errcap) {
+static int take_token(engine *e, int slot, int tok, float lp, char *err, size_t errcap) {
     seq *s = &e->seqs[slot];
-    if (grow((void **)&s->toks, &s->tcap, s->ntok + 1, sizeof *s->toks) != 0)
+    if (grow((void **)&s->toks, &s->tcap, s->ntok + 1, sizeof *s->toks) != 0 ||
+        grow((void **)&s->lps, &s->lcap, s->ntok + 1, sizeof *s->lps) != 0)
         return err_set(err, errcap, "out of memory"), -1;
+    s->lps[s->ntok] = lp;
     s->toks[s->ntok++] = tok;
     e->st.generated_tokens++;
     if (is_eos(e, tok)) return deliver(e, slot, GEN_FINISH_STOP, err, errcap);
@@ -243,10 +247,11 @@ static int fork_sample(engine *e, int slot, char *err, size_t errcap) {
         kv_clear(e->kv, e->B);
     }
     double t0 = time_now();
-    int tok = gen_sample(e->samplers[0], e->prefix_logits, &e->p->sampling, &s->rng);
+    float lp;
+    int tok = gen_sample_lp(e->samplers[0], e->prefix_logits, &e->p->sampling, &s->rng, &lp);
     e->st.sample_seconds += time_now() - t0;
     if (tok < 0) return err_set(err, errcap, "prompt %d: the model produced no finite logit", s->prompt_idx), -1;
-    return take_token(e, slot, tok, err, errcap);
+    return take_token(e, slot, tok, lp, err, errcap);
 }
 
 static int run(engine *e, char *err, size_t errcap) {
@@ -278,7 +283,7 @@ static int run(engine *e, char *err, size_t errcap) {
                 /* no room for one new token: every sample of the prompt ends here */
                 for (int j = 0; j < p->n_samples && !e->stopped; j++) {
                     if (skipped(e, i, j)) continue;
-                    gen_result r = {i, j, "", 0, NULL, 0, e->n_ids[i], GEN_FINISH_PROMPT_TOO_LONG};
+                    gen_result r = {i, j, "", 0, NULL, 0, e->n_ids[i], GEN_FINISH_PROMPT_TOO_LONG, NULL};
                     e->st.n_samples++;
                     if (e->cb && e->cb(e->user, &r) != 0) e->stopped = true;
                 }
@@ -321,8 +326,8 @@ static int run(engine *e, char *err, size_t errcap) {
         #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads) if (n_decode > 1 && (long)n_decode * V >= (1L << 20))
         for (int i = 0; i < n_decode; i++) {
             seq *s = &e->seqs[slots[i]];
-            e->chosen[i] = gen_sample(e->samplers[omp_get_thread_num()], e->logits + (size_t)i * V, &p->sampling,
-                                      &s->rng);
+            e->chosen[i] = gen_sample_lp(e->samplers[omp_get_thread_num()], e->logits + (size_t)i * V,
+                                         &p->sampling, &s->rng, &e->chosen_lp[i]);
         }
         e->st.sample_seconds += time_now() - t1;
         for (int i = 0; i < n_decode && !e->stopped; i++) {
@@ -331,7 +336,7 @@ static int run(engine *e, char *err, size_t errcap) {
                 rc = -1;
                 goto out;
             }
-            if ((rc = take_token(e, slots[i], e->chosen[i], err, errcap)) != 0) goto out;
+            if ((rc = take_token(e, slots[i], e->chosen[i], e->chosen_lp[i], err, errcap)) != 0) goto out;
         }
         if (prefill >= 0) {
             memcpy(e->prefix_logits, e->logits + (size_t)n_decode * V, (size_t)V * sizeof(float));
@@ -395,9 +400,10 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
     e.logits = malloc((size_t)(e.B + 1) * V * sizeof(float));
     e.prefix_logits = malloc((size_t)V * sizeof(float));
     e.chosen = malloc((size_t)(e.B + 1) * sizeof(int));
+    e.chosen_lp = malloc((size_t)(e.B + 1) * sizeof(float));
     e.samplers = calloc((size_t)e.nthreads, sizeof *e.samplers);
     int rc = -1;
-    if (!e.kv || !e.seqs || !e.logits || !e.prefix_logits || !e.chosen || !e.samplers) {
+    if (!e.kv || !e.seqs || !e.logits || !e.prefix_logits || !e.chosen || !e.chosen_lp || !e.samplers) {
         err_set(err, errcap, "out of memory for %d sequences of up to %d tokens", e.B, e.max_len);
         goto done;
     }
@@ -417,12 +423,14 @@ done:
     if (e.seqs)
         for (int i = 0; i < e.B; i++) {
             free(e.seqs[i].toks);
+            free(e.seqs[i].lps);
             free(e.seqs[i].text);
         }
     free(e.seqs);
     free(e.logits);
     free(e.prefix_logits);
     free(e.chosen);
+    free(e.chosen_lp);
     free(e.outbuf);
     if (e.kv) kv_free(e.kv);
     return rc;

@@ -93,6 +93,8 @@ typedef struct {
     int n_tokens;
     int n_prompt_tokens;     /* length of the formatted, tokenized prompt */
     gen_finish finish;
+    const float *logprobs;   /* [n_tokens]: each token's log-probability under the distribution it was drawn
+                                from (gen_sample_lp: temperature, top-k / top-p applied) */
 } gen_result;
 
 /* Called once per finished sample, in the order samples finish, on the thread that called gen_run.

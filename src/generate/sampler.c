@@ -315,18 +315,24 @@ static int prepare(gen_sampler *s, const float *logits, const gen_sampling *p, s
     return 0;
 }
 
-int gen_sample(gen_sampler *s, const float *logits, const gen_sampling *p, rng_state *rng) {
+int gen_sample_lp(gen_sampler *s, const float *logits, const gen_sampling *p, rng_state *rng, float *lp) {
     support sp;
+    if (lp) *lp = 0.0f;
     if (prepare(s, logits, p, &sp) != 0) return -1;
     if (sp.mode == MODE_GREEDY) return sp.greedy;
     double target = rng_double(rng) * sp.mass, acc = 0.0;
     if (sp.mode == MODE_TOPK) {
         const cand *c = s->work;
+        int k = sp.m - 1;
         for (int i = 0; i < sp.m; i++) {
             acc += c[i].v;
-            if (acc > target) return c[i].id;
+            if (acc > target) {
+                k = i;
+                break;
+            }
         }
-        return c[sp.m - 1].id;
+        if (lp) *lp = (float)(log(c[k].v) - log(sp.mass));
+        return c[k].id;
     }
     /* find the block, then the id inside it */
     const float *pr = s->prob;
@@ -342,9 +348,14 @@ int gen_sample(gen_sampler *s, const float *logits, const gen_sampling *p, rng_s
         if (pr[i] <= 0.0f) continue;
         acc += pr[i];
         last = i;
-        if (acc > target) return i;
+        if (acc > target) break;
     }
+    if (lp && last >= 0) *lp = (float)(log((double)pr[last]) - log(sp.mass));
     return last;
+}
+
+int gen_sample(gen_sampler *s, const float *logits, const gen_sampling *p, rng_state *rng) {
+    return gen_sample_lp(s, logits, p, rng, NULL);
 }
 
 static int cmp_int(const void *a, const void *b) {

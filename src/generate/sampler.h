@@ -37,6 +37,11 @@ int gen_sampling_check(const gen_sampling *p, char *err, size_t errcap);
  * Returns the id, or -1 when no logit is finite. */
 int gen_sample(gen_sampler *s, const float *logits, const gen_sampling *p, rng_state *rng);
 
+/* gen_sample, and *lp (when not NULL) = the log-probability of the drawn id under the distribution it was drawn
+ * from: softmax(logits / temperature), restricted to the top-k / top-p support and renormalised (0 for greedy).
+ * The trainer's log-probability of the same token at the same temperature (rl/) is this up to fp32 rounding. */
+int gen_sample_lp(gen_sampler *s, const float *logits, const gen_sampling *p, rng_state *rng, float *lp);
+
 /* The distribution gen_sample draws from: writes the ids that may be drawn into ids[] and their
  * probabilities (normalised to sum to 1) into probs[], both sized vocab, ordered by id, and returns
  * their count (1 for greedy), or -1 when no logit is finite. For tests and diagnostics. */

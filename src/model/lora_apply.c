@@ -292,7 +292,8 @@ static void f32_to_weight_rows(void *out, mm_dtype dt, const float *src, size_t 
 
 /* out = W + scale * B A at W's dtype, in blocks of rows over the OpenMP threads (OpenBLAS runs single-threaded
  * inside, as model_load sets it). -1 when out of memory. */
-static int merge_one(void *out, const mm_weight *w, const float *A, const float *B, int rank, float scale) {
+static int merge_one(void *out, mm_dtype out_dtype, const mm_weight *w, const float *A, const float *B, int rank,
+                     float scale) {
     enum { ROWS = 32 };
     const int rows = w->rows, cols = w->cols;
     int failed = 0;
@@ -310,14 +311,14 @@ static int merge_one(void *out, const mm_weight *w, const float *A, const float 
             weight_rows_to_f32(tmp, w, r0, nr);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, cols, rank, scale, B + (size_t)r0 * rank,
                         rank, A, cols, 1.0f, tmp, cols);
-            f32_to_weight_rows(out, w->dtype, tmp, (size_t)r0 * cols, (size_t)nr * cols);
+            f32_to_weight_rows(out, out_dtype, tmp, (size_t)r0 * cols, (size_t)nr * cols);
         }
         free(tmp);
     }
     return failed ? -1 : 0;
 }
 
-int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t errcap) {
+static int apply_adapter(model *m, const char *adapter_dir, bool f32, char *err, size_t errcap) {
     adapter_spec s;
     if (read_spec(adapter_dir, &s, err, errcap)) return -1;
     const model_config *c = model_get_config(m);
@@ -407,7 +408,8 @@ int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t err
         const st_tensor *ta = pairs[2 * i], *tb = pairs[2 * i + 1];
         if (!ta) continue;
         const mm_weight *w = model_proj_weight(m, (int)(i / MODEL_NPROJ), (int)(i % MODEL_NPROJ));
-        size_t esz = w->dtype == MM_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+        const mm_dtype odt = f32 ? MM_DTYPE_F32 : w->dtype;
+        size_t esz = odt == MM_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
         free(A);
         free(B);
         A = malloc((size_t)s.rank * (size_t)w->cols * sizeof(float));
@@ -424,7 +426,7 @@ int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t err
         }
         tensor_to_f32(A, ta, (size_t)s.rank * (size_t)w->cols);
         tensor_to_f32(B, tb, (size_t)s.rank * (size_t)w->rows);
-        if (merge_one(outs[i], w, A, B, s.rank, s.scale)) {
+        if (merge_one(outs[i], odt, w, A, B, s.rank, s.scale)) {
             err_set(err, errcap, "%s: out of memory", path);
             goto out;
         }
@@ -440,7 +442,11 @@ int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t err
         outs[i] = NULL;
     }
     for (size_t i = 0; i < nslots; i++)
-        if (given[i]) model_proj_weight(m, (int)(i / MODEL_NPROJ), (int)(i % MODEL_NPROJ))->data = given[i];
+        if (given[i]) {
+            mm_weight *w = model_proj_weight(m, (int)(i / MODEL_NPROJ), (int)(i % MODEL_NPROJ));
+            w->data = given[i];
+            if (f32) w->dtype = MM_DTYPE_F32;
+        }
     rc = model_weights_changed(m, err, errcap);
 out:
     if (outs)
@@ -454,7 +460,15 @@ out:
     return rc;
 }
 
-model *model_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap) {
+int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t errcap) {
+    return apply_adapter(m, adapter_dir, false, err, errcap);
+}
+
+int model_apply_adapter_f32(model *m, const char *adapter_dir, char *err, size_t errcap) {
+    return apply_adapter(m, adapter_dir, true, err, errcap);
+}
+
+model *model_load_weights_f32(const char *base_dir, const char *weights, bool f32_merge, char *err, size_t errcap) {
     char cfgp[4300];
     bool full = false;
     if (weights) {
@@ -463,9 +477,13 @@ model *model_load_weights(const char *base_dir, const char *weights, char *err, 
     }
     model *m = model_load(full ? weights : base_dir, err, errcap);
     if (!m) return NULL;
-    if (weights && !full && model_apply_adapter(m, weights, err, errcap)) {
+    if (weights && !full && apply_adapter(m, weights, f32_merge, err, errcap)) {
         model_free(m);
         return NULL;
     }
     return m;
+}
+
+model *model_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap) {
+    return model_load_weights_f32(base_dir, weights, false, err, errcap);
 }

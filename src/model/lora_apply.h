@@ -8,6 +8,7 @@
 #ifndef HF_LORA_APPLY_H
 #define HF_LORA_APPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "model/model.h"
@@ -35,11 +36,16 @@ int model_tokenizer_dir(const char *dir, char *out, size_t cap, char *err, size_
  * modules_to_save, bias other than "none", fan_in_fan_out), target modules this model does not have, tensors
  * that name a module or layer the model does not have, and shapes that do not match r and the model. */
 int model_apply_adapter(model *m, const char *adapter_dir, char *err, size_t errcap);
+/* The same with the merged matrices stored as f32 whatever W's dtype (twice a bf16 base's memory for them):
+ * what the RL sampler uses, so that its log-probs equal the trainer's (W + s B A unrounded) to fp32 rounding. */
+int model_apply_adapter_f32(model *m, const char *adapter_dir, char *err, size_t errcap);
 
 /* Loads the weights to sample from: base_dir alone (weights NULL), base_dir with the LoRA adapter folder
  * weights applied in memory at the base's dtype (model_apply_adapter), or weights itself when it is a full
  * model folder (no adapter_config.json: a full fine-tuning checkpoint). Returns the model (caller frees
  * with model_free) or NULL with the reason in err. */
 model *model_load_weights(const char *base_dir, const char *weights, char *err, size_t errcap);
+/* model_load_weights with f32_merge choosing model_apply_adapter_f32 for an adapter. */
+model *model_load_weights_f32(const char *base_dir, const char *weights, bool f32_merge, char *err, size_t errcap);
 
 #endif

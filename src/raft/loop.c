@@ -10,6 +10,7 @@
 #include "core/timing.h"
 #include "model/lora_apply.h"
 #include "raft/resume.h"
+#include "rl/cycle.h"
 #include "train/train_model.h"
 #include "train/train_run.h"
 #include "plot/tblog.h"
@@ -53,6 +54,8 @@ void raft_loop_options_default(raft_loop_options *o) {
     o->lora_alpha = 32;
     o->lora_dropout = 0.05f;
     o->max_seq_len = 2048;
+    o->algorithm = RL_RAFT;
+    rl_update_opts_default(&o->rl, RL_GRPO);
 }
 
 /* ---- weights ---- */
@@ -162,7 +165,8 @@ static int sample_cycle(const raft_loop_options *o, const bench_prompt_set *ps, 
                        .max_new_tokens = o->max_new_tokens, .gen_batch_size = o->gen_batch_size,
                        .temperature = o->temperature, .seed = o->seed + (uint64_t)cycle * 1000003u,
                        .system_prompt = o->system_prompt, .verifier = &o->verifier, .journal_path = samples_path,
-                       .cancel = o->cancel};
+                       .cancel = o->cancel, .record_tokens = o->algorithm != RL_RAFT,
+                       .exact = o->algorithm != RL_RAFT && !o->rl.fast};
     rollout_result r;
     int rrc = rollout_run(&ro, &r, err, errcap);
     if (rrc) return rrc;
@@ -302,7 +306,34 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     const double lr = raft_cycle_lr(o->learning_rate, o->lr_decay, cycle, o->min_lr);
     rep->learning_rate = lr;
     double t0 = time_now();
-    if (nk == 0) {
+    rl_update_report rr = {0};
+    if (o->algorithm != RL_RAFT) {
+        rl_cycle_opts co = {.model_dir = o->model_dir, .prev = prev_adapter, .full_finetune = o->full_finetune,
+                            .lora_rank = o->lora_rank, .lora_alpha = o->lora_alpha, .system_prompt = o->system_prompt,
+                            .verified_path = verified_path, .cycle_dir = cdir, .final_dir = final_dir,
+                            .samples_per_prompt = o->samples_per_prompt, .update = o->rl};
+        co.update.obj.algo = o->algorithm;
+        co.update.learning_rate = lr;
+        co.update.temperature = o->temperature;
+        co.update.seed = o->seed + (uint64_t)cycle;
+        co.update.cycle = cycle;
+        co.update.cancel = o->cancel;
+        co.update.sampling_tokens_per_s = rep->gen_seconds > 0 ? (double)rep->generated_tokens / rep->gen_seconds : NAN;
+        log_info("Cycle %d: %s update on %ld samples, learning rate %.3g", cycle, rl_algo_name(o->algorithm), (long)n,
+                 lr);
+        int r = rl_cycle_train(&co, recs, n, &rr, err, errcap);
+        if (r) {
+            if (r == 1 || cancelled(o)) rc = 1;
+            goto out;
+        }
+        rep->train_steps = rr.steps;
+        rep->train_loss = rr.loss;
+        rep->kept = rr.samples_used;
+        log_info("Cycle %d: %ld optimizer steps (%ld skipped) on %ld samples of %d/%d groups; clip fraction %.3f, "
+                 "entropy %.3f, sampler/trainer log-prob mismatch max %.2g mean %.2g",
+                 cycle, rr.steps, rr.skipped_steps, rr.samples_used, rr.groups_used, rr.groups, rr.clip_fraction,
+                 rr.entropy, rr.mismatch_max, rr.mismatch_mean);
+    } else if (nk == 0) {
         log_warn("Cycle %d: no sample kept; the weights stay as they were", cycle);
         if (o->full_finetune) {
             if (carry_model(prev_adapter ? prev_adapter : o->model_dir, final_dir, err, errcap)) goto out;
@@ -397,6 +428,24 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     cJSON_AddNumberToObject(entry, "cycle", cycle);
     cJSON_AddNumberToObject(entry, "elapsed_minutes", (rep->gen_seconds + rep->verify_seconds + rep->train_seconds) / 60);
     raft_filter_stats_to_json(&fst, entry);
+    if (o->algorithm != RL_RAFT) { /* every sample is trained on: "kept" is what entered the loss */
+        cJSON_ReplaceItemInObjectCaseSensitive(entry, "kept", cJSON_CreateNumber((double)rr.samples_used));
+        cJSON_AddStringToObject(entry, "algorithm", rl_algo_name(o->algorithm));
+        cJSON *j = cJSON_AddObjectToObject(entry, "rl");
+        const struct { const char *k; double v; } f[] = {
+            {"optimizer_steps", (double)rr.steps}, {"skipped_steps", (double)rr.skipped_steps},
+            {"groups", rr.groups}, {"groups_used", rr.groups_used}, {"samples_used", (double)rr.samples_used},
+            {"loss_tokens", (double)rr.tokens_used}, {"mean_reward", rr.mean_reward}, {"reward_std", rr.reward_std},
+            {"zero_std_group_fraction", rr.zero_std_fraction}, {"response_length", rr.response_length},
+            {"clipped_length_ratio", rr.clipped_length_ratio}, {"loss", rr.loss}, {"clip_fraction", rr.clip_fraction},
+            {"kl", rr.kl}, {"entropy", rr.entropy}, {"logprob_mismatch_max", rr.mismatch_max},
+            {"logprob_mismatch_mean", rr.mismatch_mean}, {"ratio_deviation_max", rr.ratio_dev_max},
+            {"training_tokens_per_s", rr.train_tokens_per_s}};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+            if (isfinite(f[i].v)) cJSON_AddNumberToObject(j, f[i].k, f[i].v);
+            else cJSON_AddNullToObject(j, f[i].k);
+        }
+    }
     cJSON_AddNumberToObject(entry, "learning_rate", lr);
     cJSON_AddNumberToObject(entry, "temperature", o->temperature);
     cJSON_AddNumberToObject(entry, "reward_threshold", threshold);

@@ -39,6 +39,7 @@
 #include "raft/curriculum.h"
 #include "raft/filter.h"
 #include "raft/schedule.h"
+#include "rl/update.h"
 #include "verify/verify.h"
 
 /* The default system prompt: a general coding one (the original's was about Windows programming). */
@@ -73,6 +74,11 @@ typedef struct {
     bool full_finetune;         /* train every parameter instead of a LoRA adapter (`--no-lora`) */
     int max_seq_len;
     const volatile int *cancel; /* optional */
+    /* `rl train`: RL_RAFT is the loop above; a policy-gradient algorithm replaces step 4 (filter and fine-tune)
+       by rl/cycle.h's update on every sample (the samples keep their token ids and the sampler's log-probs);
+       rl's learning rate, temperature, seed, cycle and cancel flag are set per cycle from the fields above */
+    rl_algo algorithm;
+    rl_update_opts rl;
 } raft_loop_options;
 
 /* Defaults of `raft train` (the original's, with a general coding system prompt). */

@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "kernels/matmul.h"
 #include "model/forward.h"
+#include "model/forward_pg.h"
 #include "model/lora_apply.h"
 #include "model/safetensors.h"
 
@@ -552,7 +553,7 @@ static int check_batch(const train_model *m, const train_batch *b, char *err, si
  * with backward, the head's gradient goes to m->dx and then back through the layers. nll (host, may be NULL)
  * receives each target's NLL in row order. */
 static int run(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
-               long *n_targets, float *nll, char *err, size_t errcap) {
+               long *n_targets, float *nll, const train_pg *pg, char *err, size_t errcap) {
     const model_config *c = &m->cfg;
     bk_backend *bk = m->bk;
     if (check_batch(m, b, err, errcap)) return -1;
@@ -592,7 +593,10 @@ static int run(train_model *m, const train_batch *b, bool backward, float loss_s
                 tg[nr++] = b->tokens[t + 1];
             }
     if (backward) bk->op.zero(bk, m->dh, TH);
-    int rc = fwd_loss(&m->core, m->hf, rows, tg, nr, loss_scale, backward ? m->dh : NULL, nll_sum, nll, err, errcap);
+    int rc = pg ? fwd_pg_loss(&m->core, m->hf, rows, tg, nr, pg->inv_temp, pg->coef, pg->user,
+                              backward ? m->dh : NULL, pg->lp, pg->ent, err, errcap)
+                : fwd_loss(&m->core, m->hf, rows, tg, nr, loss_scale, backward ? m->dh : NULL, nll_sum, nll, err,
+                           errcap);
     free(rows);
     free(tg);
     if (rc) return -1;
@@ -621,28 +625,39 @@ static int threads_for(const train_model *m, const train_batch *b) {
 }
 
 static int run_threaded(train_model *m, const train_batch *b, bool backward, float loss_scale, double *nll_sum,
-                        long *n_targets, float *nll, char *err, size_t errcap) {
+                        long *n_targets, float *nll, const train_pg *pg, char *err, size_t errcap) {
     /* With bf16 base weights the big products run on the ops' OpenMP threads; BLAS (the small adapter products)
      * stays on one thread so that its spinning workers do not take the cores from them. */
     m->bk->op.set_threads(m->bk, threads_for(m, b), !m->embed16);
-    int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, nll, err, errcap);
+    int rc = run(m, b, backward, loss_scale, nll_sum, n_targets, nll, pg, err, errcap);
     m->bk->op.set_threads(m->bk, 0, true);
     return rc;
 }
 
 int train_model_step(train_model *m, const train_batch *b, float loss_scale, double *nll_sum, long *n_targets,
                      char *err, size_t errcap) {
-    return run_threaded(m, b, true, loss_scale, nll_sum, n_targets, NULL, err, errcap);
+    return run_threaded(m, b, true, loss_scale, nll_sum, n_targets, NULL, NULL, err, errcap);
 }
 
 int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long *n_targets, char *err,
                      size_t errcap) {
-    return run_threaded(m, b, false, 0, nll_sum, n_targets, NULL, err, errcap);
+    return run_threaded(m, b, false, 0, nll_sum, n_targets, NULL, NULL, err, errcap);
 }
 
 int train_model_eval_tokens(train_model *m, const train_batch *b, float *nll, double *nll_sum, long *n_targets,
                             char *err, size_t errcap) {
-    return run_threaded(m, b, false, 0, nll_sum, n_targets, nll, err, errcap);
+    return run_threaded(m, b, false, 0, nll_sum, n_targets, nll, NULL, err, errcap);
+}
+
+int train_model_pg(train_model *m, const train_batch *b, const train_pg *pg, long *n_targets, char *err,
+                   size_t errcap) {
+    double unused = 0;
+    return run_threaded(m, b, pg->coef != NULL, 0, &unused, n_targets, NULL, pg, err, errcap);
+}
+
+void train_model_set_adapters(train_model *m, bool on) {
+    for (int l = 0; l < m->cfg.num_layers; l++)
+        for (int p = 0; p < LORA_NPROJ; p++) m->core.layers[l].p[p].A = on ? m->layers[l].p[p].A : NULL;
 }
 
 /* ---------- saving ---------- */

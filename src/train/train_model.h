@@ -108,6 +108,25 @@ int train_model_eval(train_model *m, const train_batch *b, double *nll_sum, long
 int train_model_eval_tokens(train_model *m, const train_batch *b, float *nll, double *nll_sum, long *n_targets,
                             char *err, size_t errcap);
 
+/* Policy-gradient pass (rl/): the log-probability of each target at temperature 1 / inv_temp (the distribution
+ * the sampler drew from) through the same forward pass, into lp (host, one float per target in row order as
+ * train_model_eval_tokens), entropies into ent (may be NULL). With coef (see model/forward_pg.h: it gets each
+ * chunk's log-probs and returns each token's weight) the backward runs too and gradients are ADDED as
+ * train_model_step adds them; coef NULL: forward only, no dropout. */
+typedef int (*train_pg_coef_fn)(void *user, int r0, int n, const float *lp, const float *ent, float *scale,
+                                char *err, size_t errcap);
+typedef struct {
+    float inv_temp;
+    train_pg_coef_fn coef;
+    void *user;
+    float *lp, *ent;
+} train_pg;
+int train_model_pg(train_model *m, const train_batch *b, const train_pg *pg, long *n_targets, char *err,
+                   size_t errcap);
+/* LoRA off (false) or on again: with them off the forward is the base model's (the KL reference, served by the
+ * same weights instead of a second copy). Gradients of the adapters are not computed while off. */
+void train_model_set_adapters(train_model *m, bool on);
+
 /* Writes the base weights with the adapters merged in (W + alpha/r B A), or the fine-tuned weights,
  * as a Hugging Face model folder: model.safetensors (bf16 or f32), config.json, generation_config.json.
  * Tokenizer files are not written here. */
