@@ -151,3 +151,29 @@ if hf:
         put("adapter", "hub_base_rslora", json.dumps(cfg2).encode() + SEP + w)
         cfg3 = dict(cfg, r=4, lora_alpha=8, base_model_name_or_path="/nonexistent/base")
         put("adapter", "rank_mismatch", json.dumps(cfg3).encode() + SEP + w)
+
+# gguf: v3, header, kv (string, u32, string array), tensor infos, data aligned to 32
+def gstr(s):
+    s = s.encode()
+    return struct.pack("<Q", len(s)) + s
+
+
+def gguf(kvs, tensors, align=32):
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    for k, typ, val in kvs:
+        out += gstr(k) + struct.pack("<I", typ) + val
+    blob, infos = b"", b""
+    for name, ggtype, ne, data in tensors:
+        blob += b"\0" * (-len(blob) % align)
+        infos += gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne)
+        infos += struct.pack("<IQ", ggtype, len(blob))
+        blob += data
+    out += infos
+    out += b"\0" * (-len(out) % align)
+    return out + blob
+
+
+arch = ("general.architecture", 8, gstr("llama"))
+toks = ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 2) + gstr("a") + gstr("b"))
+put("gguf", "f32_2x2", gguf([arch, ("general.alignment", 4, struct.pack("<I", 32))], [("w", 0, [2, 2], struct.pack("<4f", 1, 2, 3, 4))]))
+put("gguf", "two_tensors_tokens", gguf([arch, toks], [("a", 0, [3], struct.pack("<3f", 1, 2, 3)), ("b", 1, [1, 2], b"\x00\x3c" * 2)]))
