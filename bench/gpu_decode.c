@@ -255,7 +255,7 @@ static void layers(const net *m, state *s, int n, int P, bool decode) {
 static void head_and_sample(const net *m, state *s, const float *x, int B) {
     A->rmsnorm(s->xb, HFC_BF16, NULL, x, m->normf, B, m->H, (float)m->c.rms_eps);
     A->matmul(s->logits, s->xb, m->head, NULL, HFC_BF16, B, m->V, m->H, 0);
-    A->sample(s->tok, s->logits, B, m->V, s->temp, s->topk, s->topp, s->seed, s->ctr);
+    A->sample(s->tok, NULL, s->logits, NULL, B, m->V, s->temp, s->topk, s->topp, s->seed, s->ctr);
 }
 
 /* One decode step for B sequences: s->tok in, s->tok out, positions advanced. */

@@ -72,10 +72,10 @@ endif()
 # Tests that need a GPU exit 77 when none is usable (module not built, no driver, no device): CTest then
 # reports them as skipped, never as passed.
 function(hf_cuda_tests)
-  foreach(t test_cuda_ops)
+  foreach(t test_cuda_ops test_cuda_train cli_device_gpu)
     if(TEST ${t})
       set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77 LABELS gpu)
-      if(TARGET hf-cuda)
+      if(TARGET hf-cuda AND TARGET ${t})
         add_dependencies(${t} hf-cuda)
       endif()
     endif()

@@ -20,6 +20,8 @@ libclang-rt-14-dev
 libomp-14-dev
 python3-protobuf
 chromium
+libopenmpi-dev
+openmpi-bin
 "
 # Node.js and npm: Debian's only when none is installed already.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PKGS="$PKGS nodejs npm"; fi

@@ -413,7 +413,7 @@ static void test_logprobs(void **st) {
 
 static int *gpu_sample(const float *d_logits, int n, int V, bk_sample_params sp, const uint64_t *seeds) {
     int *ids = malloc((size_t)n * sizeof *ids);
-    if (G->op.sample(G, ids, d_logits, n, V, &sp, seeds)) fail_msg("sample: %s", G->err);
+    if (G->op.sample(G, ids, NULL, d_logits, NULL, n, V, &sp, seeds)) fail_msg("sample: %s", G->err);
     return ids;
 }
 
@@ -451,8 +451,20 @@ static void test_sample(void **st) {
             static double pr[151936];
             int m = gen_sample_support(smp, lg + (size_t)i * V, &p, ids, pr);
             int found = 0;
-            for (int j = 0; j < m && !found; j++) found = ids[j] == a[i];
+            double want_lp = 0;
+            for (int j = 0; j < m && !found; j++)
+                if ((found = ids[j] == a[i])) want_lp = log(pr[j]);
             if (!found) fail_msg("case %d row %d: GPU drew %d, outside the CPU sampler's support (%d ids)", c, i, a[i], m);
+            /* the log-probability op.sample reports is the CPU sampler's for that id (fixed-point mass: 1e-4) */
+            if (i < 8) {
+                int id1;
+                float lp1;
+                int row = i;
+                if (G->op.sample(G, &id1, &lp1, d, &row, 1, V, &ps[c], &seeds[i])) fail_msg("sample: %s", G->err);
+                assert_int_equal(id1, a[i]); /* one row through rows[] draws what the batch drew */
+                if (fabs(lp1 - want_lp) > 1e-4 + 1e-4 * fabs(want_lp))
+                    fail_msg("case %d row %d: GPU lp %.6f, CPU sampler %.6f", c, i, lp1, want_lp);
+            }
         }
         /* these distributions are wide: two seeds agree on a row rarely */
         if (differ < n / 2) fail_msg("case %d: other seeds changed only %d of %d rows", c, differ, n);
@@ -596,7 +608,7 @@ static void test_tiny_model(void **st) {
             if (b == G) {
                 bk_sample_params sp = {0, 1, 0};
                 uint64_t seed = 1;
-                assert_int_equal(b->op.sample(b, &cur, last, 1, m.V, &sp, &seed), 0);
+                assert_int_equal(b->op.sample(b, &cur, NULL, last, NULL, 1, m.V, &sp, &seed), 0);
             } else {
                 int best = 0;
                 for (int j = 1; j < m.V; j++) if (last[j] > last[best]) best = j;
@@ -722,7 +734,7 @@ static void test_graph(void **st) {
     for (int s = 0; s < 3; s++) {
         H->rmsnorm(xb, HFC_BF16, NULL, dx, dw, B, D, 1e-6f);
         H->matmul(lg, xb, dW, NULL, HFC_BF16, B, N, D, 0);
-        H->sample(tok, lg, B, N, temp, topk, topp, seed, ctr);
+        H->sample(tok, NULL, lg, NULL, B, N, temp, topk, topp, seed, ctr);
         H->advance(pos, NULL, B);
         assert_int_equal(H->sync(err, sizeof err), 0);
         H->download(eager[s], tok, sizeof eager[s], err, sizeof err);
@@ -735,7 +747,7 @@ static void test_graph(void **st) {
     if (H->graph_begin(err, sizeof err)) fail_msg("%s", err);
     H->rmsnorm(xb, HFC_BF16, NULL, dx, dw, B, D, 1e-6f);
     H->matmul(lg, xb, dW, NULL, HFC_BF16, B, N, D, 0);
-    H->sample(tok, lg, B, N, temp, topk, topp, seed, ctr);
+    H->sample(tok, NULL, lg, NULL, B, N, temp, topk, topp, seed, ctr);
     H->advance(pos, NULL, B);
     hfc_graph *g = H->graph_end(err, sizeof err);
     if (!g) fail_msg("%s", err);

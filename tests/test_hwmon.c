@@ -236,6 +236,7 @@ static hw_sample mk(double t, double gpu_w, double cpu_w) {
     s.timestamp = t;
     s.gpu_util_pct = s.gpu_mem_used_gb = s.gpu_mem_total_gb = s.gpu_temp_c = NAN;
     s.gpu_power_w = gpu_w;
+    s.gpu_energy_j = NAN;
     s.cpu_power_w = cpu_w;
     s.sys_mem_used_gb = 1;
     s.cpu_util_pct = 10;
@@ -264,10 +265,78 @@ static void test_energy_is_the_integral_of_power(void **state) {
     assert_true(fabs(s.gpu_energy_wh - 100.0) < 1e-9);
     assert_true(fabs(s.cpu_energy_wh - 2.0) < 1e-12);
     assert_true(fabs(s.cpu_power_avg_w - 2.0) < 1e-12);
+    assert_string_equal(s.gpu_energy_source, "power");
+    /* the boards' counters win over the sampled power: 360 kJ between the ends = 100 Wh, whatever the
+       power samples say (they saw 0 W at the sampled moments) */
+    hw_sample d[3] = {mk(0, 0, NAN), mk(1800, 0, NAN), mk(3600, 0, NAN)};
+    d[0].gpu_energy_j = 5000;
+    d[1].gpu_energy_j = 100000;
+    d[2].gpu_energy_j = 365000;
+    hw_summarize(d, 3, NAN, &s);
+    assert_true(fabs(s.gpu_energy_wh - 100.0) < 1e-9);
+    assert_string_equal(s.gpu_energy_source, "counter");
+    /* a counter that went back (driver reloaded) or a sample without one: the power integral */
+    d[2].gpu_energy_j = 10;
+    hw_summarize(d, 3, NAN, &s);
+    assert_true(fabs(s.gpu_energy_wh) < 1e-12);
+    assert_string_equal(s.gpu_energy_source, "power");
+    d[2].gpu_energy_j = 365000;
+    d[1].gpu_energy_j = NAN;
+    hw_summarize(d, 3, NAN, &s);
+    assert_string_equal(s.gpu_energy_source, "power");
+    /* no GPU at all: no source */
+    hw_sample e[2] = {mk(0, NAN, NAN), mk(10, NAN, NAN)};
+    hw_summarize(e, 2, NAN, &s);
+    assert_true(isnan(s.gpu_energy_wh));
+    assert_string_equal(s.gpu_energy_source, "");
     /* rows */
     char row[256];
     hw_format_row(&c[1], row, sizeof row);
     assert_string_equal(row, "1800.000,,,,,,1.00,0.00,10.0,,0.50");
+}
+
+/* NVIDIA boards through a stand-in NVML (tests/fixtures/sysinfo/fake_nvml.c, built here): the run's GPU
+ * energy is the energy counters' difference, 70 J per reading of both boards. */
+static void test_nvml_energy_counter(void **state) {
+    (void)state;
+    char gcc[512], lib[512], cmd[2048], drm[512];
+    if (!fs_which("gcc", gcc, sizeof gcc)) skip();
+    snprintf(lib, sizeof lib, "%s/libfake-nvml.so", root);
+    snprintf(cmd, sizeof cmd, "gcc -shared -fPIC -O0 -o '%s' '%s/tests/fixtures/sysinfo/fake_nvml.c'", lib,
+             HF_SOURCE_DIR);
+    assert_int_equal(system(cmd), 0);
+    snprintf(drm, sizeof drm, "%s/empty-drm", root);
+    fs_mkdirs(drm);
+    hw_opts o;
+    memset(&o, 0, sizeof o);
+    o.interval_s = 0.05;
+    o.gpu_opts.nvml_library = lib;
+    o.gpu_opts.drm_dir = drm;
+    o.gpu_opts.rocm_smi = "";
+    o.no_energy = true;
+    char err[256];
+    hw_monitor *m = hw_monitor_start(&o, err, sizeof err);
+    assert_non_null(m);
+    usleep(120000);
+    hw_summary s;
+    assert_int_equal(hw_monitor_stop(m, &s), 0);
+    assert_int_equal(s.gpu_count, 2);
+    assert_true(s.samples_count >= 2);
+    assert_string_equal(s.gpu_energy_source, "counter");
+    assert_true(fabs(s.gpu_energy_wh - 70.0 * (double)(s.samples_count - 1) / 3600.0) < 1e-9);
+    assert_true(fabs(s.energy_wh - s.gpu_energy_wh) < 1e-12); /* no CPU energy: the GPU's alone */
+    cJSON *j = hw_summary_to_json(&s);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "gpu"), "energy_source")->valuestring, "counter");
+    cJSON_Delete(j);
+    /* boards without the counter: the sampled power (device 0's 123.456 W) integrated */
+    setenv("FAKE_NVML_NO_ENERGY", "1", 1);
+    m = hw_monitor_start(&o, err, sizeof err);
+    assert_non_null(m);
+    usleep(120000);
+    assert_int_equal(hw_monitor_stop(m, &s), 0);
+    unsetenv("FAKE_NVML_NO_ENERGY");
+    assert_string_equal(s.gpu_energy_source, "power");
+    assert_true(fabs(s.gpu_energy_wh - 123.456 * s.duration_sec / 3600.0) < 1e-9);
 }
 
 int main(void) {
@@ -276,6 +345,7 @@ int main(void) {
         cmocka_unit_test(test_missing_sensors_are_null),
         cmocka_unit_test(test_stops_promptly_and_bad_csv_path),
         cmocka_unit_test(test_energy_is_the_integral_of_power),
+        cmocka_unit_test(test_nvml_energy_counter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

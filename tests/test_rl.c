@@ -206,7 +206,9 @@ static double rollout(const char *adir, int n_prompts, int G, int L, uint64_t se
     snprintf(mdir, sizeof mdir, "%s/m", g_dir);
     model *m = model_load_weights_f32(mdir, adir, true, err, sizeof err);
     if (!m) fail_msg("%s", err);
-    int prompt[4][3], *pp[4], np[4];
+    enum { MAX_PROMPTS = 8 };
+    assert_true(n_prompts <= MAX_PROMPTS);
+    int prompt[MAX_PROMPTS][3], *pp[MAX_PROMPTS], np[MAX_PROMPTS];
     for (int i = 0; i < n_prompts; i++) {
         for (int j = 0; j < 3; j++) prompt[i][j] = 11 + 37 * i + 5 * j;
         pp[i] = prompt[i];
@@ -238,12 +240,14 @@ static double rollout(const char *adir, int n_prompts, int G, int L, uint64_t se
     return sum / (n_prompts * G);
 }
 
-/* Every algorithm raises the mean reward of the toy task from a fixed seed; the first step's ratios are 1 up to
- * the sampler/trainer mismatch. */
+/* Every algorithm raises the mean reward of the toy task from a fixed seed (cycle 1 against the mean of the
+ * last three cycles, 64 samples each: with 32 samples and two cycles one unlucky rollout decided it, and the
+ * float differences between CPUs with and without AVX-512 were enough to flip RLOO); the first step's ratios
+ * are 1 up to the sampler/trainer mismatch. */
 static void test_toy_task_learns(void **state) {
     (void)state;
     make_model();
-    enum { NP = 4, G = 8, L = 4, CYCLES = 8 };
+    enum { NP = 8, G = 8, L = 4, CYCLES = 12 };
     const rl_algo algos[] = {RL_GRPO, RL_DAPO, RL_DR_GRPO, RL_RLOO};
     char mdir[512], adir[512], err[512];
     snprintf(mdir, sizeof mdir, "%s/m", g_dir);
@@ -263,7 +267,7 @@ static void test_toy_task_learns(void **state) {
             double r = rollout(cyc > 1 ? adir : NULL, NP, G, L, 1000 + (uint64_t)cyc, &c, s, ids);
             if (cyc == 1) first = r;
             if (getenv("HF_TEST_VERBOSE")) printf("  %s cycle %d: mean reward %.3f\n", rl_algo_name(algos[ai]), cyc, r);
-            if (cyc >= CYCLES - 1) last += r / 2;
+            if (cyc >= CYCLES - 2) last += r / 3;
             rl_update_opts uo;
             rl_update_opts_default(&uo, algos[ai]);
             uo.temperature = 1.0;
@@ -283,7 +287,7 @@ static void test_toy_task_learns(void **state) {
             }
         }
         train_model_free(tm);
-        if (!(last > first + 0.15))
+        if (!(last > first + 0.25))
             fail_msg("%s: mean reward %.3f -> %.3f, did not rise", rl_algo_name(algos[ai]), first, last);
         printf("%s: mean reward %.3f -> %.3f over %d cycles\n", rl_algo_name(algos[ai]), first, last, CYCLES);
     }

@@ -253,9 +253,16 @@ static void test_gpus_through_nvml(void **state) {
     assert_true(isnan(out[1].power_w)); /* not supported: unavailable, not 0 */
     assert_true(out[1].temp_c == 56.0);
     assert_true(out[0].gtt_total_bytes == -1);
+    double e0 = out[0].energy_j, e1 = out[1].energy_j;
+    assert_true(e0 > 1000.0 && e1 > 7.0); /* the counters, in J */
     /* Reading again (as a sampling thread does) gives the same. */
     assert_int_equal(sys_gpus_read(g, out, 1), 1);
     assert_string_equal(out[0].name, "Fake GPU 0");
+    assert_true(fabs(out[0].energy_j - e0 - 50.0) < 1e-9); /* the counter advanced by what the board used */
+    setenv("FAKE_NVML_NO_ENERGY", "1", 1);
+    assert_int_equal(sys_gpus_read(g, out, 1), 1);
+    unsetenv("FAKE_NVML_NO_ENERGY");
+    assert_true(isnan(out[0].energy_j)); /* not supported: unknown, not 0 */
     sys_gpus_close(g);
 
     setenv("FAKE_NVML_INIT_FAIL", "1", 1);

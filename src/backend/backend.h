@@ -24,6 +24,12 @@
  *   - Determinism: the same inputs and thread count give the same bits run to run. Sums may be ordered
  *     differently from a reference (fp32 rounding), never randomly.
  *
+ * Required and optional ops: a backend fills every op that inference needs (BK_NEED_INFER below: memory,
+ * embed, rmsnorm, rope_table, rope, linear, gemm, attn, kv_*, swiglu, add, gather_rows, logprobs) and, to
+ * train, every backward op, dropout, xent and xent_temp (BK_NEED_TRAIN). Ops marked "Optional" may be NULL.
+ * Whoever puts a model on a backend checks the table first (bk_ops_check), so a missing op is a clear error
+ * at load, never a NULL call in the middle of a run.
+ *
  * Errors: ops have no error return (but op.kv_attn, whose scratch grows); they are given valid shapes by the model (which checks the user's input)
  * and memory the backend allocated. op.alloc and op.kv_create return NULL when out of memory; a GPU backend that
  * hits a device error keeps it and reports it from the next op.sync / op.download (-1 and a message). */
@@ -34,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BK_ABI_VERSION 2 /* bumped whenever bk_ops changes; a module built for another version is refused */
+#define BK_ABI_VERSION 3 /* bumped whenever bk_ops changes; a module built for another version is refused */
 
 /* Weight dtypes: the numbering of kernels/matmul.h's mm_dtype (the CPU backend relies on it). */
 enum { BK_F32 = 0, BK_BF16 = 1, BK_F16 = 2 };
@@ -67,6 +73,14 @@ typedef struct {
     float top_p;       /* 1: off */
     int top_k;         /* 0: off */
 } bk_sample_params;
+
+/* The scalars of one AdamW step (op.adamw), computed once per step by the optimizer in fp32. */
+typedef struct {
+    float beta1, beta2, eps;
+    float decay;     /* 1 - lr * weight_decay, or 1 where weight decay does not apply */
+    float step_size; /* lr / (1 - beta1^step) */
+    float bc2_sqrt;  /* sqrt(1 - beta2^step) */
+} bk_adamw_args;
 
 typedef struct {
     /* ---------------- memory ---------------- */
@@ -210,10 +224,13 @@ typedef struct {
      * (what `score` reports). logits unchanged. */
     void (*logprobs)(bk_backend *b, float *lp, const float *logits, const int *targets, int n, int V);
     /* Optional (NULL on the CPU, where the sampler in src/generate works on downloaded logits): draws one token
-     * per row of logits [n, V] into ids[n] (host) with the given parameters and seeds[n] (host; the same seed
-     * and logits give the same id), so that only token ids cross the bus. Returns 0, or -1 (message in b->err). */
-    int (*sample)(bk_backend *b, int *ids, const float *logits, int n, int V, const bk_sample_params *sp,
-                  const uint64_t *seeds);
+     * per row into ids[n] (host) from row rows[i] (host; NULL: row i) of logits [*, V] with the given parameters
+     * and seeds[n] (host; the same seed and logits give the same id), so that only token ids cross the bus.
+     * lps[n] (host, may be NULL) receives each drawn id's log-probability under the distribution it was drawn
+     * from (temperature, top-k / top-p applied, renormalised; 0 for greedy), as gen_sample_lp reports it.
+     * Returns 0, or -1 (message in b->err). */
+    int (*sample)(bk_backend *b, int *ids, float *lps, const float *logits, const int *rows, int n, int V,
+                  const bk_sample_params *sp, const uint64_t *seeds);
 
     /* ---------------- policy gradient (rl/) ---------------- */
 
@@ -224,6 +241,22 @@ typedef struct {
      * The exponentials are summed as op.xent sums them (fp32 parts added in double). */
     void (*xent_temp)(bk_backend *b, float *logits, const int *targets, float *lp, float *ent, int n, int V,
                       float inv_temp, const float *host_scale);
+
+    /* ---------------- training: optimizer, clipping (train/opt_adamw.c) ----------------
+     * The trainable parameters, their gradients and the optimizer's moments are fp32 arrays in backend memory,
+     * so one optimizer step runs where the model runs (no parameter crosses the bus). */
+
+    /* One AdamW update of n parameters (torch.optim.AdamW): p *= a->decay; m = b1 m + (1 - b1) g;
+     * v = b2 v + (1 - b2) g^2; p -= a->step_size * m / (sqrt(v) / a->bc2_sqrt + a->eps), each in fp32 in this
+     * order. With p_bf16 not NULL the updated p is also written there rounded to bf16 (the working copy of bf16
+     * weights whose fp32 master copy p is; NULL: none). */
+    void (*adamw)(bk_backend *b, float *p, const float *g, float *m, float *v, uint16_t *p_bf16, size_t n,
+                  const bk_adamw_args *a);
+    /* The sum of x[i]^2 over n floats in double (the global gradient norm's square; also finite exactly when
+     * every x[i] is). Waits for the queued ops; returns NaN after a device error (message in b->err). */
+    double (*sumsq)(bk_backend *b, const float *x, size_t n);
+    /* x[i] *= s over n floats (global-norm clipping). */
+    void (*scale)(bk_backend *b, float *x, size_t n, float s);
 } bk_ops;
 
 struct bk_backend {
@@ -235,6 +268,13 @@ struct bk_backend {
     char err[512];      /* the last device error, for sync/download/upload failures */
     void (*destroy)(bk_backend *b); /* frees impl and b itself */
 };
+
+/* What a model is about to use a backend for (bk_ops_check). */
+enum { BK_NEED_INFER = 1u << 0, BK_NEED_TRAIN = 1u << 1 };
+/* 0 when b's table has every op that need (BK_NEED_* bits) calls, else -1 with "cuda:0 (...) lacks op.X,
+ * needed for training" in err (the first missing op; all of them, comma-separated, up to errcap). Also refuses
+ * a table of another BK_ABI_VERSION. src/backend/bk_check.c. */
+int bk_ops_check(const bk_backend *b, unsigned need, char *err, size_t errcap);
 
 /* The CPU backend (src/backend/cpu.c): one process-wide instance, never freed (destroy is NULL), used from one
  * thread at a time (the ops keep no state between calls except grown scratch inside KV caches). The first call

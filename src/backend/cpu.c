@@ -567,6 +567,39 @@ static void cpu_xent_temp(bk_backend *b, float *logits, const int *targets, floa
     }
 }
 
+/* ---------- training: AdamW, gradient norm, clipping (moved here from train/opt_adamw.c) ---------- */
+
+static void cpu_adamw(bk_backend *b, float *p, const float *g, float *mm, float *vv, uint16_t *p_bf16, size_t n,
+                      const bk_adamw_args *a) {
+    (void)b;
+    const float b1 = a->beta1, b2 = a->beta2, decay = a->decay, step_size = a->step_size, bc2_sqrt = a->bc2_sqrt;
+    const float eps = a->eps;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= decay;
+        mm[i] = mm[i] * b1 + g[i] * (1.0f - b1);
+        vv[i] = vv[i] * b2 + g[i] * g[i] * (1.0f - b2);
+        float denom = sqrtf(vv[i]) / bc2_sqrt + eps;
+        p[i] -= step_size * mm[i] / denom;
+    }
+    if (p_bf16)
+        for (size_t i = 0; i < n; i++) p_bf16[i] = mm_f32_to_bf16(p[i]);
+}
+
+static double cpu_sumsq(bk_backend *b, const float *x, size_t n) {
+    (void)b;
+    double ss = 0;
+#pragma omp parallel for reduction(+ : ss) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    return ss;
+}
+
+static void cpu_scale(bk_backend *b, float *x, size_t n, float s) {
+    (void)b;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
 static bk_backend cpu_backend = {
     .abi_version = BK_ABI_VERSION,
     .name = "cpu",
@@ -586,6 +619,7 @@ static bk_backend cpu_backend = {
         .gather_rows = cpu_gather_rows, .scatter_add_rows = cpu_scatter_add_rows, .xent = cpu_xent,
         .logprobs = cpu_logprobs, .sample = NULL,
         .xent_temp = cpu_xent_temp,
+        .adamw = cpu_adamw, .sumsq = cpu_sumsq, .scale = cpu_scale,
     },
 };
 

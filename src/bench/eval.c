@@ -1,5 +1,6 @@
 /* eval: generate, verify, record and score one evaluation (see eval.h). */
 #include "bench/eval.h"
+#include "dist/dist.h"
 
 #include "bench/hwmon.h"
 #include "bench/passk.h"
@@ -59,7 +60,8 @@ int bench_eval_run(const bench_eval_opts *o, bench_eval_result *out, char *err, 
     bench_scored *sc = NULL;
     int rc = -1;
     if (o->monitor) {
-        hw_opts ho = {.interval_s = o->hw_interval_s > 0 ? o->hw_interval_s : 2, .csv_path = o->hardware_csv};
+        hw_opts ho = {.interval_s = o->hw_interval_s > 0 ? o->hw_interval_s : 2,
+                      .csv_path = dist_is_root() ? o->hardware_csv : NULL}; /* rank 0 alone writes outputs */
         if (!(hw = hw_monitor_start(&ho, err, errcap))) return -1;
     }
     char label[128];
@@ -77,7 +79,7 @@ int bench_eval_run(const bench_eval_opts *o, bench_eval_result *out, char *err, 
         if (hw_monitor_stop(hw, &hs) != 0 && o->hardware_csv) log_warn("%s: some rows could not be written", o->hardware_csv);
         hw = NULL;
     }
-    if (o->samples_path && write_samples(o, r, err, errcap)) goto out;
+    if (o->samples_path && dist_root_rc(dist_is_root() ? write_samples(o, r, err, errcap) : 0, err, errcap)) goto out;
     if (!(sc = calloc(r->n + 1, sizeof *sc))) {
         snprintf(err, errcap, "benchmark: out of memory");
         goto out;
@@ -95,7 +97,7 @@ int bench_eval_run(const bench_eval_opts *o, bench_eval_result *out, char *err, 
         out->metrics.have_hw = true;
         out->metrics.hw = hs;
     }
-    if (ro.journal_path) unlink(ro.journal_path);
+    if (ro.journal_path) rollout_journal_remove(ro.journal_path);
     log_info("%s: %.1f%% compile, %.1f%% correct, pass@1 %.3f, %.1f tokens/s", o->label,
              100 * out->metrics.compile_rate, 100 * out->metrics.pass_rate, out->metrics.pass_at_1,
              out->metrics.tokens_per_sec);

@@ -1,5 +1,6 @@
 /* full: baseline evaluation, quick RAFT cycles, final evaluation, summary. */
 #include "bench/full.h"
+#include "dist/dist.h"
 
 #include "bench/hwmon.h"
 #include "bench/summary.h"
@@ -124,6 +125,7 @@ static cJSON *hw_save(const hw_summary *h) {
     cJSON_AddNumberToObject(o, "gpu_count", h->gpu_count);
     cJSON_AddStringToObject(o, "energy_source", h->energy_source);
     cJSON_AddStringToObject(o, "energy_status", h->energy_status);
+    cJSON_AddStringToObject(o, "gpu_energy_source", h->gpu_energy_source);
     return o;
 }
 
@@ -135,6 +137,7 @@ static void hw_load(const cJSON *o, hw_summary *h) {
     h->gpu_count = (int)json_get_num(o, "gpu_count", 0);
     snprintf(h->energy_source, sizeof h->energy_source, "%s", json_get_str(o, "energy_source", ""));
     snprintf(h->energy_status, sizeof h->energy_status, "%s", json_get_str(o, "energy_status", ""));
+    snprintf(h->gpu_energy_source, sizeof h->gpu_energy_source, "%s", json_get_str(o, "gpu_energy_source", ""));
 }
 
 static cJSON *read_json_file(const char *path) {
@@ -220,10 +223,10 @@ static int eval_phase(const bench_full_options *o, const bench_prompt_set *ps, c
             cJSON_Delete(saved);
             return 0;
         }
-        if (!same) unlink(gen_path); /* other options: the completions so far do not count */
+        if (!same) rollout_journal_remove(gen_path); /* other options: the completions so far do not count */
         cJSON_Delete(saved);
     } else {
-        unlink(gen_path);
+        rollout_journal_remove(gen_path);
     }
     saved = cJSON_CreateObject();
     cJSON_AddStringToObject(saved, "key", key);
@@ -294,7 +297,7 @@ static void cycle_begin(void *user, int c) {
     snprintf(dir, sizeof dir, "%s/cycle_%d", x->o->output_dir, c);
     fs_mkdirs(dir);
     snprintf(csv, sizeof csv, "%s/hardware.csv", dir);
-    hw_opts ho = {.interval_s = x->o->hw_interval_s, .csv_path = csv};
+    hw_opts ho = {.interval_s = x->o->hw_interval_s, .csv_path = dist_is_root() ? csv : NULL};
     if (!(x->hw = hw_monitor_start(&ho, err, sizeof err))) log_warn("%s", err);
     x->t0 = time_now();
 }
@@ -350,7 +353,7 @@ static bool cycle_restore(const char *dir, int cycle, bench_cycle *bc) {
 }
 
 /* The seed's files of a trained cycle (samples, kept, checkpoint) from the RAFT loop's, then cycle.json. */
-static int cycle_outputs(cycle_ctx *x, const bench_cycle *bc, char *err, size_t errcap) {
+static int cycle_outputs_root(cycle_ctx *x, const bench_cycle *bc, char *err, size_t errcap) {
     char in[4400], out[4400], dir[4300];
     snprintf(dir, sizeof dir, "%s/cycle_%d", x->o->output_dir, bc->cycle);
     if (fs_mkdirs(dir) != 0) {
@@ -377,6 +380,11 @@ static int cycle_outputs(cycle_ctx *x, const bench_cycle *bc, char *err, size_t 
         return -1;
     }
     return cycle_save(dir, bc, err, errcap);
+}
+
+/* Rank 0 alone writes them; the others go on once they are there. */
+static int cycle_outputs(cycle_ctx *x, const bench_cycle *bc, char *err, size_t errcap) {
+    return dist_root_rc(dist_is_root() ? cycle_outputs_root(x, bc, err, errcap) : 0, err, errcap);
 }
 
 static int cycle_end(void *user, const raft_cycle_report *r, char *err, size_t errcap) {
@@ -476,6 +484,7 @@ int bench_full_run(const bench_full_options *o, cJSON **summary, char *err, size
     lo.prompts = ps;
     lo.output_dir = x.raft_dir;
     lo.cycles = o->cycles;
+    lo.train_backend = o->train_backend;
     lo.verifier = o->verifier;
     lo.filter.reward_threshold = 0.3; /* compiling samples, as the original's demo keeps */
     lo.filter.keep_percent = 0.5;

@@ -53,6 +53,7 @@ typedef struct {
     float lora_alpha;
     bool full_finetune;           /* RAFT cycles train every parameter (`--no-lora`) */
     const volatile int *cancel;   /* optional */
+    struct bk_backend *train_backend; /* where the RAFT cycles train (borrowed); NULL: the CPU */
 } bench_full_options;
 
 void bench_full_options_default(bench_full_options *o);

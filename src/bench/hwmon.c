@@ -37,12 +37,12 @@ void hw_read_sample(sys_gpus *gpus, sys_energy *energy, hw_reader_state *st, hw_
     double now = time_now();
 
     out->gpu_util_pct = out->gpu_mem_used_gb = out->gpu_mem_total_gb = NAN;
-    out->gpu_temp_c = out->gpu_power_w = NAN;
+    out->gpu_temp_c = out->gpu_power_w = out->gpu_energy_j = NAN;
     if (gpus) {
         sys_gpu g[SYS_MAX_GPUS];
         int n = sys_gpus_read(gpus, g, SYS_MAX_GPUS);
-        double util = 0, used = 0, total = 0, temp = NAN, power = 0;
-        int n_util = 0, n_mem = 0, n_power = 0;
+        double util = 0, used = 0, total = 0, temp = NAN, power = 0, energy = 0;
+        int n_util = 0, n_mem = 0, n_power = 0, n_energy = 0;
         for (int i = 0; i < n; i++) {
             if (!isnan(g[i].util_pct)) util += g[i].util_pct, n_util++;
             bool mem = false;
@@ -53,6 +53,7 @@ void hw_read_sample(sys_gpus *gpus, sys_energy *energy, hw_reader_state *st, hw_
             n_mem += mem;
             if (!isnan(g[i].temp_c) && (isnan(temp) || g[i].temp_c > temp)) temp = g[i].temp_c;
             if (!isnan(g[i].power_w)) power += g[i].power_w, n_power++;
+            if (!isnan(g[i].energy_j)) energy += g[i].energy_j, n_energy++;
         }
         if (n_util) out->gpu_util_pct = util / n_util;
         if (n_mem) {
@@ -61,6 +62,7 @@ void hw_read_sample(sys_gpus *gpus, sys_energy *energy, hw_reader_state *st, hw_
         }
         out->gpu_temp_c = temp;
         if (n_power) out->gpu_power_w = power;
+        if (n && n_energy == n) out->gpu_energy_j = energy;
     }
 
     sys_memory mem;
@@ -290,6 +292,15 @@ void hw_summarize(const hw_sample *s, long n, double cpu_joules, hw_summary *out
         gpu_known = true;
     }
     out->gpu_energy_wh = gpu_known ? gpu_j / 3600.0 : NAN;
+    if (gpu_known) snprintf(out->gpu_energy_source, sizeof out->gpu_energy_source, "power");
+    /* the boards' own counters, when every sample of the run has them and they did not go back (driver
+       reloaded), are exact: they see every millisecond, not just the sampled moments */
+    bool counters = n >= 2;
+    for (long i = 0; i < n && counters; i++) counters = !isnan(s[i].gpu_energy_j);
+    if (counters && s[n - 1].gpu_energy_j >= s[0].gpu_energy_j) {
+        out->gpu_energy_wh = (s[n - 1].gpu_energy_j - s[0].gpu_energy_j) / 3600.0;
+        snprintf(out->gpu_energy_source, sizeof out->gpu_energy_source, "counter");
+    }
 
     /* CPU energy: the counter's own total is exact; otherwise integrate the sampled power. */
     if (!isnan(cpu_joules)) {
@@ -335,6 +346,8 @@ cJSON *hw_summary_to_json(const hw_summary *s) {
     add_num(g, "power_avg_w", s->gpu_power_avg_w, 1);
     add_num(g, "power_peak_w", s->gpu_power_peak_w, 1);
     add_num(g, "energy_wh", s->gpu_energy_wh, 2);
+    if (s->gpu_energy_source[0]) cJSON_AddStringToObject(g, "energy_source", s->gpu_energy_source);
+    else cJSON_AddNullToObject(g, "energy_source");
     cJSON_AddNumberToObject(g, "count", s->gpu_count);
     cJSON *y = cJSON_AddObjectToObject(o, "system");
     add_num(y, "memory_avg_gb", s->sys_mem_avg_gb, 2);

@@ -12,9 +12,11 @@
  * CPU package power from the RAPL energy counter over the last interval; rss_gb is this
  * process's resident memory.
  *
- * The summary gives averages and peaks of each series and energies as time integrals of power:
- * the CPU energy is the counter's own total over the run (exact), the GPU energy integrates the
- * sampled power with the trapezoid rule. Unavailable values are NAN (JSON null). */
+ * The summary gives averages and peaks of each series and energies: the CPU energy is the RAPL
+ * counter's own total over the run (exact); the GPU energy is the difference of the boards' energy
+ * counters (NVML's total energy, Volta and later) between the first and the last sample when every
+ * GPU has one, else the sampled power integrated with the trapezoid rule (gpu_energy_source says
+ * which). Unavailable values are NAN (JSON null). */
 #ifndef HF_BENCH_HWMON_H
 #define HF_BENCH_HWMON_H
 
@@ -43,6 +45,7 @@ typedef struct {
     double timestamp;                       /* UNIX seconds */
     double gpu_util_pct, gpu_mem_used_gb, gpu_mem_total_gb, gpu_temp_c, gpu_power_w;
     double sys_mem_used_gb, sys_mem_total_gb, cpu_util_pct, cpu_power_w, rss_gb;
+    double gpu_energy_j; /* sum of the GPUs' energy counters when every GPU has one, else NAN (not in the CSV) */
 } hw_sample;
 
 typedef struct {
@@ -57,6 +60,7 @@ typedef struct {
     int gpu_count;
     char energy_source[256]; /* "powercap:package-0", or "" */
     char energy_status[256]; /* why there is no CPU energy, or "" */
+    char gpu_energy_source[32]; /* "counter" (NVML total energy), "power" (sampled power integrated), or "" */
 } hw_summary;
 
 typedef struct hw_monitor hw_monitor;

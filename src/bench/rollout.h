@@ -11,7 +11,23 @@
  *   3. waits for the last verdicts.
  * Journal lines: {"prompt_id", "prompt", "completion", "sample_idx", "n_tokens", "finish_reason"}, and with
  * record_tokens "tokens" and "logprobs" (arrays of n_tokens numbers; floats print exactly).
- * The caller decides whether a journal belongs to the same options (and deletes one that does not).
+ * The caller decides whether a journal belongs to the same options (and deletes one that does not, with
+ * rollout_journal_remove).
+ *
+ * Several MPI ranks (`mpirun -np N`): every rank calls rollout_run with the same options. The missing samples
+ * are split in contiguous blocks of equal count (result order: a prompt's samples stay together, so its
+ * prefill is shared, except where a block boundary cuts one); each rank decodes and verifies its block on its
+ * own cores (resumed samples are split for verification the same way), then every rank's samples and
+ * verdicts are gathered so each rank returns the same full result. A sample's random stream depends on its
+ * prompt's position in the selection and its sample index only (gen_seed_stream), never on the rank count, so
+ * N ranks draw the samples one process draws (up to the rounding note in generate.h: a rank decodes a smaller
+ * batch). Rank 0 alone writes the journal; rank r > 0 journals what it makes to "<journal>.rank<r>", which the
+ * next run folds into the journal (so a rank that dies loses no finished sample, whatever the rank count of
+ * the rerun); rank 0 reads and rewrites the journal before the others read it, and nobody appends to it
+ * before every rank has read it, so all ranks resume the same samples. After the gather rank 0 appends the
+ * other ranks' samples to the journal and removes the side journals. A rank's failure stops every rank with
+ * "rank R: <reason>"; a rank that dies makes the others stop in the next collective (dist.h). Test hook:
+ * HF_ROLLOUT_TEST_KILL_AFTER=N kills (SIGKILL) a process right after it journaled its N-th new sample.
  *
  * Results come in a fixed order whatever order samples were decoded or resumed in: the selected
  * prompts in the order given, samples 0..n-1 of each.
@@ -78,6 +94,9 @@ void rollout_opts_default(rollout_opts *o);
  * -1 with the reason in err ("FILE: reason" for files); out then holds nothing to free. */
 int rollout_run(const rollout_opts *o, rollout_result *out, char *err, size_t errcap);
 void rollout_result_free(rollout_result *r);
+
+/* Deletes a journal and its side journals (rank 0 alone; a no-op on the other ranks). */
+void rollout_journal_remove(const char *journal);
 
 /* The prompt that result sample i answers. */
 static inline const bench_prompt *rollout_prompt_of(const rollout_opts *o, const rollout_result *r, size_t i) {

@@ -1,5 +1,6 @@
 /* summary: metrics, summary.json, comparison_summary.json, console tables (see summary.h). */
 #include "bench/summary.h"
+#include "dist/dist.h"
 
 #include "bench/passk.h"
 #include "core/fs.h"
@@ -271,6 +272,7 @@ cJSON *bench_comparison_to_json(const cJSON *const *summaries, size_t n) {
 }
 
 int bench_write_json(const char *path, const cJSON *doc, char *err, size_t errcap) {
+    if (!dist_is_root()) return 0; /* several MPI ranks: rank 0 alone writes outputs */
     char *text = cJSON_Print(doc);
     if (!text) {
         snprintf(err, errcap, "%s: out of memory", path);

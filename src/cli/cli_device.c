@@ -4,13 +4,55 @@
 #include "backend/bk_device.h"
 #include "core/args.h"
 #include "core/log.h"
+#include "model/model.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* The model's forward pass runs on the CPU backend only until the backend interface (issue 11, part one:
- * one model + one forward over src/backend) is merged; a usable GPU is then reported but not used. */
-static const bool gpu_forward_available = false;
+/* The GPU backend the commands' models go to (model_set_default_backend), freed at exit after the models. */
+static bk_backend *gpu;
+
+static void gpu_release(void) {
+    model_set_default_backend(NULL);
+    if (gpu) gpu->destroy(gpu);
+    gpu = NULL;
+}
+
+/* Opens cuda:index and makes it the models' backend. 0, or -1 with the reason in err. */
+static int gpu_open(int index, char *err, size_t errcap) {
+    if (gpu) return 0;
+    char e[768];
+    bk_backend *b = bk_cuda_backend(index, e, sizeof e);
+    if (!b) {
+        snprintf(err, errcap, "%s", e);
+        return -1;
+    }
+    if (bk_ops_check(b, BK_NEED_INFER, e, sizeof e) != 0) {
+        snprintf(err, errcap, "%s", e);
+        b->destroy(b);
+        return -1;
+    }
+    gpu = b;
+    model_set_default_backend(b);
+    atexit(gpu_release);
+    return 0;
+}
+
+bk_backend *cli_device_backend(void) { return gpu; }
+
+int cli_device_train_backend(const args *a, const char *cmd, int kind, bk_backend **out) {
+    *out = NULL;
+    if (kind != BK_DEVICE_CUDA) return 0;
+    char err[1024];
+    if (!gpu) snprintf(err, sizeof err, "no GPU backend is open");
+    else if (bk_ops_check(gpu, BK_NEED_TRAIN, err, sizeof err) == 0) {
+        *out = gpu;
+        return 0;
+    }
+    fprintf(stderr, "halo-forge %s: --device %s: %s\n", cmd, args_str(a, "device"), err);
+    return 2;
+}
 
 int cli_device_setup(const args *a, const char *cmd, const char *model_dir, int *kind_out) {
     bk_device_spec spec;
@@ -32,15 +74,12 @@ int cli_device_setup(const args *a, const char *cmd, const char *model_dir, int 
     }
     char desc[512];
     bk_device_describe(&ch, desc, sizeof desc);
-    if (ch.kind == BK_DEVICE_CUDA && !gpu_forward_available) {
+    if (ch.kind == BK_DEVICE_CUDA && gpu_open(ch.index, err, sizeof err) != 0) {
         if (spec.kind == BK_DEVICE_CUDA) {
-            fprintf(stderr,
-                    "halo-forge %s: --device cuda: %s is usable, but this build runs models on the CPU only "
-                    "(the GPU forward pass is not wired in yet); use --device cpu or auto\n",
-                    cmd, desc);
+            fprintf(stderr, "halo-forge %s: --device %s: %s\n", cmd, args_str(a, "device"), err);
             return 2;
         }
-        log_info("device: cpu (auto: %s is usable, but this build runs models on the CPU only)", desc);
+        log_info("device: cpu (auto: %s cannot be used: %s)", desc, err);
         return 0;
     }
     if (spec.kind == BK_DEVICE_AUTO) {

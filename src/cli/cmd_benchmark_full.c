@@ -69,7 +69,9 @@ int cli_benchmark_full(int argc, char **argv) {
     args *a = args_parse(&full_cmd, argc, argv, &rc);
     if (!a) return rc;
     int device_kind;
-    if ((rc = cli_device_setup(a, "benchmark full", args_str(a, "model"), &device_kind)) != 0) {
+    struct bk_backend *train_backend = NULL;
+    if ((rc = cli_device_setup(a, "benchmark full", args_str(a, "model"), &device_kind)) != 0 ||
+        (rc = cli_device_train_backend(a, "benchmark full", device_kind, &train_backend)) != 0) {
         args_free(a);
         return rc;
     }
@@ -116,6 +118,7 @@ int cli_benchmark_full(int argc, char **argv) {
     o.lora_alpha = (float)args_float(a, "lora-alpha");
     o.full_finetune = args_bool(a, "no-lora");
     o.cancel = (const volatile int *)&interrupted;
+    o.train_backend = train_backend;
     rc = 1;
     if (args_str(a, "prompts")) {
         if (bench_prompts_load(args_str(a, "prompts"), &set, err, sizeof err) != 0) {

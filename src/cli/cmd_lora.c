@@ -3,6 +3,7 @@
 #include "core/args.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "backend/bk_device.h"
 #include "train/train_model.h"
 
 #include <stdio.h>
@@ -15,6 +16,7 @@ static const arg_spec merge_flags[] = {
      0, "DIR"},
     {"output", 'o', ARG_STR, NULL, "Folder for the merged model", NULL, NULL, 0, 0, "DIR"},
     {"dtype", 0, ARG_STR, "bf16", "Weight dtype of the merged model.safetensors", NULL, "bf16|f32", 0, 0, NULL},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {NULL, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 
@@ -32,6 +34,7 @@ static int lora_merge(int argc, char **argv) {
     const char *adapter = args_str(a, "adapter"), *out = args_str(a, "output"), *base = args_str(a, "model");
     char err[2048], base_buf[4096];
     train_model *m = NULL;
+    bk_backend *dev = NULL;
     rc = 2;
     if (!adapter || !out) { rc = args_usage_error(&merge_cmd, "--adapter DIR and --output DIR are required"); goto done; }
     rc = 1;
@@ -40,7 +43,20 @@ static int lora_merge(int argc, char **argv) {
     if (is == 0) { log_error("%s: no adapter_config.json (not a LoRA adapter folder)", adapter); goto done; }
     if (!base) base = base_buf;
     lora_config lc = {.rank = 0, .no_grad = true};
-    if (!(m = train_model_load(base, &lc, 0, err, sizeof err))) { log_error("%s", err); goto done; }
+    /* --device: the merge products on a GPU; the written file is the CPU's */
+    int kind = BK_DEVICE_CPU;
+    if ((rc = cli_device_setup(a, "lora merge", base, &kind)) != 0) goto done;
+    rc = 1;
+    if (kind == BK_DEVICE_CUDA) {
+        bk_device_spec spec;
+        bk_device_parse(args_str(a, "device"), &spec, err, sizeof err);
+        if (!(dev = bk_cuda_backend(spec.index < 0 ? 0 : spec.index, err, sizeof err))) {
+            log_error("--device %s: %s", args_str(a, "device"), err);
+            rc = 2;
+            goto done;
+        }
+    }
+    if (!(m = train_model_load_on(base, &lc, 0, dev, err, sizeof err))) { log_error("%s", err); goto done; }
     if (train_model_merge_adapter(m, adapter, err, sizeof err)) { log_error("%s", err); goto done; }
     if (train_model_save_full(m, out, !strcmp(args_str(a, "dtype"), "bf16"), err, sizeof err)) {
         log_error("%s", err);
@@ -51,6 +67,7 @@ static int lora_merge(int argc, char **argv) {
     rc = 0;
 done:
     train_model_free(m);
+    if (dev) dev->destroy(dev);
     args_free(a);
     return rc;
 }

@@ -141,6 +141,8 @@ static const arg_spec rl_extra_flags[] = {
     {"max-grad-norm", 0, ARG_FLOAT, "1.0", "Gradient clipping (0: off)", "rl.max_grad_norm", NULL, 0, 1e9, "N"},
     {"dynamic-sampling", 0, ARG_STR, "auto", "Leave out groups whose rewards are all equal (auto: dapo only)",
      "rl.dynamic_sampling", "auto|on|off", 0, 0, NULL},
+    {"max-refill-rounds", 0, ARG_INT, "3", "Dynamic sampling: while fewer groups than prompts carry a signal, sample "
+     "further prompts in up to this many extra rounds (0: only drop)", "rl.max_refill_rounds", NULL, 0, 100, "N"},
     {"old-logprobs", 0, ARG_STR, "sampler", "Old-policy log-probs of the ratios: the sampler's own, or the trainer's "
      "recomputed before the first step (a resumed rollout then trains the identical adapter)", "rl.old_logprobs",
      "sampler|trainer", 0, 0, NULL},
@@ -181,11 +183,17 @@ static int train_main(const cmd_spec *spec, bool rl, int argc, char **argv) {
         args_free(a);
         return rc;
     }
+    struct bk_backend *train_backend = NULL;
+    if ((rc = cli_device_train_backend(a, rl ? "rl train" : "raft train", device_kind, &train_backend)) != 0) {
+        args_free(a);
+        return rc;
+    }
     rc = 2;
     bool ri = false; /* run.json written */
     char err[2048], model_dir[4096], base_buf[4096], ck_base[4096];
     raft_loop_options o;
     raft_loop_options_default(&o);
+    o.train_backend = train_backend;
     const char *model = args_str(a, "model"), *prompts = args_str(a, "prompts");
     const char *checkpoint = args_str(a, "checkpoint");
     if (checkpoint && !*checkpoint) checkpoint = NULL; /* the original's sft_checkpoint: "" means none */
@@ -281,6 +289,7 @@ static int train_main(const cmd_spec *spec, bool rl, int argc, char **argv) {
         o.rl.fast = args_bool(a, "fast-products");
         o.rl.old_from_trainer = !strcmp(args_str(a, "old-logprobs"), "trainer");
         o.rl.drop_equal_groups = tristate(args_str(a, "dynamic-sampling"), o.algorithm == RL_DAPO);
+        o.max_refill_rounds = (int)args_int(a, "max-refill-rounds");
         o.rl.overlong_filter = tristate(args_str(a, "overlong-filter"), o.algorithm == RL_DAPO);
         if (o.algorithm != RL_RAFT && !(o.temperature > 0)) {
             rc = args_usage_error(spec, "--temperature must be above 0 for policy gradient (greedy samples have no "

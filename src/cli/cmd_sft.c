@@ -7,6 +7,7 @@
 #include "model/hub.h"
 #include "core/runinfo.h"
 #include "train/sched.h"
+#include "backend/bk_device.h"
 #include "train/train_run.h"
 
 #include <signal.h>
@@ -65,6 +66,7 @@ static const arg_spec train_flags[] = {
      "training.early_stopping_threshold", NULL, 0, 1e3, NULL},
     {"max-samples", 0, ARG_INT, NULL, "Use at most N records (a seeded random subset)", "data.max_samples", NULL, 1,
      1e12, NULL},
+    {"device", 0, ARG_STR, "cpu", BK_DEVICE_HELP, NULL, NULL, 0, 0, "DEVICE"},
     {"validation-split", 0, ARG_FLOAT, "0.05", "Fraction of the records held out for eval loss",
      "data.validation_split", NULL, 0, 0.9, NULL},
     {"max-seq-length", 0, ARG_INT, "2048", "Truncate examples to N tokens", "data.max_seq_length", NULL, 2, 1 << 20,
@@ -202,6 +204,13 @@ static int sft_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     ri = o.max_steps >= 0 && runinfo_begin(o.output_dir, "sft train", argc, argv, o.model_dir) == 0;
+    /* --device: training on a GPU (the same files as on the CPU) */
+    bk_backend *dev = NULL;
+    int dev_kind = BK_DEVICE_CPU;
+    if (o.max_steps >= 0 && (rc = cli_device_setup(a, "sft train", o.model_dir, &dev_kind)) != 0) goto out;
+    /* the backend cli_device_setup opened on the chosen GPU (the module holds one at a time) */
+    if ((rc = cli_device_train_backend(a, "sft train", dev_kind, &dev)) != 0) goto out;
+    o.backend = dev;
     int trc = train_run(&o, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -54,6 +54,14 @@ int cmd_ui(int argc, char **argv);
  * usable GPU). Call it before anything is written. */
 struct args;
 int cli_device_setup(const struct args *a, const char *cmd, const char *model_dir, int *kind);
+/* The GPU backend cli_device_setup opened (the models' default backend; owned by cli_device.c, freed at
+ * exit), or NULL when it chose the CPU. A training run passes it on: a second one cannot be opened. */
+struct bk_backend;
+struct bk_backend *cli_device_backend(void);
+/* Where a command that trains runs its training, given cli_device_setup's *kind: *out = the GPU backend when
+ * kind is CUDA and the backend has every training op, NULL for the CPU. Returns 0, or 2 after printing
+ * "halo-forge CMD: --device X: why" (call it before anything is written). */
+int cli_device_train_backend(const struct args *a, const char *cmd, int kind, struct bk_backend **out);
 
 /* Defined in main.c: the whole command tree (for help and for `test`). */
 extern const cli_group cli_groups[];

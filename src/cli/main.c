@@ -3,6 +3,7 @@
 #include "kernels/matmul.h"
 #include "cli/commands.h"
 #include "core/log.h"
+#include "dist/dist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -52,8 +53,20 @@ static void print_main_help(void) {
            "Run 'halo-forge <command> --help' for the flags of a command.\n");
 }
 
+/* A rank whose command failed stops the whole job: the other ranks may be waiting in a collective for it,
+ * and would wait forever. Every rank failing alike (a bad flag) ends the same way, with the first one's code. */
+static int finish(int rc) {
+    if (rc != 0 && dist_size() > 1) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the command failed (exit %d): stopping every rank", rc);
+        dist_abort(rc, msg);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     mm_threads_setup(argv); /* OMP_WAIT_POLICY=passive unless set: may re-execute the program */
+    dist_init(&argc, &argv); /* under mpirun: one rank of a data-parallel run (src/dist/) */
     bool quiet = false, verbose = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -70,7 +83,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    log_set_terminal(quiet, verbose);
+    log_set_terminal(quiet || !dist_is_root(), verbose && dist_is_root()); /* rank 0 alone logs */
+    if (!dist_is_root() && !freopen("/dev/null", "w", stdout)) return 1; /* and alone prints results */
     if (i >= argc) {
         print_main_help();
         return 2;
@@ -78,7 +92,7 @@ int main(int argc, char **argv) {
     const char *gname = argv[i];
     for (const cli_group *g = cli_groups; g->name; g++) {
         if (strcmp(g->name, gname) != 0) continue;
-        if (g->fn) return g->fn(argc - i, argv + i);
+        if (g->fn) return finish(g->fn(argc - i, argv + i));
         if (i + 1 >= argc || !strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h")) {
             printf("Usage: halo-forge %s <subcommand> [flags]\n\n%s\n\nSubcommands:\n", g->name, g->summary);
             for (const cli_command *c = g->subs; c->name; c++) printf("  %-14s %s\n", c->name, c->summary);
@@ -86,7 +100,7 @@ int main(int argc, char **argv) {
             return i + 1 >= argc ? 2 : 0;
         }
         for (const cli_command *c = g->subs; c->name; c++)
-            if (!strcmp(c->name, argv[i + 1])) return c->fn(argc - i - 1, argv + i + 1);
+            if (!strcmp(c->name, argv[i + 1])) return finish(c->fn(argc - i - 1, argv + i + 1));
         fprintf(stderr, "halo-forge %s: unknown subcommand '%s'\nRun 'halo-forge %s --help' for the list.\n", g->name,
                 argv[i + 1], g->name);
         return 2;

@@ -1,4 +1,5 @@
 #include "core/log.h"
+#include "dist/dist.h"
 #include "core/fs.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@ void log_stamp(char *out, size_t cap) {
 const char *log_file_path(void) { return g_file ? g_path : NULL; }
 
 int log_open_file(const char *dir, const char *command) {
+    if (!dist_is_root()) return -1; /* data-parallel runs: rank 0 alone writes the log */
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;

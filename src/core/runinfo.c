@@ -1,5 +1,6 @@
 /* runinfo: run.json, the manifest of a long command's output folder. */
 #include "core/runinfo.h"
+#include "dist/dist.h"
 
 #include "core/fs.h"
 #include "core/jsonl.h"
@@ -61,6 +62,7 @@ static int write_json(const char *path, cJSON *o) {
 }
 
 int runinfo_begin(const char *dir, const char *command, int argc, char *const *argv, const char *model) {
+    if (!dist_is_root()) return -1; /* rank 0 alone writes run.json */
     char path[4300], buf[4096];
     if (!fs_join(path, sizeof path, dir, RUNINFO_FILE)) {
         errno = ENAMETOOLONG;

@@ -442,6 +442,7 @@ typedef struct {
     int (*utilization)(nvml_device, nvml_utilization *);
     int (*power_mw)(nvml_device, unsigned *);
     int (*temperature)(nvml_device, int, unsigned *);
+    int (*energy_mj)(nvml_device, unsigned long long *);
     int (*driver)(char *, unsigned);
     const char *(*error_string)(int);
 } nvml_api;
@@ -490,6 +491,7 @@ static void nvml_open(sys_gpus *g, const char *library) {
     NVML_LOAD(utilization, "nvmlDeviceGetUtilizationRates", NULL);
     NVML_LOAD(power_mw, "nvmlDeviceGetPowerUsage", NULL);
     NVML_LOAD(temperature, "nvmlDeviceGetTemperature", NULL);
+    NVML_LOAD(energy_mj, "nvmlDeviceGetTotalEnergyConsumption", NULL); /* Volta and later; optional */
     NVML_LOAD(driver, "nvmlSystemGetDriverVersion", NULL);
     NVML_LOAD(error_string, "nvmlErrorString", NULL);
 #undef NVML_LOAD
@@ -539,6 +541,8 @@ static void nvml_read(sys_gpus *g, gpu_slot *s) {
     unsigned v;
     if (api->power_mw && api->power_mw(s->nv, &v) == 0) gi->power_w = v / 1000.0;
     if (api->temperature && api->temperature(s->nv, 0 /* NVML_TEMPERATURE_GPU */, &v) == 0) gi->temp_c = v;
+    unsigned long long mj;
+    if (api->energy_mj && api->energy_mj(s->nv, &mj) == 0) gi->energy_j = (double)mj / 1000.0;
 }
 
 static int cmp_card(const void *a, const void *b) {
@@ -691,7 +695,7 @@ int sys_gpus_read(sys_gpus *g, sys_gpu *out, int cap) {
         gpu_slot *s = &g->slot[i];
         sys_gpu *gi = &s->info;
         gi->mem_total_bytes = gi->mem_used_bytes = gi->gtt_total_bytes = gi->gtt_used_bytes = -1;
-        gi->util_pct = gi->power_w = gi->temp_c = NAN;
+        gi->util_pct = gi->power_w = gi->temp_c = gi->energy_j = NAN;
         if (s->nv) nvml_read(g, s);
         else amd_read(s);
         out[n++] = *gi;
@@ -949,6 +953,7 @@ cJSON *sys_info_json(const sys_info *in) {
         add_num(o, "utilization_pct", g->util_pct);
         add_num(o, "power_w", g->power_w);
         add_num(o, "temperature_c", g->temp_c);
+        add_num(o, "energy_j", g->energy_j);
         cJSON_AddItemToArray(gpus, o);
     }
     cJSON *nvml = cJSON_AddObjectToObject(root, "nvml");

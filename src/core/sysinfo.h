@@ -121,6 +121,7 @@ typedef struct {
     double util_pct;   /* busy percentage; NAN unknown */
     double power_w;    /* board / package power; NAN unknown */
     double temp_c;     /* NAN unknown */
+    double energy_j;   /* the board's energy counter (NVML: total since the driver loaded), J; NAN unknown */
 } sys_gpu;
 
 #define SYS_MAX_GPUS 16

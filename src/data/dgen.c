@@ -236,6 +236,12 @@ typedef struct {
     long n;
 } slots;
 
+static bool record_ok(const cJSON *rec) {
+    return cJSON_IsObject(rec) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rec, "id")) &&
+           cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rec, "prompt")) &&
+           cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rec, "completion"));
+}
+
 static int read_journal(const char *path, slots *sl, long *resumed, char *err, size_t errcap) {
     if (!fs_exists(path)) return 0;
     jsonl_reader r;
@@ -254,11 +260,17 @@ static int read_journal(const char *path, slots *sl, long *resumed, char *err, s
         }
         const cJSON *slot = cJSON_GetObjectItemCaseSensitive(o, "slot");
         long i = cJSON_IsNumber(slot) ? (long)slot->valuedouble : -1;
-        if (i >= 0 && i < sl->n && !sl->done[i]) {
+        const cJSON *kept_rec = cJSON_GetObjectItemCaseSensitive(o, "record");
+        bool kept = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "kept"));
+        if (i >= 0 && i < sl->n && !sl->done[i] && kept && !record_ok(kept_rec)) {
+            /* a journal edited or damaged by hand: never copy a malformed record into the output */
+            log_warn("%s:%ld: slot %ld: the kept record is not an object with string id, prompt and completion "
+                     "(the slot is generated again)", path, r.lineno, i);
+        } else if (i >= 0 && i < sl->n && !sl->done[i]) {
             sl->done[i] = true;
             (*resumed)++;
             cJSON *rec = cJSON_DetachItemFromObjectCaseSensitive(o, "record");
-            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "kept")) && rec) sl->recs[i] = rec;
+            if (kept && rec) sl->recs[i] = rec;
             else cJSON_Delete(rec);
         }
         cJSON_Delete(o);

@@ -21,6 +21,10 @@ void dhttp_options_init(dhttp_options *o) {
     if (e && *e) o->retry_base_ms = atoi(e);
     o->timeout_s = 300;
     o->connect_timeout_s = 15;
+    o->max_wait_ms = 600000;
+    /* Test knobs (the fuzz targets and the fake-server tests): shorter limits than a real server needs. */
+    if ((e = getenv("HF_DATA_RETRY_MAX_MS")) && *e) o->max_wait_ms = atoi(e);
+    if ((e = getenv("HF_DATA_TIMEOUT_S")) && *e && atoi(e) > 0) o->timeout_s = o->connect_timeout_s = atoi(e);
     o->what = "request";
 }
 
@@ -72,6 +76,7 @@ static void wait_before(const dhttp_options *o, int attempt, double retry_after,
     for (int i = 0; i < attempt && wait < 60; i++) wait *= 2;
     if (wait > 60) wait = 60;
     if (retry_after > 0 && retry_after <= 600) wait = retry_after;
+    if (wait * 1000 > o->max_wait_ms) wait = o->max_wait_ms / 1000.0;
     log_warn("%s: %s; retrying in %.1f s (%d of %d)", o->what, why, wait, attempt + 1, o->max_retries);
     struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
@@ -87,11 +92,6 @@ int dhttp_request(const char *url, const char *const *headers, const char *body,
     pthread_once(&once, global_init);
     if (unreachable) *unreachable = 0;
     *out = NULL;
-    CURL *c = curl_easy_init();
-    if (!c) {
-        err_set(err, errcap, "%s: cannot start libcurl", opt->what);
-        return -1;
-    }
     struct curl_slist *h = NULL;
     for (size_t i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
     if (body) h = curl_slist_append(h, "Content-Type: application/json");
@@ -100,7 +100,13 @@ int dhttp_request(const char *url, const char *const *headers, const char *body,
         buf b = {0};
         double retry_after = 0;
         char eb[CURL_ERROR_SIZE] = "";
-        curl_easy_reset(c);
+        /* A fresh handle per attempt: libcurl 7.88 (Debian 12) keeps a dangling pointer to the previous
+         * transfer's last header on a reused handle (see new_handle in model/hub.c). */
+        CURL *c = curl_easy_init();
+        if (!c) {
+            err_set(err, errcap, "%s: cannot start libcurl", opt->what);
+            break;
+        }
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "halo-forge/" HF_VERSION);
@@ -124,6 +130,9 @@ int dhttp_request(const char *url, const char *const *headers, const char *body,
             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
         }
         CURLcode cr = curl_easy_perform(c);
+        long st = 0;
+        if (cr == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        curl_easy_cleanup(c);
         if (cr != CURLE_OK) {
             free(b.data);
             const char *why = eb[0] ? eb : curl_easy_strerror(cr);
@@ -136,8 +145,6 @@ int dhttp_request(const char *url, const char *const *headers, const char *body,
             err_set(err, errcap, "%s: %s failed: %s", opt->what, url, why);
             break;
         }
-        long st = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
         if (transient_status(st) && attempt < opt->max_retries) {
             free(b.data);
             char why[64];
@@ -152,7 +159,6 @@ int dhttp_request(const char *url, const char *const *headers, const char *body,
         break;
     }
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return rc;
 }
 

@@ -17,6 +17,8 @@ typedef struct {
     int retry_base_ms;     /* first delay, default 1000 (env HF_DATA_RETRY_BASE_MS overrides, for tests) */
     int timeout_s;         /* whole request, default 300 */
     int connect_timeout_s; /* default 15 */
+    int max_wait_ms;       /* longest wait before a retry, Retry-After included: default 600000
+                            * (env HF_DATA_RETRY_MAX_MS; HF_DATA_TIMEOUT_S sets both timeouts, for tests) */
     const char *what;      /* names the request in messages ("rows 0-99 of openai/openai_humaneval") */
 } dhttp_options;
 

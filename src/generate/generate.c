@@ -125,6 +125,7 @@ typedef struct {
     char *text; /* raw decoded bytes (not NUL-terminated) */
     size_t tlen, xcap;
     int pending; /* the last sampled token, fed at the next step */
+    uint64_t dseed; /* device sampling: the sample's stream, token j drawn with dev_seed(dseed, j) */
 } seq;
 
 typedef struct {
@@ -154,7 +155,13 @@ typedef struct {
     gen_stats st;
     double t_start;
     bool stopped;
+    bool dev;        /* the model's backend samples (a GPU): only token ids come back (model_forward_sample) */
+    uint64_t *seeds; /* [B + 1], device sampling */
 } engine;
+
+/* The seed of token j of a sample on the device: a pure function of the sample's stream and j, so a sample's
+ * tokens do not depend on the batch it decodes in. */
+static uint64_t dev_seed(uint64_t dseed, size_t j) { return dseed + 0x9e3779b97f4a7c15ull * (uint64_t)(j + 1); }
 
 static bool is_eos(const engine *e, int tok) {
     if (e->p->ignore_eos) return false;
@@ -248,7 +255,15 @@ static int fork_sample(engine *e, int slot, char *err, size_t errcap) {
     }
     double t0 = time_now();
     float lp;
-    int tok = gen_sample_lp(e->samplers[0], e->prefix_logits, &e->p->sampling, &s->rng, &lp);
+    int tok;
+    if (e->dev) {
+        s->dseed = rng_next(&s->rng);
+        uint64_t sd = dev_seed(s->dseed, 0);
+        const gen_sampling *g = &e->p->sampling;
+        if (model_sample_kept(e->m, 1, g->temperature, g->top_p, g->top_k, &sd, &tok, &lp, err, errcap) != 0) return -1;
+    } else {
+        tok = gen_sample_lp(e->samplers[0], e->prefix_logits, &e->p->sampling, &s->rng, &lp);
+    }
     e->st.sample_seconds += time_now() - t0;
     if (tok < 0) return err_set(err, errcap, "prompt %d: the model produced no finite logit", s->prompt_idx), -1;
     return take_token(e, slot, tok, lp, err, errcap);
@@ -310,7 +325,14 @@ static int run(engine *e, char *err, size_t errcap) {
         }
         if (n == 0) break;
         double t0 = time_now();
-        if (model_forward(e->m, e->kv, n, slots, toks, ntok, e->logits, ferr, sizeof ferr) != 0) {
+        for (int i = 0; e->dev && i < n_decode; i++)
+            e->seeds[i] = dev_seed(e->seqs[slots[i]].dseed, e->seqs[slots[i]].ntok);
+        const gen_sampling *g = &p->sampling;
+        int frc = e->dev ? model_forward_sample(e->m, e->kv, n, slots, toks, ntok, n_decode, g->temperature, g->top_p,
+                                                g->top_k, e->seeds, e->chosen, e->chosen_lp, prefill >= 0, ferr,
+                                                sizeof ferr)
+                         : model_forward(e->m, e->kv, n, slots, toks, ntok, e->logits, ferr, sizeof ferr);
+        if (frc != 0) {
             err_set(err, errcap, "%s", ferr);
             rc = -1;
             goto out;
@@ -324,7 +346,7 @@ static int run(engine *e, char *err, size_t errcap) {
         /* 4. choose the next tokens (in parallel when it pays: each sequence has its own stream), then
          *    apply them in slot order */
         #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nthreads) if (n_decode > 1 && (long)n_decode * V >= (1L << 20))
-        for (int i = 0; i < n_decode; i++) {
+        for (int i = 0; i < (e->dev ? 0 : n_decode); i++) {
             seq *s = &e->seqs[slots[i]];
             e->chosen[i] = gen_sample_lp(e->samplers[omp_get_thread_num()], e->logits + (size_t)i * V,
                                          &p->sampling, &s->rng, &e->chosen_lp[i]);
@@ -339,7 +361,7 @@ static int run(engine *e, char *err, size_t errcap) {
             if ((rc = take_token(e, slots[i], e->chosen[i], e->chosen_lp[i], err, errcap)) != 0) goto out;
         }
         if (prefill >= 0) {
-            memcpy(e->prefix_logits, e->logits + (size_t)n_decode * V, (size_t)V * sizeof(float));
+            if (!e->dev) memcpy(e->prefix_logits, e->logits + (size_t)n_decode * V, (size_t)V * sizeof(float));
             e->prefix_prompt = prefill;
             e->prefix_next = next_wanted(e, prefill, 0);
         }
@@ -397,13 +419,16 @@ int gen_run_ids(model *m, const tokenizer *t, const int *const *prompt_ids, cons
     e.nthreads = omp_get_max_threads();
     e.kv = kv_create(m, e.B + 1, e.max_len);
     e.seqs = calloc((size_t)e.B, sizeof *e.seqs);
-    e.logits = malloc((size_t)(e.B + 1) * V * sizeof(float));
-    e.prefix_logits = malloc((size_t)V * sizeof(float));
+    /* on a GPU the logits stay there: the host needs no room for them */
+    e.dev = model_samples_on_device(m);
+    e.seeds = malloc((size_t)(e.B + 1) * sizeof *e.seeds);
+    e.logits = malloc(e.dev ? 1 : (size_t)(e.B + 1) * V * sizeof(float));
+    e.prefix_logits = malloc(e.dev ? 1 : (size_t)V * sizeof(float));
     e.chosen = malloc((size_t)(e.B + 1) * sizeof(int));
     e.chosen_lp = malloc((size_t)(e.B + 1) * sizeof(float));
     e.samplers = calloc((size_t)e.nthreads, sizeof *e.samplers);
     int rc = -1;
-    if (!e.kv || !e.seqs || !e.logits || !e.prefix_logits || !e.chosen || !e.chosen_lp || !e.samplers) {
+    if (!e.kv || !e.seqs || !e.logits || !e.prefix_logits || !e.chosen || !e.chosen_lp || !e.samplers || !e.seeds) {
         err_set(err, errcap, "out of memory for %d sequences of up to %d tokens", e.B, e.max_len);
         goto done;
     }
@@ -428,6 +453,7 @@ done:
         }
     free(e.seqs);
     free(e.logits);
+    free(e.seeds);
     free(e.prefix_logits);
     free(e.chosen);
     free(e.chosen_lp);

@@ -15,6 +15,12 @@
  * a rare sample whose draw lands on a boundary, so across batch sizes outputs agree almost always,
  * not always.)
  *
+ * On a backend that samples (a GPU: model_samples_on_device) the logits stay on the device: each step draws
+ * every row there (model_forward_sample) and only token ids and their log-probabilities come back. The draw of
+ * token j of a sample is seeded from (seed, prompt, sample, j) alone, so the same seed gives the same
+ * completions run to run and whatever the batch; greedy decoding picks the same ids as on the CPU (up to
+ * fp32 rounding of near-ties), sampled completions differ from the CPU's (another random generator).
+ *
  * A sequence stops at the first of: an end-of-sequence id of the model (every id in its
  * generation_config.json, e.g. Qwen's 151645 and 151643), a stop string appearing in its decoded text,
  * max_new_tokens generated tokens, or the model's context length.

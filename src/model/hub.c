@@ -78,7 +78,8 @@ typedef struct {
     bool offline;
     bool offline_from_env;
     hub_options opt;
-    CURL *curl;
+    CURL *curl;       /* the current request's handle: a fresh one per request (see new_handle) */
+    CURLSH *share;    /* connections, DNS and TLS sessions kept between those handles */
     char *err;
     size_t errcap;
     /* progress over all bytes of this call */
@@ -419,11 +420,21 @@ typedef enum { REQ_OK = 0, REQ_TRANSIENT, REQ_UNREACHABLE, REQ_FATAL } req_resul
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_global(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* A new easy handle for each request. libcurl 7.88 (Debian 12) keeps a pointer to the last response
+ * header of the previous transfer on a reused handle and follows it when the next response starts with a
+ * folded header line: a use-after-free any server could trigger (found by fuzz_hub). Connections are still
+ * reused through the share handle. On allocation failure s->curl is NULL and curl_easy_perform reports it. */
+static void new_handle(hub_session *s) {
+    if (s->curl) curl_easy_cleanup(s->curl);
+    s->curl = curl_easy_init();
+    if (s->curl && s->share) curl_easy_setopt(s->curl, CURLOPT_SHARE, s->share);
+}
+
 /* Common options; auth only when the URL is on the endpoint's origin (a CDN gets no token). */
 static struct curl_slist *setup_request(hub_session *s, const char *url, bool head, bool identity,
                                         http_meta *meta, char *errbuf) {
+    new_handle(s);
     CURL *c = s->curl;
-    curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "halo-forge/" HF_VERSION);
@@ -1339,14 +1350,19 @@ int hub_resolve(const char *model, char *dir_out, size_t cap, const hub_options 
                               dir_out, cap);
     load_token(s);
     pthread_once(&curl_once, curl_global);
-    s->curl = curl_easy_init();
-    if (!s->curl) {
+    s->share = curl_share_init();
+    if (!s->share) {
         set_err(err, errcap, "cannot initialise libcurl");
         return -1;
     }
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     int rc = resolve_online(s, dir_out, cap);
-    curl_easy_cleanup(s->curl);
+    if (s->curl) curl_easy_cleanup(s->curl);
     s->curl = NULL;
+    curl_share_cleanup(s->share);
+    s->share = NULL;
     memset(s->token, 0, sizeof s->token);
     if (rc == 0) log_debug("%s -> %s", model, dir_out);
     return rc;

@@ -49,6 +49,10 @@ struct model {
     fwd_model core;  /* the one model the forward pass runs: the weights above as the backend holds them */
     bool mapped;     /* core's weights are mapped (map_weights) */
     scratch s;
+    /* device sampling (model_forward_sample): logits of up to dl_rows rows, the kept prefill row, host rows */
+    float *dl, *kept;
+    int dl_rows;
+    int *rows_host;
 };
 
 struct kv_cache {
@@ -489,11 +493,24 @@ static model *load_any(const char *dir, bk_backend *bk, int depth, char *err, si
     return m;
 }
 
+static bk_backend *default_bk;
+
+void model_set_default_backend(bk_backend *bk) { default_bk = bk; }
+bk_backend *model_default_backend(void) { return default_bk ? default_bk : bk_cpu(); }
+
 model *model_load_on(const char *dir, bk_backend *bk, char *err, size_t errcap) {
+    /* every op the forward pass and the cache call must be there: a clear error now, not a NULL call later */
+    char e[512];
+    if (bk_ops_check(bk, BK_NEED_INFER, e, sizeof e) != 0) {
+        err_set(err, errcap, "%s: %s", dir, e);
+        return NULL;
+    }
     return load_any(dir, bk, 0, err, errcap);
 }
 
-model *model_load(const char *dir, char *err, size_t errcap) { return load_any(dir, bk_cpu(), 0, err, errcap); }
+model *model_load(const char *dir, char *err, size_t errcap) {
+    return model_load_on(dir, model_default_backend(), err, errcap);
+}
 
 const char *const model_proj_names[MODEL_NPROJ] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                    "gate_proj", "up_proj", "down_proj"};
@@ -521,6 +538,21 @@ int model_own(model *m, void *buf) {
 
 static size_t weight_bytes(const mm_weight *w) {
     return (size_t)w->rows * (size_t)w->cols * (w->dtype == MM_DTYPE_F32 ? 4 : 2);
+}
+
+/* Bytes of the weights as the backend holds them (matrices at their dtype, fp32 vectors). */
+static size_t model_weight_bytes(const model *m) {
+    const model_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden_size, qd = (size_t)c->num_heads * c->head_dim;
+    size_t kvd = (size_t)c->num_kv_heads * c->head_dim;
+    size_t n = weight_bytes(&m->embed) + (c->tie_embeddings ? 0 : weight_bytes(&m->head)) + H * 4;
+    for (int l = 0; l < c->num_layers; l++) {
+        const layer_weights *w = &m->layers[l];
+        n += 2 * H * 4 + weight_bytes(&w->q) + weight_bytes(&w->k) + weight_bytes(&w->v) + weight_bytes(&w->o) +
+             weight_bytes(&w->gate) + weight_bytes(&w->up) + weight_bytes(&w->down);
+        if (w->bq) n += (qd + 2 * kvd) * 4;
+    }
+    return n;
 }
 
 static void unmap_weights(model *m) {
@@ -583,7 +615,10 @@ static int map_weights(model *m, char *err, size_t errcap) {
     if (ok) return 0;
     unmap_weights(m);
 oom:
-    err_set(err, errcap, "model: out of %s memory for the weights", bk->name);
+    if (bk->host_memory) err_set(err, errcap, "model: out of %s memory for the weights", bk->name);
+    else /* the device's allocator says how much was asked for and how much is free */
+        err_set(err, errcap, "model: %.2f GiB of weights do not fit on %s: %s", (double)model_weight_bytes(m) / (1 << 30),
+                bk->name, bk->err);
     return -1;
 }
 
@@ -632,6 +667,9 @@ void model_free(model *m) {
     if (!m) return;
     fwd_profile_print();
     if (m->core.bk) {
+        m->core.bk->op.free(m->core.bk, m->dl);
+        m->core.bk->op.free(m->core.bk, m->kept);
+        free(m->rows_host);
         scratch_free(m);
         unmap_weights(m);
     }
@@ -854,5 +892,86 @@ int model_logprobs(model *m, const int *tokens, int ntok, float *logprobs, char 
     bk->op.free(bk, lg);
     bk->op.free(bk, h);
     bk->op.free(bk, lp);
+    return rc;
+}
+
+/* ---------- sampling on the backend ---------- */
+
+bool model_samples_on_device(const model *m) { return m->core.bk->op.sample != NULL && !m->core.bk->host_memory; }
+
+/* Device logits for n rows and host row indices for n (+ the kept row). */
+static int sample_reserve(model *m, int n, char *err, size_t errcap) {
+    bk_backend *bk = m->core.bk;
+    const size_t V = (size_t)m->cfg.vocab_size;
+    if (!m->kept && !(m->kept = bk->op.alloc(bk, V * sizeof(float)))) goto oom;
+    if (n <= m->dl_rows) return 0;
+    bk->op.free(bk, m->dl);
+    free(m->rows_host);
+    m->dl_rows = 0;
+    m->dl = bk->op.alloc(bk, (size_t)n * V * sizeof(float));
+    m->rows_host = malloc((size_t)n * sizeof(int));
+    if (!m->dl || !m->rows_host) goto oom;
+    m->dl_rows = n;
+    return 0;
+oom:
+    err_set(err, errcap, "model: out of %s memory for the logits of %d rows: %s", bk->name, n, bk->err);
+    return -1;
+}
+
+int model_forward_sample(model *m, kv_cache *kv, int n, const int *slots, const int *const *tokens, const int *ntok,
+                         int n_draw, float temperature, float top_p, int top_k, const uint64_t *seeds, int *ids,
+                         float *lps, bool keep_last, char *err, size_t errcap) {
+    bk_backend *bk = m->core.bk;
+    if (!model_samples_on_device(m)) {
+        err_set(err, errcap, "model: the %s backend does not sample on its own", bk->name);
+        return -1;
+    }
+    if (n <= 0) return 0;
+    if (n_draw < 0 || n_draw > n) {
+        err_set(err, errcap, "model: %d draws for %d entries", n_draw, n);
+        return -1;
+    }
+    int T;
+    if (prepare(m, kv, n, slots, tokens, ntok, &T, err, errcap) != 0) return -1;
+    if (run_layers(m, kv, T, err, errcap) != 0) return -1;
+    for (int i = 0; i < n; i++) kv->len[slots[i]] += ntok[i];
+    if (sample_reserve(m, n, err, errcap) != 0) return -1;
+    for (int i = 0, t = 0; i < n; i++) {
+        t += ntok[i];
+        m->rows_host[i] = t - 1;
+    }
+    const int V = m->cfg.vocab_size;
+    /* the normed rows go where the layers' norm output was (s->xb, T >= n rows): nothing else to allocate */
+    fwd_logits(&m->core, m->dl, m->s.x, m->rows_host, n, m->s.xb);
+    if (keep_last) bk->op.copy(bk, m->kept, m->dl + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
+    const bk_sample_params sp = {temperature, top_p, top_k};
+    if (n_draw && bk->op.sample(bk, ids, lps, m->dl, NULL, n_draw, V, &sp, seeds) != 0) {
+        err_set(err, errcap, "model: sampling on %s: %s", bk->name, bk->err);
+        return -1;
+    }
+    if (!n_draw && bk->op.sync(bk) != 0) {
+        err_set(err, errcap, "model: %s", bk->err);
+        return -1;
+    }
+    return 0;
+}
+
+int model_sample_kept(model *m, int n, float temperature, float top_p, int top_k, const uint64_t *seeds, int *ids,
+                      float *lps, char *err, size_t errcap) {
+    bk_backend *bk = m->core.bk;
+    if (!model_samples_on_device(m) || !m->kept) {
+        err_set(err, errcap, "model: no kept logits to sample from");
+        return -1;
+    }
+    if (n <= 0) return 0;
+    int *rows = calloc((size_t)n, sizeof *rows); /* every draw from row 0: the kept row */
+    if (!rows) {
+        err_set(err, errcap, "model: out of memory");
+        return -1;
+    }
+    const bk_sample_params sp = {temperature, top_p, top_k};
+    int rc = bk->op.sample(bk, ids, lps, m->kept, rows, n, m->cfg.vocab_size, &sp, seeds);
+    free(rows);
+    if (rc) err_set(err, errcap, "model: sampling on %s: %s", bk->name, bk->err);
     return rc;
 }

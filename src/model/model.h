@@ -56,6 +56,12 @@ model *model_load(const char *dir, char *err, size_t errcap);
  * the model's activations and KV caches live in the backend's memory. bk must outlive the model. */
 struct bk_backend;
 model *model_load_on(const char *dir, struct bk_backend *bk, char *err, size_t errcap);
+/* The backend model_load (and everything that loads through it: adapters, model_load_weights, gguf) puts
+ * models on: the CPU's until set. `--device cuda` sets the GPU's here once, before any model is loaded, so that
+ * generate, score, test, benchmark and the sampling of raft/rl train all run there (training keeps its own,
+ * train_model.c). NULL restores the CPU. The caller keeps bk alive until every model on it is freed. */
+void model_set_default_backend(struct bk_backend *bk);
+struct bk_backend *model_default_backend(void);
 void model_free(model *m);
 const model_config *model_get_config(const model *m);
 /* Number of parameters (counting a tied head once). */
@@ -97,6 +103,22 @@ void kv_copy(kv_cache *kv, int dst_slot, int src_slot);
  * slot would exceed max_len (err says which). */
 int model_forward(model *m, kv_cache *kv, int n, const int *slots, const int *const *tokens, const int *ntok,
                   float *logits, char *err, size_t errcap);
+
+/* Whether the model's backend draws tokens itself (op.sample: a GPU), so that model_forward_sample can be used
+ * and only token ids cross the bus. */
+bool model_samples_on_device(const model *m);
+/* model_forward, then on the backend: the next token of each of the first n_draw entries is drawn into ids[i]
+ * with seeds[i] (the same seed and logits give the same id; see bk_ops.sample) at temperature (<= 0: greedy),
+ * top_p (1: off) and top_k (0: off), and its log-probability under that distribution into lps[i] (may be NULL).
+ * With keep_last the logits after entry n-1 (a prompt's prefill) stay on the device for model_sample_kept.
+ * Needs model_samples_on_device. Returns 0, or -1 with the reason in err. */
+int model_forward_sample(model *m, kv_cache *kv, int n, const int *slots, const int *const *tokens, const int *ntok,
+                         int n_draw, float temperature, float top_p, int top_k, const uint64_t *seeds, int *ids,
+                         float *lps, bool keep_last, char *err, size_t errcap);
+/* n draws (seeds[n]) from the logits the last model_forward_sample with keep_last kept: the first tokens of a
+ * prompt's samples. */
+int model_sample_kept(model *m, int n, float temperature, float top_p, int top_k, const uint64_t *seeds, int *ids,
+                      float *lps, char *err, size_t errcap);
 
 /* Full-sequence forward without a cache (the reference path for tests and for scoring):
  * logits receives ntok rows of vocab_size floats, one per position. */

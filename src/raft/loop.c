@@ -1,5 +1,6 @@
 /* raft loop: generate, verify, filter, train, and sample the next cycle from the trained weights. */
 #include "raft/loop.h"
+#include "dist/dist.h"
 #include "core/err.h"
 
 #include "bench/prompts.h"
@@ -56,6 +57,7 @@ void raft_loop_options_default(raft_loop_options *o) {
     o->max_seq_len = 2048;
     o->algorithm = RL_RAFT;
     rl_update_opts_default(&o->rl, RL_GRPO);
+    o->max_refill_rounds = 3;
 }
 
 /* ---- weights ---- */
@@ -154,38 +156,241 @@ static int write_verified(cJSON **recs, size_t n, const vf_result *res, const ch
 
 /* Samples the selected prompts from the weights prev (NULL: the base), verifying as they come, with the
  * cycle's samples file as the rollout journal (a rerun continues after its last complete line), then
- * writes the verified file. 0 done, 1 cancelled, -1 error. */
+ * writes the verified file. round > 0: refill round `round` of DAPO's dynamic sampling (its own seed; the
+ * records say "refill_round"). Times and tokens are added to rep. 0 done, 1 cancelled, -1 error. */
 static int sample_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const size_t *sel, size_t nsel,
-                        const char *prev, const char *samples_path, const char *verified_path, int cycle,
+                        const char *prev, const char *samples_path, const char *verified_path, int cycle, int round,
                         raft_cycle_report *rep, char *err, size_t errcap) {
-    char label[32];
-    snprintf(label, sizeof label, "Cycle %d", cycle);
+    char label[48];
+    if (round > 0) snprintf(label, sizeof label, "Cycle %d refill %d", cycle, round);
+    else snprintf(label, sizeof label, "Cycle %d", cycle);
     rollout_opts ro = {.label = label, .model_dir = o->model_dir, .weights_dir = prev, .prompts = ps, .select = sel,
                        .n_select = nsel, .samples_per_prompt = o->samples_per_prompt,
                        .max_new_tokens = o->max_new_tokens, .gen_batch_size = o->gen_batch_size,
-                       .temperature = o->temperature, .seed = o->seed + (uint64_t)cycle * 1000003u,
+                       .temperature = o->temperature,
+                       .seed = o->seed + (uint64_t)cycle * 1000003u + (uint64_t)round * 104729u,
                        .system_prompt = o->system_prompt, .verifier = &o->verifier, .journal_path = samples_path,
                        .cancel = o->cancel, .record_tokens = o->algorithm != RL_RAFT,
                        .exact = o->algorithm != RL_RAFT && !o->rl.fast};
     rollout_result r;
     int rrc = rollout_run(&ro, &r, err, errcap);
     if (rrc) return rrc;
-    rep->gen_seconds = r.generation_seconds;
-    rep->generated_tokens = r.gen.generated_tokens;
-    rep->verify_seconds = r.verify_wait_seconds;
+    rep->gen_seconds += r.generation_seconds;
+    rep->generated_tokens += r.gen.generated_tokens;
+    rep->verify_seconds += r.verify_wait_seconds;
     int rc = -1;
     cJSON **recs = calloc(r.n + 1, sizeof *recs);
     for (size_t i = 0; recs && i < r.n; i++)
-        if (!(recs[i] = rollout_record(&ro, &r, i))) {
+        if (!(recs[i] = rollout_record(&ro, &r, i)) ||
+            (round > 0 && !cJSON_AddNumberToObject(recs[i], "refill_round", round))) {
             err_set(err, errcap, "raft: out of memory");
             goto out;
         }
     if (!recs) err_set(err, errcap, "raft: out of memory");
-    else rc = write_verified(recs, r.n, r.results, verified_path, err, errcap);
+    else if (dist_is_root()) rc = write_verified(recs, r.n, r.results, verified_path, err, errcap);
+    else rc = 0;
+    rc = dist_root_rc(rc, err, errcap); /* rank 0 alone writes it; the others read it once it is there */
 out:
     for (size_t i = 0; recs && i < r.n; i++) cJSON_Delete(recs[i]);
     free(recs);
     rollout_result_free(&r);
+    return rc;
+}
+
+/* ---- DAPO's dynamic sampling with refill (loop.h) ---- */
+
+/* A cycle's verified records: the base round's, then each refill round's (owned). */
+typedef struct {
+    cJSON **recs;
+    size_t n, cap;
+} recset;
+
+static void recset_free(recset *rs) {
+    for (size_t i = 0; i < rs->n; i++) cJSON_Delete(rs->recs[i]);
+    free(rs->recs);
+    memset(rs, 0, sizeof *rs);
+}
+
+static char *refill_path(char *out, size_t cap, const char *out_dir, int cycle, int round, bool verified) {
+    snprintf(out, cap, "%s/cycle_%d_refill_%d_%s.jsonl", out_dir, cycle, round, verified ? "verified" : "samples");
+    return out;
+}
+
+/* Appends the records of a verified file whose prompt is in ps; those of refill round `round` > 0 say so in
+ * "refill_round". 0, or -1 with err. */
+static int load_verified(const char *path, const bench_prompt_set *ps, int round, recset *rs, char *err,
+                         size_t errcap) {
+    jsonl_reader r;
+    if (jsonl_open(&r, path) != 0) {
+        err_set(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    int jrc, rc = 0;
+    cJSON *obj;
+    char e[512];
+    while ((jrc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
+        if (jrc < 0) continue;
+        if (bench_prompts_find(ps, json_get_str(obj, "prompt_id", "")) < 0) {
+            cJSON_Delete(obj);
+            continue;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, "refill_round");
+        if (rs->n == rs->cap) {
+            size_t cap = rs->cap ? rs->cap * 2 : 64;
+            cJSON **nr = realloc(rs->recs, cap * sizeof *nr);
+            if (!nr) {
+                cJSON_Delete(obj);
+                rc = -1;
+                break;
+            }
+            rs->recs = nr;
+            rs->cap = cap;
+        }
+        rs->recs[rs->n++] = obj;
+        if (round > 0 && !cJSON_AddNumberToObject(obj, "refill_round", round)) {
+            rc = -1;
+            break;
+        }
+    }
+    jsonl_close(&r);
+    if (rc) err_set(err, errcap, "raft: out of memory");
+    return rc;
+}
+
+typedef struct {
+    int wanted;                  /* groups with a learning signal the batch wants: the cycle's prompts */
+    int sampled, signal;         /* groups sampled in every round; those whose rewards differ */
+    int rounds, refill_groups;   /* refill rounds run; groups they sampled */
+    int batch, dropped, refilled, surplus; /* the batch's groups; its equal-reward ones; its signal groups from
+                                              refill rounds; groups after the batch, left out */
+} dyn_summary;
+
+typedef struct {
+    int round, sidx;
+    long prompt;
+    double reward;
+    size_t rec;
+} dyn_item;
+
+static int cmp_dyn(const void *a, const void *b) {
+    const dyn_item *x = a, *y = b;
+    if (x->round != y->round) return (x->round > y->round) - (x->round < y->round);
+    if (x->prompt != y->prompt) return (x->prompt > y->prompt) - (x->prompt < y->prompt);
+    return (x->sidx > y->sidx) - (x->sidx < y->sidx);
+}
+
+/* Groups the records (round, prompt) and fills d; with in_batch, marks the records of the batch. 0, or -1 when
+ * out of memory. */
+static int dyn_scan(const recset *rs, const bench_prompt_set *ps, int G, int wanted, bool *in_batch,
+                    dyn_summary *d) {
+    memset(d, 0, sizeof *d);
+    d->wanted = wanted;
+    dyn_item *it = malloc((rs->n + 1) * sizeof *it);
+    if (!it) return -1;
+    for (size_t i = 0; i < rs->n; i++)
+        it[i] = (dyn_item){(int)json_get_num(rs->recs[i], "refill_round", 0),
+                           (int)json_get_num(rs->recs[i], "sample_idx", -1),
+                           bench_prompts_find(ps, json_get_str(rs->recs[i], "prompt_id", "")),
+                           json_get_num(rs->recs[i], "reward", 0), i};
+    qsort(it, rs->n, sizeof *it, cmp_dyn);
+    int in = 0; /* signal groups in the batch so far */
+    for (size_t i = 0; i < rs->n;) {
+        size_t j = i;
+        while (j < rs->n && it[j].round == it[i].round && it[j].prompt == it[i].prompt) j++;
+        bool whole = (int)(j - i) == G, equal = true;
+        for (size_t k = i; k < j; k++) {
+            whole &= it[k].sidx == (int)(k - i);
+            equal &= it[k].reward == it[i].reward;
+        }
+        const bool signal = whole && !equal;
+        d->sampled++;
+        d->signal += signal;
+        if (it[i].round > d->rounds) d->rounds = it[i].round;
+        d->refill_groups += it[i].round > 0;
+        if (in >= wanted) {
+            d->surplus++;
+        } else {
+            d->batch++;
+            d->dropped += whole && equal;
+            if (signal) {
+                in++;
+                d->refilled += it[i].round > 0;
+            }
+            for (size_t k = i; in_batch && k < j; k++) in_batch[it[k].rec] = true;
+        }
+        i = j;
+    }
+    free(it);
+    return 0;
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(size_t *a, size_t n, uint64_t *st) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(st) % i), t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Runs the refill rounds cycle c still needs (a round whose verified file exists is read, not sampled again; a
+ * half-sampled one continues from its journal), adding their records to rs. 0, 1 cancelled, -1 error. */
+static int refill_cycle(const raft_loop_options *o, const bench_prompt_set *ps, const size_t *sel, size_t nsel,
+                        const char *prev, int cycle, recset *rs, raft_cycle_report *rep, char *err, size_t errcap) {
+    const size_t np = ps->count;
+    const int wanted = (int)nsel;
+    size_t *order = malloc((np + 1) * sizeof *order), *pick = malloc((nsel + 1) * sizeof *pick), pos = 0;
+    bool *chosen = calloc(np + 1, sizeof *chosen);
+    int rc = -1;
+    char spath[4300], vpath[4300];
+    if (!order || !pick || !chosen) {
+        err_set(err, errcap, "raft: out of memory");
+        goto out;
+    }
+    size_t k0 = 0;
+    for (size_t i = 0; i < nsel; i++) chosen[sel[i]] = true;
+    for (size_t i = 0; i < np; i++)
+        if (!chosen[i]) order[k0++] = i;
+    for (size_t i = 0; i < nsel; i++) order[k0 + i] = sel[i];
+    uint64_t st = o->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)cycle);
+    shuffle(order, k0, &st);
+    shuffle(order + k0, nsel, &st);
+    for (int round = 1; round <= o->max_refill_rounds; round++) {
+        dyn_summary d;
+        if (dyn_scan(rs, ps, o->samples_per_prompt, wanted, NULL, &d)) {
+            err_set(err, errcap, "raft: out of memory");
+            goto out;
+        }
+        if (d.signal >= wanted) break;
+        const long missing = wanted - d.signal;
+        long k = d.signal > 0 ? (missing * d.sampled + d.signal - 1) / d.signal : wanted;
+        if (k > wanted) k = wanted;
+        for (long i = 0; i < k; i++) pick[i] = order[(pos + (size_t)i) % np];
+        pos += (size_t)k;
+        log_info("Cycle %d: %d of %d groups carry a learning signal, %d wanted; refill round %d: %ld more prompt%s",
+                 cycle, d.signal, d.sampled, wanted, round, k, k == 1 ? "" : "s");
+        refill_path(spath, sizeof spath, o->output_dir, cycle, round, false);
+        refill_path(vpath, sizeof vpath, o->output_dir, cycle, round, true);
+        if (!fs_exists(vpath)) {
+            int g = sample_cycle(o, ps, pick, (size_t)k, prev, spath, vpath, cycle, round, rep, err, errcap);
+            if (g != 0 || cancelled(o)) {
+                rc = g < 0 ? -1 : 1;
+                goto out;
+            }
+        }
+        if (load_verified(vpath, ps, round, rs, err, errcap)) goto out;
+    }
+    rc = 0;
+out:
+    free(order);
+    free(pick);
+    free(chosen);
     return rc;
 }
 
@@ -231,51 +436,74 @@ static int write_kept(const char *cdir, cJSON *const *recs, const long *kept, lo
     return 0;
 }
 
-/* Filters the verified samples, trains on the kept ones, writes cycle_c_final/ and the cycle's
- * statistics entry. 0 done, 1 cancelled, -1 error. */
-static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, int cycle, double threshold,
-                       double keep, const char *verified_path, const char *prev_adapter, raft_curriculum *cur,
-                       raft_cycle_report *rep, char *err, size_t errcap) {
-    jsonl_reader r;
-    if (jsonl_open(&r, verified_path) != 0) {
-        err_set(err, errcap, "%s: cannot open: %s", verified_path, strerror(errno));
-        return -1;
+/* cycle_c/train.jsonl (the kept samples as chat records) and kept.jsonl. 0, or -1 (err). */
+static int write_train_data(const raft_loop_options *o, const char *cdir, const char *data_path, cJSON *const *recs,
+                            const long *kept, long nk, char *err, size_t errcap) {
+    FILE *f = NULL;
+    if (fs_mkdirs(cdir) != 0) {
+        err_set(err, errcap, "%s: cannot create: %s", cdir, strerror(errno));
+        goto fail;
     }
-    int rc = -1, jrc;
-    size_t n = 0, cap = 0;
-    cJSON **recs = NULL;
-    raft_scored *sc = NULL;
+    if (!(f = fopen(data_path, "w"))) {
+        err_set(err, errcap, "%s: cannot write: %s", data_path, strerror(errno));
+        goto fail;
+    }
+    for (long i = 0; i < nk; i++) {
+        const cJSON *rec = recs[kept[i]];
+        cJSON *d = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(d, "messages");
+        const char *roles[3] = {"system", "user", "assistant"};
+        const char *texts[3] = {o->system_prompt, json_get_str(rec, "prompt", ""),
+                                json_get_str(rec, "completion", "")};
+        for (int k = (o->system_prompt && *o->system_prompt) ? 0 : 1; k < 3; k++) {
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "role", roles[k]);
+            cJSON_AddStringToObject(m, "content", texts[k]);
+            cJSON_AddItemToArray(msgs, m);
+        }
+        int wrc = jsonl_write(f, d);
+        cJSON_Delete(d);
+        if (wrc) {
+            err_set(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        err_set(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
+        goto fail;
+    }
+    f = NULL;
+    if (write_kept(cdir, recs, kept, nk, err, errcap)) goto fail;
+    return 0;
+fail:
+    if (f) fclose(f);
+    return -1;
+}
+
+/* Filters the verified samples (rs: the cycle's records, every round's; borrowed), trains on the kept ones (RL:
+ * on the records in_batch marks, every record when NULL; dyn: dynamic sampling's figures, or NULL), writes
+ * cycle_c_final/ and the cycle's statistics entry. 0 done, 1 cancelled, -1 error. */
+static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, int cycle, double threshold,
+                       double keep, const char *verified_path, const recset *rs, const bool *in_batch,
+                       const dyn_summary *dyn, const char *prev_adapter, raft_curriculum *cur,
+                       raft_cycle_report *rep, char *err, size_t errcap) {
+    int rc = -1;
+    const size_t n = rs->n;
+    cJSON *const *recs = rs->recs;
+    cJSON **batch = NULL;
+    raft_scored *sc = malloc((n + 1) * sizeof *sc);
     long *kept = NULL;
     FILE *f = NULL;
-    cJSON *entry = NULL, *obj;
-    char e[512];
-    while ((jrc = jsonl_next(&r, &obj, e, sizeof e)) != 0) {
-        if (jrc < 0) continue;
-        long pi = bench_prompts_find(ps, json_get_str(obj, "prompt_id", ""));
-        if (pi < 0) {
-            cJSON_Delete(obj);
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            cJSON **nr = realloc(recs, cap * sizeof *nr);
-            raft_scored *ns = realloc(sc, cap * sizeof *ns);
-            if (nr) recs = nr;
-            if (ns) sc = ns;
-            if (!nr || !ns) {
-                cJSON_Delete(obj);
-                jsonl_close(&r);
-                err_set(err, errcap, "raft: out of memory");
-                goto out;
-            }
-        }
-        recs[n] = obj;
-        sc[n].prompt = pi;
-        sc[n].reward = json_get_num(obj, "reward", 0);
-        sc[n].success = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "success"));
-        n++;
+    cJSON *entry = NULL;
+    if (!sc) {
+        err_set(err, errcap, "raft: out of memory");
+        goto out;
     }
-    jsonl_close(&r);
+    for (size_t i = 0; i < n; i++) {
+        sc[i].prompt = bench_prompts_find(ps, json_get_str(recs[i], "prompt_id", ""));
+        sc[i].reward = json_get_num(recs[i], "reward", 0);
+        sc[i].success = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(recs[i], "success"));
+    }
 
     raft_filter_cfg fc = o->filter;
     fc.reward_threshold = threshold;
@@ -311,7 +539,8 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         rl_cycle_opts co = {.model_dir = o->model_dir, .prev = prev_adapter, .full_finetune = o->full_finetune,
                             .lora_rank = o->lora_rank, .lora_alpha = o->lora_alpha, .system_prompt = o->system_prompt,
                             .verified_path = verified_path, .cycle_dir = cdir, .final_dir = final_dir,
-                            .samples_per_prompt = o->samples_per_prompt, .update = o->rl};
+                            .samples_per_prompt = o->samples_per_prompt, .update = o->rl,
+                            .backend = o->train_backend};
         co.update.obj.algo = o->algorithm;
         co.update.learning_rate = lr;
         co.update.temperature = o->temperature;
@@ -319,9 +548,23 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         co.update.cycle = cycle;
         co.update.cancel = o->cancel;
         co.update.sampling_tokens_per_s = rep->gen_seconds > 0 ? (double)rep->generated_tokens / rep->gen_seconds : NAN;
-        log_info("Cycle %d: %s update on %ld samples, learning rate %.3g", cycle, rl_algo_name(o->algorithm), (long)n,
+        co.update.groups_refilled = dyn ? dyn->refilled : 0;
+        size_t nb = 0;
+        if (!(batch = malloc((n + 1) * sizeof *batch))) {
+            err_set(err, errcap, "raft: out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!in_batch || in_batch[i]) batch[nb++] = recs[i];
+        if (dyn)
+            log_info("Cycle %d: dynamic sampling: %d of %d groups in the batch carry a learning signal (%d wanted); "
+                     "%d dropped (rewards all equal), %d refilled from %d prompts in %d refill round%s, %d surplus "
+                     "left out",
+                     cycle, dyn->batch - dyn->dropped, dyn->batch, dyn->wanted, dyn->dropped, dyn->refilled,
+                     dyn->refill_groups, dyn->rounds, dyn->rounds == 1 ? "" : "s", dyn->surplus);
+        log_info("Cycle %d: %s update on %ld samples, learning rate %.3g", cycle, rl_algo_name(o->algorithm), (long)nb,
                  lr);
-        int r = rl_cycle_train(&co, recs, n, &rr, err, errcap);
+        int r = rl_cycle_train(&co, batch, nb, &rr, err, errcap);
         if (r) {
             if (r == 1 || cancelled(o)) rc = 1;
             goto out;
@@ -335,47 +578,17 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
                  rr.entropy, rr.mismatch_max, rr.mismatch_mean);
     } else if (nk == 0) {
         log_warn("Cycle %d: no sample kept; the weights stay as they were", cycle);
-        if (o->full_finetune) {
-            if (carry_model(prev_adapter ? prev_adapter : o->model_dir, final_dir, err, errcap)) goto out;
-        } else if (carry_adapter(o, prev_adapter, final_dir, err, errcap)) {
-            goto out;
-        }
+        int crc = 0;
+        if (dist_is_root())
+            crc = o->full_finetune ? carry_model(prev_adapter ? prev_adapter : o->model_dir, final_dir, err, errcap)
+                                   : carry_adapter(o, prev_adapter, final_dir, err, errcap);
+        if (dist_root_rc(crc, err, errcap)) goto out;
     } else {
-        if (fs_mkdirs(cdir) != 0) {
-            err_set(err, errcap, "%s: cannot create: %s", cdir, strerror(errno));
-            goto out;
-        }
         snprintf(data_path, sizeof data_path, "%s/train.jsonl", cdir);
-        if (!(f = fopen(data_path, "w"))) {
-            err_set(err, errcap, "%s: cannot write: %s", data_path, strerror(errno));
+        /* rank 0 alone writes the training data; the others read it once it is there */
+        if (dist_root_rc(dist_is_root() ? write_train_data(o, cdir, data_path, recs, kept, nk, err, errcap) : 0, err,
+                         errcap))
             goto out;
-        }
-        for (long i = 0; i < nk; i++) {
-            const cJSON *rec = recs[kept[i]];
-            cJSON *d = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(d, "messages");
-            const char *roles[3] = {"system", "user", "assistant"};
-            const char *texts[3] = {o->system_prompt, json_get_str(rec, "prompt", ""),
-                                    json_get_str(rec, "completion", "")};
-            for (int k = (o->system_prompt && *o->system_prompt) ? 0 : 1; k < 3; k++) {
-                cJSON *m = cJSON_CreateObject();
-                cJSON_AddStringToObject(m, "role", roles[k]);
-                cJSON_AddStringToObject(m, "content", texts[k]);
-                cJSON_AddItemToArray(msgs, m);
-            }
-            int wrc = jsonl_write(f, d);
-            cJSON_Delete(d);
-            if (wrc) {
-                err_set(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
-                goto out;
-            }
-        }
-        if (fclose(f) != 0) {
-            f = NULL;
-            err_set(err, errcap, "%s: write failed: %s", data_path, strerror(errno));
-            goto out;
-        }
-        f = NULL;
-        if (write_kept(cdir, recs, kept, nk, err, errcap)) goto out;
         train_options to;
         train_options_default(&to);
         /* full: cycle c trains the weights cycle c-1 left (cycle 1: the base, with --checkpoint's adapter
@@ -405,6 +618,7 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
         to.seed = o->seed + (uint64_t)cycle;
         to.init_adapter = o->full_finetune ? NULL : prev_adapter;
         to.cancel = o->cancel;
+        to.backend = o->train_backend;
         rep->train_steps = steps;
         log_info("Cycle %d: training on %ld samples, %ld optimizer step%s, learning rate %.3g", cycle, nk, steps,
                  steps == 1 ? "" : "s", lr);
@@ -412,14 +626,18 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
             if (cancelled(o)) rc = 1;
             goto out;
         }
-        snprintf(path, sizeof path, "%s/metrics.jsonl", cdir);
-        rep->train_loss = mean_loss(path);
         snprintf(path, sizeof path, "%s/final_model", cdir);
-        fs_remove_tree(final_dir);
-        if (rename(path, final_dir) != 0) {
-            err_set(err, errcap, "%s: cannot rename %s into place: %s", final_dir, path, strerror(errno));
-            goto out;
+        int mrc = 0;
+        if (dist_is_root()) { /* rank 0 alone saved it */
+            fs_remove_tree(final_dir);
+            if (rename(path, final_dir) != 0) {
+                err_set(err, errcap, "%s: cannot rename %s into place: %s", final_dir, path, strerror(errno));
+                mrc = -1;
+            }
         }
+        if (dist_root_rc(mrc, err, errcap)) goto out;
+        snprintf(path, sizeof path, "%s/metrics.jsonl", cdir); /* complete now: rank 0 wrote it */
+        rep->train_loss = mean_loss(path);
     }
     rep->train_seconds = time_now() - t0;
 
@@ -436,7 +654,11 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
             {"optimizer_steps", (double)rr.steps}, {"skipped_steps", (double)rr.skipped_steps},
             {"groups", rr.groups}, {"groups_used", rr.groups_used}, {"samples_used", (double)rr.samples_used},
             {"loss_tokens", (double)rr.tokens_used}, {"mean_reward", rr.mean_reward}, {"reward_std", rr.reward_std},
-            {"zero_std_group_fraction", rr.zero_std_fraction}, {"response_length", rr.response_length},
+            {"zero_std_group_fraction", rr.zero_std_fraction}, {"groups_dropped", rr.groups_dropped},
+            {"groups_refilled", dyn ? dyn->refilled : 0}, {"groups_wanted", dyn ? dyn->wanted : rr.groups},
+            {"groups_sampled", dyn ? dyn->sampled : rr.groups}, {"groups_surplus", dyn ? dyn->surplus : 0},
+            {"refill_rounds", dyn ? dyn->rounds : 0}, {"refill_groups_sampled", dyn ? dyn->refill_groups : 0},
+            {"response_length", rr.response_length},
             {"clipped_length_ratio", rr.clipped_length_ratio}, {"loss", rr.loss}, {"clip_fraction", rr.clip_fraction},
             {"kl", rr.kl}, {"entropy", rr.entropy}, {"logprob_mismatch_max", rr.mismatch_max},
             {"logprob_mismatch_mean", rr.mismatch_mean}, {"ratio_deviation_max", rr.ratio_dev_max},
@@ -459,15 +681,16 @@ static int train_cycle(const raft_loop_options *o, const bench_prompt_set *ps, i
     cJSON_AddNumberToObject(entry, "training_time_s", rep->train_seconds);
     cJSON_AddNumberToObject(entry, "generated_tokens", (double)rep->generated_tokens);
     fs_join(path, sizeof path, o->output_dir, "raft_statistics.json");
-    if (raft_statistics_put(path, entry, err, errcap)) goto out;
+    int src = dist_is_root() ? raft_statistics_put(path, entry, err, errcap) : 0;
     char tberr[512]; /* the TensorBoard view of the statistics; the JSON stays the record */
-    if (tblog_raft(o->output_dir, tberr, sizeof tberr)) log_warn("%s (TensorBoard events not updated)", tberr);
+    if (!src && dist_is_root() && tblog_raft(o->output_dir, tberr, sizeof tberr))
+        log_warn("%s (TensorBoard events not updated)", tberr);
+    if (dist_root_rc(src, err, errcap)) goto out;
     rc = 0;
 out:
     if (f) fclose(f);
     cJSON_Delete(entry);
-    for (size_t i = 0; i < n; i++) cJSON_Delete(recs[i]);
-    free(recs);
+    free(batch);
     free(sc);
     free(kept);
     return rc;
@@ -522,11 +745,17 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
     const bench_prompt_set *psp = o->prompts ? o->prompts : &own;
     raft_curriculum cur = {0};
     size_t *sel = NULL;
+    recset rs = {0};
+    bool *in_batch = NULL;
     cJSON *hist = NULL;
     int rc = -1;
     char path[4400], samples_path[4200], verified_path[4200], prev_final[4200];
     if (o->cycles < 1 || o->samples_per_prompt < 1) {
         err_set(err, errcap, "raft: cycles and samples per prompt must be at least 1");
+        return -1;
+    }
+    if (o->max_refill_rounds < 0 || o->max_refill_rounds > RAFT_MAX_REFILL_ROUNDS) {
+        err_set(err, errcap, "raft: refill rounds must be within 0..%d", RAFT_MAX_REFILL_ROUNDS);
         return -1;
     }
     if (fs_mkdirs(o->output_dir) != 0) {
@@ -564,6 +793,10 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
            that is redone after a crash is never counted twice */
         raft_cycle_path(verified_path, sizeof verified_path, o->output_dir, c, RAFT_FILE_VERIFIED);
         if (record_verified(&cur, psp, verified_path, err, errcap)) goto out;
+        for (int r = 1; r <= RAFT_MAX_REFILL_ROUNDS; r++) /* DAPO's refill samples are the cycle's too */
+            if (fs_exists(refill_path(path, sizeof path, o->output_dir, c, r, true)) &&
+                record_verified(&cur, psp, path, err, errcap))
+                goto out;
         raft_curriculum_update(&cur, c, json_get_num(h, "success_rate", 0));
         raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
     }
@@ -587,13 +820,37 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
         log_info("Cycle %d/%d: %zu prompt%s, stage %s", c, o->cycles, nsel, nsel == 1 ? "" : "s",
                  raft_stage_name(st.stage));
         if (st.stage <= RAFT_STAGE_VERIFY) {
-            int g = sample_cycle(o, psp, sel, nsel, prev, samples_path, verified_path, c, &rep, err, errcap);
+            /* refill rounds follow from the verified base round: any left from other samples are stale */
+            for (int r = 1; r <= RAFT_MAX_REFILL_ROUNDS && dist_is_root(); r++) {
+                unlink(refill_path(path, sizeof path, o->output_dir, c, r, false));
+                unlink(refill_path(path, sizeof path, o->output_dir, c, r, true));
+            }
+            int g = sample_cycle(o, psp, sel, nsel, prev, samples_path, verified_path, c, 0, &rep, err, errcap);
             if (g != 0 || cancelled(o)) {
                 rc = g < 0 ? -1 : 1;
                 goto out;
             }
         }
-        int t = train_cycle(o, psp, c, thr, keep, verified_path, prev, &cur, &rep, err, errcap);
+        if (load_verified(verified_path, psp, 0, &rs, err, errcap)) goto out;
+        const bool dynamic = o->algorithm != RL_RAFT && o->rl.drop_equal_groups;
+        dyn_summary dyn;
+        if (dynamic) {
+            int g = refill_cycle(o, psp, sel, nsel, prev, c, &rs, &rep, err, errcap);
+            if (g != 0 || cancelled(o)) {
+                rc = g < 0 ? -1 : 1;
+                goto out;
+            }
+            if (!(in_batch = calloc(rs.n + 1, sizeof *in_batch)) ||
+                dyn_scan(&rs, psp, o->samples_per_prompt, (int)nsel, in_batch, &dyn)) {
+                err_set(err, errcap, "raft: out of memory");
+                goto out;
+            }
+        }
+        int t = train_cycle(o, psp, c, thr, keep, verified_path, &rs, in_batch, dynamic ? &dyn : NULL, prev, &cur,
+                            &rep, err, errcap);
+        recset_free(&rs);
+        free(in_batch);
+        in_batch = NULL;
         if (t != 0) {
             rc = t;
             goto out;
@@ -601,7 +858,7 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
         raft_curriculum_update(&cur, c, rep.success_rate);
         raft_shaper_update(&sh, c, rep.kept, rep.success_rate);
         fs_join(path, sizeof path, o->output_dir, "curriculum_stats.json");
-        if (raft_curriculum_save(&cur, path, err, errcap)) goto out;
+        if (dist_root_rc(dist_is_root() ? raft_curriculum_save(&cur, path, err, errcap) : 0, err, errcap)) goto out;
         if (hooks && hooks->end && hooks->end(hooks->user, &rep, err, errcap)) goto out;
         if (cancelled(o)) {
             rc = 1;
@@ -610,6 +867,8 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
     }
     rc = 0;
 out:
+    recset_free(&rs);
+    free(in_batch);
     cJSON_Delete(hist);
     free(sel);
     raft_curriculum_free(&cur);

@@ -79,10 +79,26 @@ typedef struct {
        rl's learning rate, temperature, seed, cycle and cancel flag are set per cycle from the fields above */
     rl_algo algorithm;
     rl_update_opts rl;
+    /* DAPO's dynamic sampling with refill (rl.drop_equal_groups): the cycle wants as many groups whose rewards
+       differ as it selected prompts; while it has fewer, up to this many refill rounds sample further prompts
+       (cycle_c_refill_r_samples.jsonl / _verified.jsonl, journalled and resumed as the cycle's own samples).
+       0: equal groups are only dropped. Default 3. */
+    int max_refill_rounds;
+    /* where a cycle's fine-tuning (train_options.backend) or policy-gradient update (rl_cycle_opts.backend)
+       runs; borrowed. NULL: the CPU. */
+    struct bk_backend *train_backend;
 } raft_loop_options;
 
 /* Defaults of `raft train` (the original's, with a general coding system prompt). */
 void raft_loop_options_default(raft_loop_options *o);
+
+#define RAFT_MAX_REFILL_ROUNDS 100
+
+/* Refill order: the prompts a cycle did not select, then the selected ones, each part shuffled from (seed,
+ * cycle); round r takes the next prompts of that order (cyclically), never one twice in a round. A round
+ * samples min(prompts selected, shortfall x groups so far / signal groups so far) prompts (all selected when
+ * none had signal yet). The batch is every group, in order of round then prompt, up to the one that makes
+ * the wanted count; groups after it are surplus and left out. */
 
 /* Per-cycle figures, for callers that report them (benchmark full). */
 typedef struct {

@@ -1,5 +1,6 @@
 /* One policy-gradient cycle's training (see cycle.h). */
 #include "rl/cycle.h"
+#include "dist/dist.h"
 
 #include "core/err.h"
 #include "core/fs.h"
@@ -17,11 +18,13 @@
 typedef struct {
     const cJSON *rec;
     const char *pid;
+    int round; /* "refill_round": DAPO's refill samples a prompt again as a new group */
     int sidx;
 } ref;
 
 static int cmp_ref(const void *a, const void *b) {
     const ref *x = a, *y = b;
+    if (x->round != y->round) return (x->round > y->round) - (x->round < y->round);
     int c = strcmp(x->pid, y->pid);
     return c ? c : (x->sidx > y->sidx) - (x->sidx < y->sidx);
 }
@@ -92,7 +95,8 @@ int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_upda
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        rf[i] = (ref){recs[i], json_get_str(recs[i], "prompt_id", ""), (int)json_get_num(recs[i], "sample_idx", -1)};
+        rf[i] = (ref){recs[i], json_get_str(recs[i], "prompt_id", ""), (int)json_get_num(recs[i], "refill_round", 0),
+                      (int)json_get_num(recs[i], "sample_idx", -1)};
     qsort(rf, n, sizeof *rf, cmp_ref);
 
     if (model_tokenizer_dir(o->model_dir, tok_dir, sizeof tok_dir, err, errcap)) goto out;
@@ -104,7 +108,7 @@ int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_upda
     gp.tpl = chat_detect(tok_dir);
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j < n && !strcmp(rf[j].pid, rf[i].pid)) j++;
+        while (j < n && rf[j].round == rf[i].round && !strcmp(rf[j].pid, rf[i].pid)) j++;
         bool whole = (int)(j - i) == G;
         for (size_t k = i; whole && k < j; k++) whole = rf[k].sidx == (int)(k - i);
         if (!whole) {
@@ -125,7 +129,9 @@ int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_upda
     lora_config lc = {.rank = o->full_finetune ? 0 : o->lora_rank, .alpha = o->lora_alpha, .dropout = 0,
                       .targets = LORA_ALL_TARGETS};
     const char *load_dir = o->full_finetune && o->prev ? o->prev : o->model_dir;
-    if (!(m = train_model_load(load_dir, &lc, o->update.seed, err, errcap))) goto out;
+    if (!(m = o->backend ? train_model_load_on(load_dir, &lc, o->update.seed, o->backend, err, errcap)
+                         : train_model_load(load_dir, &lc, o->update.seed, err, errcap)))
+        goto out;
     if (!o->full_finetune && o->prev && train_model_load_adapter_weights(m, o->prev, err, errcap)) goto out;
     train_model_set_fast(m, o->update.fast); /* the sampler's precision */
     if (fs_mkdirs(o->cycle_dir) != 0) {
@@ -133,7 +139,8 @@ int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_upda
         goto out;
     }
     snprintf(path, sizeof path, "%s/rl_metrics.jsonl", o->cycle_dir);
-    if (!(mf = fopen(path, "w"))) { /* a redone update writes its steps again */
+    if (!(mf = fopen(dist_is_root() ? path : "/dev/null", "w"))) { /* a redone update writes its steps again; rank 0
+                                                                     alone writes outputs */
         err_set(err, errcap, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
@@ -144,16 +151,22 @@ int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_upda
         rc = urc;
         goto out;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", o->final_dir);
-    fs_remove_tree(tmp);
-    if (o->full_finetune ? train_model_save_full(m, tmp, false, err, errcap)
-                         : train_model_save_adapter(m, tmp, o->model_dir, err, errcap))
-        goto out;
-    fs_remove_tree(o->final_dir);
-    if (rename(tmp, o->final_dir) != 0) {
-        err_set(err, errcap, "%s: cannot rename into place: %s", o->final_dir, strerror(errno));
-        goto out;
+    int src = 0; /* every rank holds the same weights: rank 0 alone saves them, the others go on once saved */
+    if (dist_is_root()) {
+        snprintf(tmp, sizeof tmp, "%s.tmp", o->final_dir);
+        fs_remove_tree(tmp);
+        if (o->full_finetune ? train_model_save_full(m, tmp, false, err, errcap)
+                             : train_model_save_adapter(m, tmp, o->model_dir, err, errcap)) {
+            src = -1;
+        } else {
+            fs_remove_tree(o->final_dir);
+            if (rename(tmp, o->final_dir) != 0) {
+                err_set(err, errcap, "%s: cannot rename into place: %s", o->final_dir, strerror(errno));
+                src = -1;
+            }
+        }
     }
+    if (dist_root_rc(src, err, errcap)) goto out;
     rc = 0;
 out:
     if (mf && fclose(mf) != 0 && rc == 0) {

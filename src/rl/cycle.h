@@ -33,10 +33,12 @@ typedef struct {
     const char *final_dir;     /* cycle_c_final/ */
     int samples_per_prompt;    /* the group size */
     rl_update_opts update;     /* metrics is set here */
+    struct bk_backend *backend; /* where the update runs (borrowed); NULL: the CPU */
 } rl_cycle_opts;
 
-/* recs: the verified records (any order); groups are the records of one prompt_id, ordered by sample_idx, and
- * a prompt with other than samples_per_prompt records is left out with a warning. */
+/* recs: the verified records (any order); groups are the records of one prompt_id and "refill_round" (absent:
+ * 0; a prompt sampled again by DAPO's refill is a new group), ordered by sample_idx, and a group with other than
+ * samples_per_prompt records is left out with a warning. */
 int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_update_report *rep, char *err,
                    size_t errcap);
 

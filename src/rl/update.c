@@ -2,6 +2,8 @@
 #include "rl/update.h"
 
 #include "core/err.h"
+#include "dist/dist.h"
+#include "dist/dist_train.h"
 #include "core/jsonl.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -191,7 +193,7 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
     int rc = -1;
     size_t n_par = 0;
     train_model_params(m, &n_par);
-    if (!rew || !adv || !wseq || !active || !order || !ref_lp || opt_adamw_init(&opt, n_par)) {
+    if (!rew || !adv || !wseq || !active || !order || !ref_lp || opt_adamw_init_on(&opt, train_model_backend(m), n_par)) {
         err_set(err, errcap, "rl: out of memory");
         goto out;
     }
@@ -217,7 +219,10 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
         bool equal = true;
         for (int i = 1; i < G; i++) equal &= rew[g * G + i] == rew[g * G];
         zero_std += equal;
-        if (equal && o->drop_equal_groups) continue;
+        if (equal && o->drop_equal_groups) {
+            rep->groups_dropped++;
+            continue;
+        }
         rep->groups_used++;
         for (int i = 0; i < G; i++) {
             const int k = g * G + i;
@@ -339,8 +344,9 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
             coef_ctx cc = {.obj = &o->obj, .has_ref = has_ref, .first = step == 0 && !o->old_from_trainer};
             long step_tokens = 0;
             train_model_zero_grad(m);
-            for (int a0 = b0; a0 < b1;) {
+            for (int a0 = b0, run = 0; a0 < b1; run++) {
                 const int a1 = next_run(s, order, a0, b1, o->batch_tokens);
+                if (run % dist_size() != dist_rank()) { a0 = a1; continue; } /* data-parallel: this rank's runs */
                 long nr = pack_fill(&pk, s, order + a0, a1 - a0, has_ref ? ref_lp : NULL, old_tr, adv, wseq);
                 if (nr < 0) {
                     err_set(err, errcap, "rl: out of memory");
@@ -359,6 +365,7 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
                 step_tokens += b.n_tokens;
                 a0 = a1;
             }
+            { long bad = cc.bad; dist_allreduce_long(&bad, 1); cc.bad = bad != 0; dist_allreduce_grads(m, &cc.loss); }
             double gnorm = cc.bad ? NAN : opt_clip_grad_norm(m, o->max_grad_norm);
             const bool skip = cc.bad || !isfinite(cc.loss) || !isfinite(gnorm);
             if (skip) {
@@ -392,6 +399,10 @@ int rl_update(train_model *m, const rl_sample *s, int n_groups, int G, const rl_
                 cJSON_AddNumberToObject(j, "mean_reward", rep->mean_reward);
                 cJSON_AddNumberToObject(j, "reward_std", rep->reward_std);
                 cJSON_AddNumberToObject(j, "zero_std_group_fraction", rep->zero_std_fraction);
+                cJSON_AddNumberToObject(j, "groups", rep->groups);
+                cJSON_AddNumberToObject(j, "groups_used", rep->groups_used);
+                cJSON_AddNumberToObject(j, "groups_dropped", rep->groups_dropped);
+                cJSON_AddNumberToObject(j, "groups_refilled", o->groups_refilled);
                 put_num(j, "clip_fraction", cc.n ? (double)cc.clipped / cc.n : NAN);
                 put_num(j, "kl", has_ref && cc.n ? cc.kl / cc.n : NAN);
                 put_num(j, "entropy", cc.n ? cc.ent / cc.n : NAN);

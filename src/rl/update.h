@@ -60,6 +60,7 @@ typedef struct {
     uint64_t seed;
     int cycle;                /* for the metrics lines */
     double sampling_tokens_per_s; /* copied into the metrics lines */
+    int groups_refilled;      /* groups of the batch that DAPO's refill sampled (copied into the metrics lines) */
     FILE *metrics;
     const volatile int *cancel;
 } rl_update_opts;
@@ -69,6 +70,7 @@ void rl_update_opts_default(rl_update_opts *o, rl_algo a);
 typedef struct {
     long steps, skipped_steps;
     int groups, groups_used;      /* all groups, and those left after dynamic sampling */
+    int groups_dropped;           /* groups left out for equal rewards (drop_equal_groups; else 0) */
     long samples_used, tokens_used;
     double mean_reward, reward_std, zero_std_fraction;
     double response_length, clipped_length_ratio;

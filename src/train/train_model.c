@@ -61,6 +61,16 @@ struct train_model {
     bk_backend *bk;
     float *lora, *lora_grad;
     size_t n_lora;
+    /* On a backend without host memory (a GPU): the device copies of the arenas above (on the CPU these are the
+     * host arenas themselves), the device copies of the bf16 matrices used in place on the CPU (mapped[], freed
+     * with weight_unmap) and, for full fine-tuning of bf16 weights, per trainable tensor a bf16 working copy of
+     * its fp32 master (bf16[i], NULL where none). The host arenas stay as the mirror that checkpoints are
+     * written from (train_model_pull) and that loading writes into (train_model_push). */
+    float *d_base, *d_base_grad, *d_lora, *d_lora_grad;
+    const void **mapped;
+    int n_mapped;
+    uint16_t **bf16;
+    bool base_dirty;    /* the device's base arena was changed (an adapter merged on the device) */
     train_tensor *tens;
     int n_tens;
     bool ckpt;
@@ -232,6 +242,7 @@ static void load_visit(void *vctx, const char *name, float **slot, float **gslot
             train_tensor *t = &x->m->tens[x->m->n_tens++];
             snprintf(t->name, sizeof t->name, "%s", name);
             t->data = *slot;
+            t->host = *slot;
             t->grad = *gslot;
             t->numel = n;
             t->ndim = cols ? 2 : 1;
@@ -270,19 +281,45 @@ static bk_weight as_weight(const float *w, const uint16_t *w16, int rows, int co
     return (bk_weight){w16 ? BK_BF16 : BK_F32, rows, cols, w16 ? (const void *)w16 : (const void *)w};
 }
 
+/* The backend's copy of a host pointer into one of the arenas (itself on the CPU, and NULL for NULL). */
+static float *dev_of(const train_model *m, const float *p) {
+    if (!p) return NULL;
+    if (m->d_base && p >= m->base && p < m->base + m->n_base) return m->d_base + (p - m->base);
+    if (m->d_base_grad && p >= m->base_grad && p < m->base_grad + m->n_base)
+        return m->d_base_grad + (p - m->base_grad);
+    if (m->d_lora && p >= m->lora && p < m->lora + m->n_lora) return m->d_lora + (p - m->lora);
+    if (m->d_lora_grad && p >= m->lora_grad && p < m->lora_grad + m->n_lora)
+        return m->d_lora_grad + (p - m->lora_grad);
+    return (float *)p;
+}
+
+/* The device copy of a memory-mapped bf16 matrix (mapped[] holds them in the order build_core asks). */
+static const uint16_t *dev_of16(train_model *m, const uint16_t *w16) {
+    if (!w16 || m->bk->host_memory) return w16;
+    for (int i = 0; i < m->n_mapped; i += 2)
+        if (m->mapped[i] == (const void *)w16) return m->mapped[i + 1];
+    return NULL; /* not mapped: build_core's caller maps every one first */
+}
+
+static bk_weight dev_weight(train_model *m, const float *w, const uint16_t *w16, int rows, int cols) {
+    if (w16) return as_weight(NULL, dev_of16(m, w16), rows, cols);
+    return as_weight(dev_of(m, w), NULL, rows, cols);
+}
+
 static int build_core(train_model *m) {
     fwd_model *c = &m->core;
     const model_config *cfg = &m->cfg;
     c->cfg = *cfg;
     c->bk = m->bk;
+    free(c->layers);
     c->layers = calloc((size_t)cfg->num_layers, sizeof *c->layers);
     if (!c->layers) return -1;
-    c->embed = as_weight(m->embed, m->embed16, cfg->vocab_size, cfg->hidden_size);
-    c->head = as_weight(m->head, m->head16, cfg->vocab_size, cfg->hidden_size);
-    c->norm = m->norm;
-    c->dembed = m->dembed;
-    c->dhead = m->dhead;
-    c->dnorm = m->dnorm;
+    c->embed = dev_weight(m, m->embed, m->embed16, cfg->vocab_size, cfg->hidden_size);
+    c->head = dev_weight(m, m->head, m->head16, cfg->vocab_size, cfg->hidden_size);
+    c->norm = dev_of(m, m->norm);
+    c->dembed = dev_of(m, m->dembed);
+    c->dhead = dev_of(m, m->dhead);
+    c->dnorm = dev_of(m, m->dnorm);
     c->lora_rank = m->lc.rank;
     c->lora_scale = m->lora_scale;
     c->lora_dropout = m->lc.dropout;
@@ -290,14 +327,15 @@ static int build_core(train_model *m) {
     for (int l = 0; l < cfg->num_layers; l++) {
         const tlayer *L = &m->layers[l];
         fwd_layer *F = &c->layers[l];
-        F->ln1 = L->ln1;
-        F->ln2 = L->ln2;
-        F->dln1 = L->dln1;
-        F->dln2 = L->dln2;
+        F->ln1 = dev_of(m, L->ln1);
+        F->ln2 = dev_of(m, L->ln2);
+        F->dln1 = dev_of(m, L->dln1);
+        F->dln2 = dev_of(m, L->dln2);
         for (int p = 0; p < LORA_NPROJ; p++) {
             const tlin *P = &L->p[p];
-            F->p[p] = (fwd_linear){.w = as_weight(P->w, P->w16, P->rows, P->cols), .b = P->b, .A = P->A, .B = P->B,
-                                   .dw = P->dw, .db = P->db, .dA = P->dA, .dB = P->dB};
+            F->p[p] = (fwd_linear){.w = dev_weight(m, P->w, P->w16, P->rows, P->cols), .b = dev_of(m, P->b),
+                                   .A = dev_of(m, P->A), .B = dev_of(m, P->B), .dw = dev_of(m, P->dw),
+                                   .db = dev_of(m, P->db), .dA = dev_of(m, P->dA), .dB = dev_of(m, P->dB)};
         }
     }
     return 0;
@@ -364,7 +402,7 @@ static train_model *load_folder(const char *dir, const lora_config *lc, uint64_t
                 P->dA = m->lora_grad + off;
                 kaiming_uniform(P->A, r, P->cols, &rs);
                 train_tensor *t = &m->tens[m->n_tens++];
-                *t = (train_tensor){.data = P->A, .grad = P->dA, .numel = (size_t)r * P->cols, .ndim = 2,
+                *t = (train_tensor){.data = P->A, .host = P->A, .grad = P->dA, .numel = (size_t)r * P->cols, .ndim = 2,
                                     .shape = {r, P->cols}, .decay = true};
                 snprintf(t->name, sizeof t->name, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l, part,
                          lora_proj_names[p]);
@@ -372,7 +410,7 @@ static train_model *load_folder(const char *dir, const lora_config *lc, uint64_t
                 P->B = m->lora + off;
                 P->dB = m->lora_grad + off;
                 t = &m->tens[m->n_tens++];
-                *t = (train_tensor){.data = P->B, .grad = P->dB, .numel = (size_t)r * P->rows, .ndim = 2,
+                *t = (train_tensor){.data = P->B, .host = P->B, .grad = P->dB, .numel = (size_t)r * P->rows, .ndim = 2,
                                     .shape = {P->rows, r}, .decay = true};
                 snprintf(t->name, sizeof t->name, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l, part,
                          lora_proj_names[p]);
@@ -428,9 +466,146 @@ train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t i
     return load_any(dir, lc, init_seed, 0, err, errcap);
 }
 
+/* "1.23 GiB" or "4.5 MiB" into a buffer of 32. */
+static const char *human_bytes(char *buf, size_t bytes) {
+    if (bytes >= (size_t)1 << 30) snprintf(buf, 32, "%.2f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
+    else snprintf(buf, 32, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+    return buf;
+}
+
+/* Backend memory for n floats holding a copy of host (host NULL: zeroed); NULL when out of memory. */
+static float *dev_copy(bk_backend *bk, const float *host, size_t n) {
+    float *d = bk->op.alloc(bk, (n ? n : 1) * sizeof(float));
+    if (!d) return NULL;
+    if (host) {
+        if (bk->op.upload(bk, d, host, n * sizeof(float))) {
+            bk->op.free(bk, d);
+            return NULL;
+        }
+    } else {
+        bk->op.zero(bk, d, n ? n : 1);
+    }
+    return d;
+}
+
+static int map16(train_model *m, const uint16_t *w16, size_t n) {
+    if (!w16) return 0;
+    for (int i = 0; i < m->n_mapped; i += 2)
+        if (m->mapped[i] == (const void *)w16) return 0;
+    const void *d = m->bk->op.weight_map(m->bk, w16, n * sizeof(uint16_t));
+    if (!d) return -1;
+    m->mapped[m->n_mapped++] = w16;
+    m->mapped[m->n_mapped++] = d;
+    return 0;
+}
+
+/* Moves a model loaded on the CPU to bk (no host memory): the arenas are copied to the device, the bf16 matrices
+ * mapped, and the one forward pass rebuilt over the device copies. */
+static int to_device(train_model *m, bk_backend *bk, char *err, size_t errcap) {
+    const model_config *c = &m->cfg;
+    const bool full = m->lc.rank == 0;
+    size_t need = m->n_base * sizeof(float) * (m->base_grad ? 2 : 1) + m->n_lora * sizeof(float) * 2;
+    if (full && !m->lc.no_grad) need += m->n_base * sizeof(float) * 2; /* AdamW moments, allocated later */
+    else need += m->n_lora * sizeof(float) * 2;
+    size_t n16 = 0; /* bf16 matrices used in place */
+    if (m->embed16) n16 += (size_t)c->vocab_size * c->hidden_size;
+    if (m->head16 && m->head16 != m->embed16) n16 += (size_t)c->vocab_size * c->hidden_size;
+    int n_w16 = 2;
+    for (int l = 0; l < c->num_layers; l++)
+        for (int p = 0; p < LORA_NPROJ; p++)
+            if (m->layers[l].p[p].w16) {
+                n16 += (size_t)m->layers[l].p[p].rows * m->layers[l].p[p].cols;
+                n_w16++;
+            }
+    need += n16 * sizeof(uint16_t);
+    m->bk = bk;
+    m->mapped = calloc((size_t)n_w16 * 2, sizeof *m->mapped);
+    if (!m->mapped) { err_set(err, errcap, "train: out of host memory"); return -1; }
+    bool ok = true;
+    if (m->n_base) ok = (m->d_base = dev_copy(bk, m->base, m->n_base)) != NULL;
+    if (ok && m->base_grad) ok = (m->d_base_grad = dev_copy(bk, NULL, m->n_base)) != NULL;
+    if (ok && m->n_lora) ok = (m->d_lora = dev_copy(bk, m->lora, m->n_lora)) && (m->d_lora_grad = dev_copy(bk, NULL, m->n_lora));
+    ok = ok && map16(m, m->embed16, (size_t)c->vocab_size * c->hidden_size) == 0 &&
+         map16(m, m->head16, (size_t)c->vocab_size * c->hidden_size) == 0;
+    for (int l = 0; l < c->num_layers && ok; l++)
+        for (int p = 0; p < LORA_NPROJ && ok; p++)
+            ok = map16(m, m->layers[l].p[p].w16, (size_t)m->layers[l].p[p].rows * m->layers[l].p[p].cols) == 0;
+    if (!ok) {
+        err_set(err, errcap,
+                "train: out of memory on %s for the model: %s of weights, gradients and optimizer state "
+                "(%zu parameters, %zu trainable) before activations (%s); use %sa smaller model, or --device cpu",
+                bk->name, human_bytes((char[32]){0}, need), m->n_base + n16, full ? m->n_base : m->n_lora, bk->err,
+                full ? "LoRA instead of full fine-tuning, " : "");
+        return -1;
+    }
+    for (int i = 0; i < m->n_tens; i++) {
+        m->tens[i].data = dev_of(m, m->tens[i].host);
+        m->tens[i].grad = dev_of(m, m->tens[i].grad);
+    }
+    if (build_core(m)) { err_set(err, errcap, "train: out of host memory"); return -1; }
+    if (bk->op.sync(bk)) { err_set(err, errcap, "train: %s: %s", bk->name, bk->err); return -1; }
+    return 0;
+}
+
+train_model *train_model_load_on(const char *dir, const lora_config *lc, uint64_t init_seed, bk_backend *bk,
+                                 char *err, size_t errcap) {
+    train_model *m = load_any(dir, lc, init_seed, 0, err, errcap);
+    if (!m || !bk || bk->host_memory) return m;
+    if (!lc->no_grad && (!bk->op.adamw || !bk->op.attn_bwd || !bk->op.xent)) {
+        err_set(err, errcap, "train: the %s backend has no training ops (a module built before training on the "
+                "device existed?)", bk->name);
+        train_model_free(m);
+        return NULL;
+    }
+    if (to_device(m, bk, err, errcap)) {
+        train_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int train_model_pull(train_model *m, char *err, size_t errcap) {
+    if (m->bk->host_memory) return 0;
+    size_t n;
+    float *d = train_model_params(m, &n), *h = train_model_host_params(m, &n);
+    /* a merged-in adapter or full fine-tuning changes the base arena: bring all of it back */
+    if (m->d_base && m->d_base != d && m->base_dirty && m->bk->op.download(m->bk, m->base, m->d_base, m->n_base * sizeof(float))) {
+        err_set(err, errcap, "train: %s: %s", m->bk->name, m->bk->err);
+        return -1;
+    }
+    if (d && d != h && m->bk->op.download(m->bk, h, d, n * sizeof(float))) {
+        err_set(err, errcap, "train: %s: %s", m->bk->name, m->bk->err);
+        return -1;
+    }
+    return 0;
+}
+
+int train_model_push(train_model *m, char *err, size_t errcap) {
+    if (m->bk->host_memory) return 0;
+    size_t n;
+    float *d = train_model_params(m, &n), *h = train_model_host_params(m, &n);
+    if (d && d != h && m->bk->op.upload(m->bk, d, h, n * sizeof(float))) {
+        err_set(err, errcap, "train: %s: %s", m->bk->name, m->bk->err);
+        return -1;
+    }
+    return 0;
+}
+
 void train_model_free(train_model *m) {
     if (!m) return;
     if (m->bk) free_buffers(m);
+    if (m->bk && !m->bk->host_memory) {
+        bk_backend *bk = m->bk;
+        bk->op.free(bk, m->d_base);
+        bk->op.free(bk, m->d_base_grad);
+        bk->op.free(bk, m->d_lora);
+        bk->op.free(bk, m->d_lora_grad);
+        for (int i = 1; i < m->n_mapped; i += 2) bk->op.weight_unmap(bk, m->mapped[i]);
+        if (m->bf16)
+            for (int i = 0; i < m->n_tens; i++) bk->op.free(bk, m->bf16[i]);
+    }
+    free(m->mapped);
+    free(m->bf16);
     free(m->base); free(m->base_grad); free(m->lora); free(m->lora_grad); free(m->tens); free(m->layers);
     free(m->core.layers);
     wsrc_close(&m->src);
@@ -449,16 +624,22 @@ train_tensor *train_model_find(train_model *m, const char *name) {
 }
 float *train_model_params(train_model *m, size_t *n) {
     *n = m->lc.rank ? m->n_lora : m->n_base;
-    return m->lc.rank ? m->lora : m->base;
+    return m->lc.rank ? dev_of(m, m->lora) : dev_of(m, m->base);
 }
 float *train_model_grads(train_model *m, size_t *n) {
     *n = m->lc.rank ? m->n_lora : m->n_base;
-    return m->lc.rank ? m->lora_grad : m->base_grad;
+    return m->lc.rank ? dev_of(m, m->lora_grad) : dev_of(m, m->base_grad);
 }
+float *train_model_host_params(train_model *m, size_t *n) {
+    *n = m->lc.rank ? m->n_lora : m->n_base;
+    return m->lc.rank ? m->lora : m->base;
+}
+bk_backend *train_model_backend(const train_model *m) { return m->bk; }
+uint16_t *train_model_bf16_copy(train_model *m, int i) { return m->bf16 ? m->bf16[i] : NULL; }
 void train_model_zero_grad(train_model *m) {
     size_t n;
     float *g = train_model_grads(m, &n);
-    memset(g, 0, n * sizeof(float));
+    if (g) m->bk->op.zero(m->bk, g, n);
 }
 void train_model_set_checkpointing(train_model *m, bool on) { m->ckpt = on; }
 void train_model_set_fast(train_model *m, bool on) {
@@ -510,8 +691,18 @@ static int reserve(train_model *m, int T, int n_acts, char *err, size_t errcap) 
 #undef DEV
     if (!m->xs || !m->acts || !m->acts_arena || !m->pos || !m->cs || !m->dx || !m->dh || !m->dtmp || !m->dq || !m->dk ||
         !m->dv || !m->datt || !m->dg || !m->du || !m->dact || !m->drop || !m->dt || !m->hf || !m->rstdf) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", bk->host_memory ? "" : bk->err);
         free_buffers(m);
-        err_set(err, errcap, "train: out of memory for the activations of %d tokens", T);
+        const size_t bytes = (((size_t)c->num_layers + 1) * t * H + (size_t)n_acts * per +
+                              t * (5 * H + 2 * qd + 2 * kvd + 3 * FF + maxcols + (r ? r : 1) + (size_t)c->head_dim + 1)) *
+                             sizeof(float);
+        err_set(err, errcap,
+                "train: out of memory%s%s for the activations of %d tokens (%s: %d layers x %d tokens%s)%s%s; "
+                "use a smaller --batch-size or --max-seq-len%s",
+                bk->host_memory ? "" : " on ", bk->host_memory ? "" : bk->name, T, human_bytes((char[32]){0}, bytes), c->num_layers, T,
+                n_acts > 1 ? ", every layer's activations kept" : ", gradient checkpointing on", why[0] ? ": " : "",
+                why, n_acts > 1 ? ", or turn gradient checkpointing on" : "");
         return -1;
     }
     for (int a = 0; a < n_acts; a++) {
@@ -657,7 +848,7 @@ int train_model_pg(train_model *m, const train_batch *b, const train_pg *pg, lon
 
 void train_model_set_adapters(train_model *m, bool on) {
     for (int l = 0; l < m->cfg.num_layers; l++)
-        for (int p = 0; p < LORA_NPROJ; p++) m->core.layers[l].p[p].A = on ? m->layers[l].p[p].A : NULL;
+        for (int p = 0; p < LORA_NPROJ; p++) m->core.layers[l].p[p].A = on ? dev_of(m, m->layers[l].p[p].A) : NULL;
 }
 
 /* ---------- saving ---------- */
@@ -706,7 +897,7 @@ static int fill_out(void *vctx, int index, void *dst, size_t nbytes) {
     }
     if (t->merge) {
         const tlin *P = t->merge;
-        bk_backend *bk = s->m->bk;
+        bk_backend *bk = bk_cpu(); /* host copies (train_model_pull) */
         bk->op.gemm(bk, false, false, P->rows, P->cols, s->m->lc.rank, s->m->lora_scale, P->B, s->m->lc.rank, P->A,
                     P->cols, 1.0f, tmp, P->cols);
         v = tmp;
@@ -741,6 +932,7 @@ static const char *const tokenizer_files[] = {"tokenizer.json", "tokenizer_confi
                                               "vocab.json", "merges.txt", "added_tokens.json", NULL};
 
 int train_model_save_full(train_model *m, const char *dir, bool bf16, char *err, size_t errcap) {
+    if (train_model_pull(m, err, errcap)) return -1;
     if (fs_mkdirs(dir)) { err_set(err, errcap, "%s: cannot create folder", dir); return -1; }
     int cap = 3 + m->cfg.num_layers * 12;
     save_list s = {.m = m, .bf16 = bf16};
@@ -790,12 +982,13 @@ done:
 
 static int fill_adapter(void *vctx, int index, void *dst, size_t nbytes) {
     train_model *m = vctx;
-    memcpy(dst, m->tens[index].data, nbytes);
+    memcpy(dst, m->tens[index].host, nbytes);
     return 0;
 }
 
 int train_model_save_adapter(train_model *m, const char *dir, const char *base_name, char *err, size_t errcap) {
     if (m->lc.rank <= 0) { err_set(err, errcap, "train: no adapter to save (full fine-tuning)"); return -1; }
+    if (train_model_pull(m, err, errcap)) return -1;
     if (fs_mkdirs(dir)) { err_set(err, errcap, "%s: cannot create folder", dir); return -1; }
     st_spec *specs = calloc((size_t)m->n_tens, sizeof *specs);
     if (!specs) { err_set(err, errcap, "%s: out of memory", dir); return -1; }
@@ -870,11 +1063,11 @@ int train_model_load_adapter_weights(train_model *m, const char *dir, char *err,
             err_set(err, errcap, "%s: tensor '%s' has the wrong shape for this model and rank", path, t->name);
             rc = -1;
         } else {
-            to_f32(t->data, s, t->numel);
+            to_f32(t->host, s, t->numel);
         }
     }
     st_close(f);
-    return rc;
+    return rc ? rc : train_model_push(m, err, errcap);
 }
 
 int train_adapter_base(const char *dir, char *base, size_t cap, char *err, size_t errcap) {
@@ -951,8 +1144,29 @@ int train_model_merge_adapter(train_model *m, const char *adapter_dir, char *err
             if (!A || !B) { err_set(err, errcap, "%s: out of memory", path); rc = -1; break; }
             to_f32(A, ta, (size_t)rank * P->cols);
             to_f32(B, tb, (size_t)rank * P->rows);
-            m->bk->op.gemm(m->bk, false, false, P->rows, P->cols, rank, scale, B, rank, A, P->cols, 1.0f, P->w,
-                           P->cols);
+            bk_backend *bk = m->bk;
+            if (bk->host_memory) {
+                bk->op.gemm(bk, false, false, P->rows, P->cols, rank, scale, B, rank, A, P->cols, 1.0f, P->w, P->cols);
+                continue;
+            }
+            /* on the device: the factors go up, the product is added to the device copy of W */
+            float *dA = dev_copy(bk, A, (size_t)rank * P->cols), *dB = dA ? dev_copy(bk, B, (size_t)rank * P->rows) : NULL;
+            if (!dB) {
+                bk->op.free(bk, dA);
+                err_set(err, errcap, "%s: out of memory on %s for the factors of layer %d %s (%s)", path, bk->name, l,
+                        lora_proj_names[p], bk->err);
+                rc = -1;
+                break;
+            }
+            bk->op.gemm(bk, false, false, P->rows, P->cols, rank, scale, dB, rank, dA, P->cols, 1.0f, dev_of(m, P->w),
+                        P->cols);
+            m->base_dirty = true;
+            if (bk->op.sync(bk)) {
+                err_set(err, errcap, "%s: %s: %s", path, bk->name, bk->err);
+                rc = -1;
+            }
+            bk->op.free(bk, dA);
+            bk->op.free(bk, dB);
         }
     free(A);
     free(B);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "model/model.h"
 
 enum { LORA_Q, LORA_K, LORA_V, LORA_O, LORA_GATE, LORA_UP, LORA_DOWN, LORA_NPROJ };
@@ -40,8 +41,9 @@ typedef struct {
 
 typedef struct {
     char name[160];
-    float *data;          /* into the trainable arena */
-    float *grad;          /* into the gradient arena */
+    float *data;          /* into the trainable arena (backend memory: on a GPU, device memory) */
+    float *grad;          /* into the gradient arena (backend memory) */
+    float *host;          /* the host mirror of data (== data on the CPU); current after train_model_pull */
     size_t numel;
     int ndim;
     int64_t shape[2];
@@ -68,7 +70,14 @@ typedef struct train_model train_model;
  * model (train_adapter_base) with the adapter merged into fp32 base weights (train_model_dir then names the
  * base folder). */
 train_model *train_model_load(const char *dir, const lora_config *lc, uint64_t init_seed, char *err, size_t errcap);
+/* The same, then held on backend bk (NULL or the CPU: as train_model_load): loading runs on the host, then the
+ * parameters, gradients and frozen weights are copied to bk and every step, optimizer update and merge runs there.
+ * Out of device memory is an error naming the sizes. bk must outlive the model. */
+train_model *train_model_load_on(const char *dir, const lora_config *lc, uint64_t init_seed, bk_backend *bk,
+                                 char *err, size_t errcap);
 void train_model_free(train_model *m);
+/* The backend the model runs on (bk_cpu() unless loaded on another). */
+bk_backend *train_model_backend(const train_model *m);
 
 const model_config *train_model_config(const train_model *m);
 const lora_config *train_model_lora(const train_model *m);
@@ -77,10 +86,20 @@ const char *train_model_dir(const train_model *m);
 int train_model_n_tensors(const train_model *m);
 train_tensor *train_model_tensor(train_model *m, int i);
 train_tensor *train_model_find(train_model *m, const char *name);
-/* The whole trainable arena and its gradient (n floats each). */
+/* The whole trainable arena and its gradient (n floats each), in backend memory (host memory on the CPU). */
 float *train_model_params(train_model *m, size_t *n);
 float *train_model_grads(train_model *m, size_t *n);
 void train_model_zero_grad(train_model *m);
+/* The host mirror of the trainable arena (== train_model_params on the CPU). train_model_pull makes it current
+ * (device -> host; also the base weights after a merge on the device), train_model_push copies it to the device
+ * after the host wrote it (resume). Both do nothing on the CPU. 0, or -1 with the device's message. The saving
+ * functions below pull first themselves. */
+float *train_model_host_params(train_model *m, size_t *n);
+int train_model_pull(train_model *m, char *err, size_t errcap);
+int train_model_push(train_model *m, char *err, size_t errcap);
+/* The bf16 working copy of trainable tensor i that op.adamw refreshes (full fine-tuning of bf16 weights on a
+ * device), or NULL. */
+uint16_t *train_model_bf16_copy(train_model *m, int i);
 
 /* Recompute each layer's activations in the backward pass instead of keeping them (less memory,
  * one more forward). Default on. */

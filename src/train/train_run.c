@@ -22,6 +22,8 @@
 #include "tokenizer/tokenizer.h"
 #include "train/data.h"
 #include "train/opt_adamw.h"
+#include "dist/dist.h"
+#include "dist/dist_train.h"
 
 #define STATE_MAGIC "HFTRAIN1"
 
@@ -49,18 +51,47 @@ static void log_warn_cb(void *ctx, const char *msg) {
     log_warn("%s", msg);
 }
 
-/* Streamed to PATH.tmp and renamed (the moments and parameters of a full model are gigabytes: no copy). */
+/* n floats of backend memory p to f: written in place on the CPU, through a host buffer of a few MiB from a
+ * device. False on a write or device error. */
+enum { IO_CHUNK = 1 << 22 };
+static bool write_floats(FILE *f, bk_backend *bk, const float *p, size_t n) {
+    if (bk->host_memory) return fwrite(p, sizeof(float), n, f) == n;
+    float *buf = malloc((n < IO_CHUNK ? (n ? n : 1) : IO_CHUNK) * sizeof(float));
+    bool ok = buf != NULL;
+    for (size_t i = 0; ok && i < n; i += IO_CHUNK) {
+        size_t c = n - i < IO_CHUNK ? n - i : IO_CHUNK;
+        ok = bk->op.download(bk, buf, p + i, c * sizeof(float)) == 0 && fwrite(buf, sizeof(float), c, f) == c;
+    }
+    free(buf);
+    return ok;
+}
+static bool read_floats(FILE *f, bk_backend *bk, float *p, size_t n) {
+    if (bk->host_memory) return fread(p, sizeof(float), n, f) == n;
+    float *buf = malloc((n < IO_CHUNK ? (n ? n : 1) : IO_CHUNK) * sizeof(float));
+    bool ok = buf != NULL;
+    for (size_t i = 0; ok && i < n; i += IO_CHUNK) {
+        size_t c = n - i < IO_CHUNK ? n - i : IO_CHUNK;
+        ok = fread(buf, sizeof(float), c, f) == c && bk->op.upload(bk, p + i, buf, c * sizeof(float)) == 0;
+    }
+    free(buf);
+    return ok;
+}
+
+/* Streamed to PATH.tmp and renamed (the moments and parameters of a full model are gigabytes: no copy). The
+ * parameters come from the host mirror (the weights were just saved from it: train_model_pull), the moments
+ * from wherever the optimizer keeps them. */
 static int write_state(const char *path, const run_state *rs, const opt_adamw *o, train_model *m, char *err,
                        size_t errcap) {
     size_t n;
-    const float *p = train_model_params(m, &n);
+    if (train_model_pull(m, err, errcap)) return -1;
+    const float *p = train_model_host_params(m, &n);
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) { err_set(err, errcap, "%s: cannot write: %s", tmp, strerror(errno)); return -1; }
     int64_t h[4] = {rs->step, rs->bad_evals, (int64_t)n, o->step};
     bool ok = fwrite(STATE_MAGIC, 1, 8, f) == 8 && fwrite(h, sizeof h, 1, f) == 1 &&
-              fwrite(o->m, sizeof(float), n, f) == n && fwrite(o->v, sizeof(float), n, f) == n &&
+              write_floats(f, o->bk, o->m, n) && write_floats(f, o->bk, o->v, n) &&
               fwrite(p, sizeof(float), n, f) == n;
     ok = (fflush(f) == 0) && ok;
     ok = (fsync(fileno(f)) == 0) && ok;
@@ -77,7 +108,7 @@ static int read_state(const char *dir, run_state *rs, opt_adamw *o, train_model 
     char path[4096], jpath[4096];
     fs_join(path, sizeof path, dir, "trainer_state.bin");
     size_t n;
-    float *p = train_model_params(m, &n);
+    float *p = train_model_host_params(m, &n);
     FILE *f = fopen(path, "rb");
     if (!f) { err_set(err, errcap, "%s: cannot read: %s", path, strerror(errno)); return -1; }
     char magic[8];
@@ -92,10 +123,14 @@ static int read_state(const char *dir, run_state *rs, opt_adamw *o, train_model 
                "count differs)", path);
         return -1;
     }
-    ok = fread(o->m, sizeof(float), n, f) == n && fread(o->v, sizeof(float), n, f) == n &&
-         fread(p, sizeof(float), n, f) == n;
+    ok = read_floats(f, o->bk, o->m, n) && read_floats(f, o->bk, o->v, n) && fread(p, sizeof(float), n, f) == n;
     fclose(f);
-    if (!ok) { err_set(err, errcap, "%s: short read", path); return -1; }
+    if (!ok) {
+        err_set(err, errcap, "%s: short read%s%s", path, o->bk->host_memory ? "" : " or device error: ",
+                o->bk->host_memory ? "" : o->bk->err);
+        return -1;
+    }
+    if (train_model_push(m, err, errcap)) return -1;
     o->step = h[3];
     rs->step = h[0];
     rs->bad_evals = h[1];
@@ -191,10 +226,10 @@ static void prune_checkpoints(const char *out, int limit) {
 static bool params_finite(train_model *m) {
     size_t n;
     const float *p = train_model_params(m, &n);
-    unsigned bad = 0;
-#pragma omp parallel for simd reduction(| : bad) schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) bad |= !isfinite(p[i]);
-    return !bad;
+    bk_backend *bk = train_model_backend(m);
+    /* the sum of squares of finite floats is finite in double (at most 2^256 per element), so it is finite exactly
+     * when every weight is; one reduction where the weights are */
+    return isfinite(bk->op.sumsq(bk, p, n));
 }
 
 /* The message of a run stopped because the numbers blew up: what, at which step, the likely cause and
@@ -210,6 +245,7 @@ static void diverged(char *err, size_t errcap, const train_options *o, long step
 
 static int save_checkpoint(train_model *m, const train_options *o, const char *base_name, const run_state *rs,
                            const opt_adamw *opt, long total_steps, const char *name, char *err, size_t errcap) {
+    if (!dist_is_root()) return 0;
     char dir[4096], tmp[4200], path[4300];
     fs_join(dir, sizeof dir, o->output_dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
@@ -233,6 +269,7 @@ fail:
  * best_eval.json {"step", "eval_loss"}; written to best_model.tmp and renamed like a checkpoint. */
 static int save_best(train_model *m, const train_options *o, const char *base_name, long step, double eval_loss,
                      char *err, size_t errcap) {
+    if (!dist_is_root()) return 0;
     char dir[4096], tmp[4200], path[4300], text[128];
     fs_join(dir, sizeof dir, o->output_dir, "best_model");
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
@@ -335,7 +372,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     double t0 = time_now();
     lora_config lc = o->lora;
     lc.fp32_base = is_adapter; /* the adapter is merged into the base weights, which must then be fp32 */
-    if (!(m = train_model_load(o->model_dir, &lc, o->seed, err, errcap))) goto out;
+    if (!(m = train_model_load_on(o->model_dir, &lc, o->seed, o->backend, err, errcap))) goto out;
     const char *load_dir = train_model_dir(m);
     train_model_set_fast(m, o->fast_matmul);
     if (o->init_adapter && o->lora.rank > 0 && !o->resume_dir &&
@@ -367,7 +404,14 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         goto out;
     }
     opt_adamw_config oc = {o->beta1, o->beta2, o->eps, o->weight_decay};
-    if (opt_adamw_init(&opt, n_par)) { err_set(err, errcap, "out of memory for the optimizer"); goto out; }
+    if (opt_adamw_init_on(&opt, train_model_backend(m), n_par)) {
+        bk_backend *bk = train_model_backend(m);
+        err_set(err, errcap, "out of memory%s%s for the optimizer state (%.2f GiB: AdamW moments of %zu parameters)%s%s",
+                bk->host_memory ? "" : " on ", bk->host_memory ? "" : bk->name,
+                (double)n_par * 8.0 / (1024.0 * 1024.0 * 1024.0), n_par, bk->host_memory ? "" : "; use LoRA or --device cpu: ",
+                bk->host_memory ? "" : bk->err);
+        goto out;
+    }
     order = malloc((size_t)train.n * sizeof(int));
     if (!order) { err_set(err, errcap, "out of memory"); goto out; }
     run_state rs = {.step = 0, .best_eval = INFINITY, .bad_evals = 0};
@@ -377,16 +421,16 @@ int train_run(const train_options *o, char *err, size_t errcap) {
     if (o->resume_dir) {
         if (read_state(o->resume_dir, &rs, &opt, m, err, errcap)) goto out;
         log_info("Resuming from %s at step %ld of %ld", o->resume_dir, rs.step, total);
-        if (trim_metrics(mpath, rs.step)) log_warn("%s: cannot trim", mpath);
-    } else {
+        if (dist_is_root() && trim_metrics(mpath, rs.step)) log_warn("%s: cannot trim", mpath);
+    } else if (dist_is_root()) { /* rank 0 alone writes outputs */
         if (fs_exists(mpath)) remove(mpath);
         char bpath[4096];
         fs_join(bpath, sizeof bpath, o->output_dir, "best_model");
         if (fs_exists(bpath) && fs_remove_tree(bpath)) log_warn("%s: cannot remove the earlier run's", bpath);
     }
-    if (!(metrics = fopen(mpath, "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
+    if (!(metrics = fopen(dist_is_root() ? mpath : "/dev/null", "a"))) { err_set(err, errcap, "%s: cannot open: %s", mpath, strerror(errno)); goto out; }
     char tbdir[4200]; /* the metrics lines as TensorBoard events, the kept ones of a resumed run replayed */
-    tb = tfev_follow_jsonl(fs_join(tbdir, sizeof tbdir, o->output_dir, "tensorboard"), mpath, tfev_train_tags);
+    if (dist_is_root()) tb = tfev_follow_jsonl(fs_join(tbdir, sizeof tbdir, o->output_dir, "tensorboard"), mpath, tfev_train_tags);
     log_info("Training: %d epoch%s x %ld steps (batch %d x accumulation %d), %s schedule, warmup %ld, lr %g",
              o->epochs, o->epochs == 1 ? "" : "s", spe, o->batch_size, o->grad_accum, sched_name(o->scheduler), warmup,
              (double)o->learning_rate);
@@ -425,6 +469,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         double ts = time_now(), nll_sum = 0;
         train_model_zero_grad(m);
         for (long mb = mb0; mb < mb1; mb++) {
+            if ((mb - mb0) % dist_size() != dist_rank()) continue; /* data-parallel: this rank's micro-batches */
             int first = (int)(mb * o->batch_size), cnt = train.n - first < o->batch_size ? train.n - first : o->batch_size;
             if (data_make_batch(&db, &train, order, first, cnt)) { err_set(err, errcap, "out of memory"); goto out; }
             train_model_set_dropout_key(m, o->seed, (uint64_t)(epoch * n_micro + mb));
@@ -434,6 +479,9 @@ int train_run(const train_options *o, char *err, size_t errcap) {
             nll_sum += nll;
             if (step + 1 == kill_at) raise(SIGKILL);
         }
+        /* The full gradient of the step is ready here (every micro-batch accumulated, nothing clipped yet): the
+         * one place where it may be reduced across processes before clipping and the update. */
+        dist_allreduce_grads(m, &nll_sum); /* sum over ranks: each scaled by the global 1/targets already */
         const double gnorm = opt_clip_grad_norm(m, o->max_grad_norm);
         if (!isfinite(gnorm) || !isfinite(nll_sum)) {
             diverged(err, errcap, o, step + 1, isfinite(nll_sum) ? "the gradients are not finite" : "the loss is not finite",
@@ -444,7 +492,10 @@ int train_run(const train_options *o, char *err, size_t errcap) {
         opt_adamw_step(&opt, m, lr, &oc);
         if (step + 1 == nan_at) {
             size_t np;
-            train_model_params(m, &np)[np / 2] = NAN;
+            float *pp = train_model_params(m, &np);
+            const float nan = NAN;
+            bk_backend *bk = train_model_backend(m);
+            bk->op.upload(bk, pp + np / 2, &nan, sizeof nan);
         }
         rs.step = step + 1;
         const double dt = time_now() - ts, loss = nll_sum / (double)targets;
@@ -480,7 +531,7 @@ int train_run(const train_options *o, char *err, size_t errcap) {
                 stopped_early = true;
             }
         }
-        if (o->save_steps > 0 && rs.step % o->save_steps == 0) {
+        if (o->save_steps > 0 && rs.step % o->save_steps == 0 && dist_is_root()) {
             char name[64];
             snprintf(name, sizeof name, "checkpoint-%ld", rs.step);
             if (!params_finite(m)) { diverged(err, errcap, o, rs.step, "the weights hold NaN or Inf", last_good); goto out; }

@@ -55,6 +55,8 @@ typedef struct {
     long max_steps;            /* > 0: stop after this many optimizer steps (the schedule still spans the epochs) */
     const char *init_adapter;  /* LoRA: start the adapters from this adapter folder's weights (same rank and
                                   targets) instead of a fresh init; NULL: fresh. RAFT continues one adapter. */
+    bk_backend *backend;       /* where training runs (NULL: the CPU); borrowed, must outlive train_run. The
+                                  checkpoints and final model are the same files as on the CPU. */
     const volatile int *cancel; /* optional: checked before each optimizer step; when nonzero train_run
                                    returns -1 with "train: interrupted" (checkpoints already written stay) */
 } train_options;

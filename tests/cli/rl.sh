@@ -46,10 +46,10 @@ print("ok")
 PY
 
 # (the tiny model has no end-of-sequence id: every sample runs to --max-new-tokens, which dapo's overlong
-# filter would drop)
+# filter would drop; dapo's refill rounds are tested in rl_dapo.sh, here its batch is the cycle's own groups)
 for algo in grpo dapo dr-grpo rloo; do
     expect_rc 0 "rl train --algorithm $algo, 2 cycles" -- "$HF" rl train "${common[@]}" --algorithm $algo \
-        --output run_$algo --cycles 2 --kl-coef 0.05 --overlong-filter off
+        --output run_$algo --cycles 2 --kl-coef 0.05 --overlong-filter off --max-refill-rounds 0
     expect_grep "^run_$algo/cycle_2_final$" "$T/out" "$algo: prints the final adapter"
     expect_grep "Cycle 2: sampling from run_$algo/cycle_1_final" "$T/err" "$algo: cycle 2 samples from cycle 1's adapter"
     expect_rc 0 "$algo: files, statistics and metrics agree" -- $PY check.py run_$algo $algo 2
@@ -130,10 +130,12 @@ def params(d):
     n = struct.unpack("<Q", raw[:8])[0]
     return array.array("f", raw[8 + n:])
 pa, pb = params(sys.argv[1]), params(sys.argv[2])
-big = max(abs(x) for x in pa)
-diff = max(abs(x - y) for x, y in zip(pa, pb))
-assert big > 1e-3 and diff < 1e-3 * big, (diff, big)
-print(diff, big)
+# Relative L2 distance, not the largest element: Adam divides by the gradient's running RMS, so an
+# element whose gradient is near zero can move by a whole step on a last-bit difference.
+norm = sum(x * x for x in pa) ** 0.5
+dist = sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
+print("adapter: |a| %.4g, |a-b| %.4g, max elem diff %.4g" % (norm, dist, max(abs(x - y) for x, y in zip(pa, pb))))
+assert norm > 1e-3 and dist < 1e-3 * norm, (dist, norm)
 PY
 expect_rc 0 "sampler log-probs: same ids, adapter equal to rounding" -- $PY close.py kill_d run_grpo
 

@@ -177,3 +177,43 @@ arch = ("general.architecture", 8, gstr("llama"))
 toks = ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 2) + gstr("a") + gstr("b"))
 put("gguf", "f32_2x2", gguf([arch, ("general.alignment", 4, struct.pack("<I", 32))], [("w", 0, [2, 2], struct.pack("<4f", 1, 2, 3, 4))]))
 put("gguf", "two_tensors_tokens", gguf([arch, toks], [("a", 0, [3], struct.pack("<3f", 1, 2, 3)), ("b", 1, [1, 2], b"\x00\x3c" * 2)]))
+
+# Dataset viewer answers for `data prepare` (fuzz_viewer): part 0 the registry name, then /splits and
+# the /rows pages in the order asked for.
+def vpage(rows, total=None, offset=0):
+    feats = [{"feature_idx": i, "name": k, "type": {"dtype": "string", "_type": "Value"}} for i, k in enumerate(rows[0])] if rows else []
+    return json.dumps({"features": feats, "rows": [{"row_idx": offset + i, "row": r, "truncated_cells": []} for i, r in enumerate(rows)],
+                       "num_rows_total": len(rows) if total is None else total, "num_rows_per_page": 100, "partial": False}).encode()
+def vsplits(ds, config, split):
+    return json.dumps({"splits": [{"dataset": ds, "config": config, "split": split}], "pending": [], "failed": []}).encode()
+he = [{"task_id": f"HumanEval/{i}", "prompt": f"def f{i}(x):\n    \"\"\"Return x + {i}.\"\"\"\n",
+       "canonical_solution": f"    return x + {i}\n", "test": f"def check(candidate):\n    assert candidate(1) == {i + 1}\n",
+       "entry_point": f"f{i}"} for i in range(4)]
+ok = lambda body: resp("200 OK", [("Content-Type", "application/json")], body)
+put("viewer", "humaneval", b"humaneval" + SEP + ok(vsplits("openai/openai_humaneval", "openai_humaneval", "test")) + SEP + ok(vpage(he)))
+mb = [{"task_id": 11 + i, "text": f"Write a function to add {i}.", "code": f"def add_{i}(x):\r\n    return x + {i}",
+       "test_list": [f"assert add_{i}(1) == {i + 1}"], "test_setup_code": "", "challenge_test_list": []} for i in range(3)]
+put("viewer", "mbpp", b"mbpp" + SEP + ok(vpage(mb)))
+cf = [{"id": f"{1000 + i}/A", "contest_id": str(1000 + i), "index": "A", "title": "Sum", "description": "Print a + b.",
+       "input_format": "a b", "output_format": "a + b", "examples": [{"input": "1 2\n", "output": "3\n"}], "rating": 800,
+       "tags": ["math"], "prompt": "Given a and b, print a + b. Write C++ in a ```cpp block.",
+       "generation": "<think>\nAdd.\n</think>\n\n```cpp\n#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b;}\n```"}
+      for i in range(3)]
+put("viewer", "codeforces_paged", b"codeforces_cpp" + SEP +  # its config is fixed: no /splits request
+    ok(vpage(cf, total=250)) + SEP + ok(vpage(cf, total=250, offset=100)) + SEP + ok(vpage(cf[:1], total=250, offset=200)))
+put("viewer", "busy_then_gated", b"livecodebench" + SEP + resp("503 Service Unavailable", [], b'{"error": "busy"}') + SEP +
+    resp("401 Unauthorized", [], b'{"error": "The dataset is gated"}'))
+
+# LLM API answers for `data generate` (fuzz_llm): part 0 the backend, part 1 a journal left by a killed run.
+def oai(text):
+    return ok(json.dumps({"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                                                                  "finish_reason": "stop"}]}).encode())
+def claude(text):
+    return ok(json.dumps({"id": "m1", "type": "message", "content": [{"type": "text", "text": text}], "stop_reason": "end_turn"}).encode())
+code = "```cpp\n#include <iostream>\nint main() { std::cout << 42 << std::endl; }\n```"
+put("llm", "openai_two", b"openai" + SEP + b"" + SEP + SEP.join([oai("Sort a list of ints."), oai(code), oai("Reverse a string."), oai(code)]))
+put("llm", "anthropic_two", b"anthropic" + SEP + b"" + SEP + SEP.join([claude("Find a max."), claude(code), claude("Count words."), claude(code)]))
+journal = json.dumps({"slot": 0, "kept": True, "record": {"id": "cpp_algorithms_00001", "prompt": "p", "completion": code}})
+put("llm", "resume_one", b"openai" + SEP + journal.encode() + b"\n{\"slot\": 1, \"ke" + SEP + oai("Merge two lists.") + SEP + oai(code))
+put("llm", "rate_limited", b"openai" + SEP + b"" + SEP + resp("429 Too Many Requests", [("Retry-After", "30")], b'{"error": {"message": "slow down"}}')
+    + SEP + oai("Sum an array.") + SEP + resp("401 Unauthorized", [], b'{"error": {"message": "bad key"}}'))

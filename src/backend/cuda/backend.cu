@@ -7,8 +7,7 @@
  * fp32-accurate product at three times the tensor-core work. f32 weights use SGEMM (no TF32); f16 weights
  * multiply f16 x f16 in both modes (x rounded to f16: not exact; no shipped model stores f16).
  *
- * Training ops (the backward ops, dropout, xent) are part 2 and NULL here: the model must not call them on a
- * GPU backend yet. */
+ * Training ops: train.cu (hfc_train_ops), never run on a GPU yet; attn_bwd is still NULL. */
 #include "backend/backend.h"
 #include "backend/cuda/common.cuh"
 
@@ -57,6 +56,10 @@ static void *stage(bk_backend *b, int i, const void *host, size_t n, size_t esz)
     }
     return d;
 }
+
+void *hfc_bk_stage(bk_backend *b, int i, const void *host, size_t n, size_t esz) { return stage(b, i, host, n, esz); }
+void hfc_train_ops(bk_ops *o);
+void hfc_train_shutdown(void);
 
 /* ---------- memory ---------- */
 static void *c_alloc(bk_backend *b, size_t bytes) { return IMPL(b)->api->alloc(bytes ? bytes : 64, b->err, sizeof b->err); }
@@ -257,30 +260,41 @@ static void c_logprobs(bk_backend *b, float *lp, const float *logits, const int 
     if (d) hfc_logprobs(lp, logits, d, n, V);
 }
 
-/* Staged per call: n temperatures, top-ks, top-ps, seeds and zero counters; then the n ids come back. */
-static int c_sample(bk_backend *b, int *ids, const float *logits, int n, int V, const bk_sample_params *sp,
-                    const uint64_t *seeds) {
+/* Staged per call in one copy: n seeds, zero counters, temperatures, top-ps, top-ks and rows; then the n ids
+ * and log-probabilities come back in one copy. */
+static int c_sample(bk_backend *b, int *ids, float *lps, const float *logits, const int *rows, int n, int V,
+                    const bk_sample_params *sp, const uint64_t *seeds) {
     if (n <= 0) return 0;
-    size_t bytes = (size_t)n * (sizeof(float) * 2 + sizeof(int) * 2 + sizeof(uint64_t) * 2);
+    size_t bytes = (size_t)n * (sizeof(uint64_t) * 2 + sizeof(float) * 3 + sizeof(int) * 3);
     char *h = (char *)calloc(1, bytes);
     if (!h) { snprintf(b->err, sizeof b->err, "sample: out of host memory"); return -1; }
     uint64_t *seed = (uint64_t *)h, *counter = seed + n;
     float *temp = (float *)(counter + n), *topp = temp + n;
-    int *topk = (int *)(topp + n);
+    int *topk = (int *)(topp + n), *row = topk + n;
     for (int i = 0; i < n; i++) {
         seed[i] = seeds[i];
         temp[i] = sp->temperature;
         topp[i] = sp->top_p;
         topk[i] = sp->top_k;
+        row[i] = rows ? rows[i] : i;
     }
     char *d = (char *)stage(b, 3, h, bytes, 1);
     int rc = -1;
     if (d) {
         uint64_t *dseed = (uint64_t *)d, *dctr = dseed + n;
         float *dtemp = (float *)(dctr + n), *dtopp = dtemp + n;
-        int *dtopk = (int *)(dtopp + n), *dtok = dtopk + n;
-        hfc_sample(dtok, logits, n, V, dtemp, dtopk, dtopp, dseed, dctr);
-        rc = c_download(b, ids, dtok, (size_t)n * sizeof(int));
+        int *dtopk = (int *)(dtopp + n), *drow = dtopk + n;
+        /* outputs over the staged row indices (not needed once the kernel has read them): ids, then lps */
+        int *dtok = drow + n;
+        float *dlp = (float *)(dtok + n);
+        hfc_sample(dtok, dlp, logits, drow, n, V, dtemp, dtopk, dtopp, dseed, dctr);
+        /* ids and lps are adjacent: one download */
+        int *back = (int *)h;
+        rc = c_download(b, back, dtok, (size_t)n * (sizeof(int) + sizeof(float)));
+        if (rc == 0) {
+            memcpy(ids, back, (size_t)n * sizeof(int));
+            if (lps) memcpy(lps, back + n, (size_t)n * sizeof(float));
+        }
     }
     free(h);
     return rc;
@@ -291,6 +305,7 @@ static void c_destroy(bk_backend *b) {
     cuda_impl *I = IMPL(b);
     for (int i = 0; i < N_STAGE; i++) I->api->free(I->stage[i]);
     I->api->free(I->xs);
+    hfc_train_shutdown();
     free(I->host_cs);
     I->api->shutdown();
     free(I);
@@ -352,6 +367,7 @@ extern "C" __attribute__((visibility("default"))) bk_backend *hf_cuda_backend(in
     o->scatter_add_rows = c_scatter_add_rows;
     o->logprobs = c_logprobs;
     o->sample = c_sample;
+    hfc_train_ops(o);
     return b;
 }
 

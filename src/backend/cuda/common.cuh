@@ -84,8 +84,9 @@ void hfc_attn_prefill(void *out, hfc_dtype out_dt, float *lse, const float *q, c
 void hfc_attn_decode(void *out, hfc_dtype out_dt, const float *q, const void *kc, const void *vc,
                      hfc_dtype cache_dt, size_t slot_stride, const int *slot, const int *len, const int *rows, int B,
                      int heads, int kv_heads, int hd);
-void hfc_sample(int *tokens, const float *logits, int B, int vocab, const float *temperature, const int *top_k,
-                const float *top_p, const uint64_t *seed, uint64_t *counter);
+void hfc_sample(int *tokens, float *lp, const float *logits, const int *rows, int B, int vocab,
+                const float *temperature, const int *top_k, const float *top_p, const uint64_t *seed,
+                uint64_t *counter);
 void hfc_advance(int *pos, int *len, int n);
 void hfc_fill_normal(void *p, hfc_dtype dt, size_t n, float std, uint64_t seed);
 void hfc_fill_const(float *p, size_t n, float v);
@@ -102,6 +103,11 @@ void hfc_gather_rows(float *dst, const float *src, const int *rows, int n, int H
 void hfc_scatter_add_rows(float *dst, const float *src, const int *rows, int n, int H);
 void hfc_rope_cs(float *v, int T, int nheads, int hd, const float *cs);
 void hfc_logprobs(float *lp, const float *logits, const int *targets, int n, int V);
+
+/* backend.cu: a device copy of n elements of size esz at host, in staging area i (0..3) of backend b. train.cu: the
+ * training ops into o, and the release of their scratch. */
+struct bk_backend;
+void *hfc_bk_stage(struct bk_backend *b, int i, const void *host, size_t n, size_t esz);
 
 /* splitmix64 finaliser: the counter-based generator of sampling and of fill_normal. */
 __host__ __device__ __forceinline__ uint64_t hfc_mix64(uint64_t z) {

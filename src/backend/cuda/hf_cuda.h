@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* Raised whenever the table changes in any way; the loader refuses a module of another version. */
-#define HFC_ABI_VERSION 1
+#define HFC_ABI_VERSION 2
 
 /* The numbering of backend.h (BK_F32, BK_BF16, BK_F16). f16 is read (embedding, products) but never written. */
 typedef enum { HFC_F32 = 0, HFC_BF16 = 1, HFC_F16 = 2 } hfc_dtype;
@@ -115,9 +115,12 @@ typedef struct {
      * ((0,1]), then a draw u = rng(seed[b], counter[b]) (counter-based: a pure function of the pair, so a run
      * is reproducible and independent of the batch it is in); counter[b] is incremented on the device.
      * NaN / inf logits count as -inf; a row without a finite logit gives -1. Ties at the top-k / top-p
-     * boundary are all kept. All arrays are device memory. */
-    void (*sample)(int *tokens, const float *logits, int B, int vocab, const float *temperature, const int *top_k,
-                   const float *top_p, const uint64_t *seed, uint64_t *counter);
+     * boundary are all kept. rows (may be NULL = 0..B-1): row b draws from logits row rows[b]. lp (may be NULL)
+     * receives the drawn id's log-probability under the kept, renormalised distribution (0 for greedy). All
+     * arrays are device memory. */
+    void (*sample)(int *tokens, float *lp, const float *logits, const int *rows, int B, int vocab,
+                   const float *temperature, const int *top_k, const float *top_p, const uint64_t *seed,
+                   uint64_t *counter);
     /* dst[i,:] = src[rows[i],:], n rows of H floats (rows in device memory). */
     void (*gather_rows)(float *dst, const float *src, const int *rows, int n, int H);
     /* pos[i] += 1 and len[i] += 1 for i < n (the decode step's bookkeeping, on the device). */

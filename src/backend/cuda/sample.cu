@@ -52,8 +52,8 @@ __device__ uint64_t block_scan(uint64_t v, uint64_t *ws, uint64_t *total) {
 }
 
 __global__ void __launch_bounds__(SM_THREADS)
-k_sample(int *tokens, const float *logits, int vocab, const float *temperature, const int *top_k, const float *top_p,
-         const uint64_t *seed, uint64_t *counter) {
+k_sample(int *tokens, float *lp, const float *logits, const int *rows, int vocab, const float *temperature,
+         const int *top_k, const float *top_p, const uint64_t *seed, uint64_t *counter) {
     __shared__ uint64_t hist[256];
     __shared__ uint64_t ws[32];
     __shared__ float bmax[SM_WARPS];
@@ -62,7 +62,7 @@ k_sample(int *tokens, const float *logits, int vocab, const float *temperature, 
     __shared__ uint64_t s_remaining;
     __shared__ int s_found, s_all;
     const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const float *row = logits + (size_t)b * vocab;
+    const float *row = logits + (size_t)(rows ? rows[b] : b) * vocab;
     const float T = temperature[b];
     const int K = top_k[b];
     const float P = top_p[b];
@@ -95,6 +95,7 @@ k_sample(int *tokens, const float *logits, int vocab, const float *temperature, 
     if (best < 0 || T <= 0.0f || K == 1) {
         if (threadIdx.x == 0) {
             tokens[b] = best;
+            if (lp) lp[b] = 0.0f;
             counter[b] += 1;
         }
         return;
@@ -199,13 +200,17 @@ k_sample(int *tokens, const float *logits, int vocab, const float *temperature, 
     __syncthreads();
     if (threadIdx.x == 0) {
         tokens[b] = s_found;
+        /* the drawn id's share of the kept mass, in the fixed point the draw used */
+        if (lp) lp[b] = (float)(log((double)weight_of(row[s_found], maxv, inv_t)) - log((double)total));
         counter[b] += 1;
     }
 }
 
-void hfc_sample(int *tokens, const float *logits, int B, int vocab, const float *temperature, const int *top_k,
-                const float *top_p, const uint64_t *seed, uint64_t *counter) {
+void hfc_sample(int *tokens, float *lp, const float *logits, const int *rows, int B, int vocab,
+                const float *temperature, const int *top_k, const float *top_p, const uint64_t *seed,
+                uint64_t *counter) {
     if (B <= 0) return;
-    k_sample<<<B, SM_THREADS, 0, hfc_stream>>>(tokens, logits, vocab, temperature, top_k, top_p, seed, counter);
+    k_sample<<<B, SM_THREADS, 0, hfc_stream>>>(tokens, lp, logits, rows, vocab, temperature, top_k, top_p, seed,
+                                               counter);
     hfc_check_launch("sample");
 }
