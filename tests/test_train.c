@@ -25,6 +25,7 @@
 #include "train/sched.h"
 #include "train/train_model.h"
 #include "train/train_ops.h"
+#include "train_ref.h"
 
 static char tmpdir[256];
 
@@ -345,29 +346,6 @@ static void batch_free(owned_batch *ob) {
 }
 
 /* Every trainable gradient against the reference file: |g - ref| <= 1e-4 * |ref| (norms per tensor). */
-static void compare_grads(train_model *m, const char *ref_path, const char *label) {
-    char err[512];
-    st_file *f = st_open(ref_path, err, sizeof err);
-    if (!f) fail_msg("%s", err);
-    int n = train_model_n_tensors(m);
-    assert_int_equal(n, f->n_tensors);
-    for (int i = 0; i < n; i++) {
-        train_tensor *t = train_model_tensor(m, i);
-        const st_tensor *r = st_find(f, t->name);
-        if (!r) fail_msg("%s: reference has no %s", label, t->name);
-        assert_int_equal(st_numel(r), (int64_t)t->numel);
-        const float *g = r->data;
-        double d2 = 0, r2 = 0;
-        for (size_t k = 0; k < t->numel; k++) {
-            d2 += ((double)t->grad[k] - g[k]) * ((double)t->grad[k] - g[k]);
-            r2 += (double)g[k] * g[k];
-        }
-        if (sqrt(d2) > 1e-4 * sqrt(r2) + 1e-9)
-            fail_msg("%s: gradient of %s differs: |diff| %.3g, |ref| %.3g", label, t->name, sqrt(d2), sqrt(r2));
-    }
-    st_close(f);
-}
-
 static void copy_adapter_init(const char *fixture, const char *dst_dir) {
     char src[8192], dst[8192];
     snprintf(src, sizeof src, "%s/adapter_init.safetensors", fixture);
@@ -380,64 +358,8 @@ static void copy_adapter_init(const char *fixture, const char *dst_dir) {
     free(data);
 }
 
-static void run_reference_case(const char *name, bool ckpt) {
-    char model_dir[2048], fix[2048], path[8192], err[1024];
-    snprintf(model_dir, sizeof model_dir, "%s/tests/fixtures/model/%s", src_dir(), name);
-    snprintf(fix, sizeof fix, "%s/tests/fixtures/train/%s", src_dir(), name);
-    snprintf(path, sizeof path, "%s/request.json", fix);
-    cJSON *req = read_json_file(path);
-    snprintf(path, sizeof path, "%s/expected.json", fix);
-    cJSON *exp = read_json_file(path);
-    owned_batch ob;
-    batch_from_request(&ob, req, 0, -1);
-    const cJSON *ad = cJSON_GetObjectItem(req, "adam");
-    opt_adamw_config oc = {(float)cJSON_GetObjectItem(ad, "beta1")->valuedouble,
-                           (float)cJSON_GetObjectItem(ad, "beta2")->valuedouble,
-                           (float)cJSON_GetObjectItem(ad, "eps")->valuedouble,
-                           (float)cJSON_GetObjectItem(ad, "weight_decay")->valuedouble};
-    const double max_norm = cJSON_GetObjectItem(ad, "max_grad_norm")->valuedouble;
-    const cJSON *lrs = cJSON_GetObjectItem(ad, "lrs");
-    for (int full = 0; full < 2; full++) {
-        lora_config lc = {.rank = full ? 0 : 4, .alpha = 8, .dropout = 0, .targets = LORA_ALL_TARGETS};
-        train_model *m = train_model_load(model_dir, &lc, 1, err, sizeof err);
-        if (!m) fail_msg("%s", err);
-        train_model_set_checkpointing(m, ckpt);
-        if (!full) {
-            char adir[4096];
-            snprintf(adir, sizeof adir, "%s/init_%s", tmpdir, name);
-            copy_adapter_init(fix, adir);
-            if (train_model_load_adapter_weights(m, adir, err, sizeof err)) fail_msg("%s", err);
-        }
-        double nll;
-        long nt;
-        train_model_zero_grad(m);
-        if (train_model_step(m, &ob.b, 1.0f / (float)ob.n_targets, &nll, &nt, err, sizeof err)) fail_msg("%s", err);
-        assert_int_equal(nt, ob.n_targets);
-        double ref_loss = cJSON_GetObjectItem(exp, full ? "full_loss" : "loss")->valuedouble;
-        if (fabs(nll / nt - ref_loss) > 1e-4) fail_msg("%s: loss %.7f, reference %.7f", name, nll / nt, ref_loss);
-        snprintf(path, sizeof path, "%s/%s", fix, full ? "full_grads.safetensors" : "lora_grads.safetensors");
-        compare_grads(m, path, name);
-        /* 10 AdamW steps from the same start. */
-        size_t np;
-        opt_adamw o;
-        assert_int_equal(opt_adamw_init(&o, (train_model_params(m, &np), np)), 0);
-        const cJSON *ref_losses = cJSON_GetObjectItem(exp, full ? "full_losses" : "lora_losses");
-        for (int s = 0; s < cJSON_GetArraySize(lrs); s++) {
-            train_model_zero_grad(m);
-            if (train_model_step(m, &ob.b, 1.0f / (float)ob.n_targets, &nll, &nt, err, sizeof err)) fail_msg("%s", err);
-            double want = cJSON_GetArrayItem(ref_losses, s)->valuedouble;
-            if (fabs(nll / nt - want) > 1e-4)
-                fail_msg("%s %s step %d: loss %.7f, reference %.7f", name, full ? "full" : "lora", s, nll / nt, want);
-            opt_clip_grad_norm(m, max_norm);
-            opt_adamw_step(&o, m, (float)cJSON_GetArrayItem(lrs, s)->valuedouble, &oc);
-        }
-        opt_adamw_free(&o);
-        train_model_free(m);
-    }
-    batch_free(&ob);
-    cJSON_Delete(req);
-    cJSON_Delete(exp);
-}
+/* The PyTorch fixtures on the CPU: loss and gradients within 1e-4, then 10 clipped AdamW steps' losses. */
+static void run_reference_case(const char *name, bool ckpt) { tr_reference_case(bk_cpu(), name, ckpt, 1e-4, 1e-4, tmpdir); }
 
 static void test_reference_gqa2_untied(void **state) { (void)state; run_reference_case("gqa2_untied_bf16", true); }
 static void test_reference_tied(void **state) { (void)state; run_reference_case("gqa1_tied_f32", false); }

@@ -1,8 +1,8 @@
 /* train_ref: the committed PyTorch training fixtures (tests/fixtures/train/<name>: one batch's loss and gradients
  * of LoRA r=4 and of full fine-tuning, then 10 clipped AdamW steps' losses, written by
  * tests/reference/train_ref.py) run through train_model on any backend, for the tests that train off the CPU
- * (test_train_device: a CPU backend without host memory; test_cuda_train: the GPU). test_train.c runs the same
- * fixtures on the CPU with its own copy of this logic. Static functions: include it in one test file. */
+ * (test_train: the CPU; test_train_device: a CPU backend without host memory; test_cuda_train: the GPU).
+ * Static functions: include it in one test file. */
 #ifndef HF_TESTS_TRAIN_REF_H
 #define HF_TESTS_TRAIN_REF_H
 
