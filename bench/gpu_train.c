@@ -19,6 +19,7 @@
 #include "model/model.h"
 #include "train/opt_adamw.h"
 #include "train/train_model.h"
+#include "bench_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,19 +81,9 @@ int main(int argc, char **argv) {
         return 77;
     }
     A = bk_cuda_api(err, sizeof err);
-    if (!dir) {
-        dir = "/tmp/hf_bench_qwen05";
-        char p[4096];
-        snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        if (!fs_exists(p)) {
-            model_config c;
-            model_preset("qwen2.5-0.5b", &c);
-            fprintf(stderr, "writing the qwen2.5-0.5b preset to %s ...\n", dir);
-            if (model_write_random(dir, &c, true, 0, 0.02, false, err, sizeof err)) {
-                fprintf(stderr, "bench_gpu_train: %s\n", err);
-                return 1;
-            }
-        }
+    if (!dir && !(dir = bench_default_model(err, sizeof err))) {
+        fprintf(stderr, "bench_gpu_train: %s\n", err);
+        return 1;
     }
     lora_config lc = {.rank = full ? 0 : 16, .alpha = 32, .dropout = 0.05f, .targets = LORA_ALL_TARGETS};
     double t0 = time_now();

@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "train/opt_adamw.h"
 #include "train/train_model.h"
+#include "bench_model.h"
 #include "bench_probe.h"
 
 #include <cblas.h>
@@ -42,19 +43,9 @@ int main(int argc, char **argv) {
         }
     }
     char err[1024];
-    if (!dir) {
-        dir = "/tmp/hf_bench_qwen05";
-        char cfgp[4096];
-        snprintf(cfgp, sizeof cfgp, "%s/model.safetensors", dir);
-        if (!fs_exists(cfgp)) {
-            model_config c;
-            model_preset("qwen2.5-0.5b", &c);
-            fprintf(stderr, "writing the qwen2.5-0.5b preset to %s ...\n", dir);
-            if (model_write_random(dir, &c, true, 0, 0.02, false, err, sizeof err)) {
-                fprintf(stderr, "%s\n", err);
-                return 1;
-            }
-        }
+    if (!dir && !(dir = bench_default_model(err, sizeof err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
     }
     const bool full = !strcmp(mode, "full");
     openblas_set_num_threads(omp_get_max_threads());
