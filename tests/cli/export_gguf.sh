@@ -83,17 +83,17 @@ run_model() { # run_model NAME FOLDER GGUF_PREFIX: greedy, tokens and scores of 
     printf '{"score": %s}\n' "$score_ids" > spec.$name.score
     expect_rc 0 "$name: llama.cpp reads $g.q8_0.gguf" -- llama $g.q8_0.gguf spec.$name.score
     cp "$T/out" ll.$name.q8
-    check "$name: llama.cpp q8_0 log-probs near the f32 model's" logprobs score.$name ll.$name.q8 0.1 0.03
+    check "$name: llama.cpp q8_0 log-probs near the f32 model's" logprobs score.$name ll.$name.q8 0.2 0.04
     expect_rc 0 "$name: llama.cpp reads $g.q4_0.gguf" -- llama $g.q4_0.gguf spec.$name.score
     cp "$T/out" ll.$name.q4
-    check "$name: llama.cpp q4_0 log-probs finite and near the f32 model's" logprobs score.$name ll.$name.q4 2.0 0.3
+    check "$name: llama.cpp q4_0 log-probs finite and near the f32 model's" logprobs score.$name ll.$name.q4 2.5 0.45
     # The same files read back by halo-forge.
     expect_rc 0 "$name: score $g.f32.gguf here" -- "$HF" -q score -m $g.f32.gguf --text "$text"
     cp "$T/out" score.$name.gf32
     check "$name: the f32 GGUF scores as the folder" same_scores score.$name score.$name.gf32 1e-5
     expect_rc 0 "$name: score $g.q8_0.gguf here" -- "$HF" -q score -m $g.q8_0.gguf --text "$text"
     cp "$T/out" score.$name.gq8
-    check "$name: our q8_0 scores = llama.cpp's q8_0 scores" logprobs score.$name.gq8 ll.$name.q8 0.1 0.03
+    check "$name: our q8_0 scores = llama.cpp's q8_0 scores" logprobs score.$name.gq8 ll.$name.q8 0.2 0.04
     expect_rc 0 "$name: generate from $g.f32.gguf here" -- "$HF" -q generate -m $g.f32.gguf -p "${prompts[0]}" \
         --chat-template raw -t 0 -n 1 --max-new-tokens 24 --precision exact
     cp "$T/out" gen.$name.gf32
