@@ -1,4 +1,4 @@
-/* Unit tests of src/core: YAML config reading, flag parsing and precedence, atomic files, rng. */
+/* Unit tests of src/core: YAML config reading, flag parsing and precedence, atomic files, rng, JSON integers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,10 @@
 #include "core/args.h"
 #include "core/cfg.h"
 #include "core/fs.h"
+#include "core/jsonl.h"
 #include "core/rng.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,49 @@ static void test_cfg_reports_syntax_errors_with_line(void **state) {
     assert_non_null(strstr(err, "dup.yaml:2"));
     c = cfg_load_string("list.yaml", "- 1\n- 2\n", err, sizeof err);
     assert_null(c);
+}
+
+/* Aliases: shared values are fine, a node inside itself or an exponential expansion is refused with the
+ * file and line instead of recursing until the stack or the memory runs out (a fuzz finding). */
+static void test_cfg_bounds_what_aliases_expand_to(void **state) {
+    (void)state;
+    char err[512];
+    cfg_file *c = cfg_load_string("ok.yaml", "base: &b {lr: 1e-3, steps: 4}\nrun: *b\ntags: &t [x, y]\nmore: *t\n",
+                                  err, sizeof err);
+    assert_non_null(c);
+    assert_string_equal(cfg_find(c, "run.lr")->value, "1e-3");
+    assert_string_equal(cfg_find(c, "more")->value, "x,y");
+    cfg_free(c);
+
+    c = cfg_load_string("loop.yaml", "a: &x\n  b: 1\n  c: *x\n", err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "loop.yaml:"));
+    assert_non_null(strstr(err, "levels deep"));
+
+    /* 2^15 keys from 16 lines of text */
+    char text[2048];
+    size_t n = (size_t)snprintf(text, sizeof text, "l0: &l0 {a: 1, b: 2}\n");
+    for (int i = 1; i < 16; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "l%d: &l%d {p: *l%d, q: *l%d}\n", i, i, i - 1, i - 1);
+    c = cfg_load_string("laughs.yaml", text, err, sizeof err);
+    assert_null(c);
+    assert_non_null(strstr(err, "laughs.yaml:"));
+    assert_non_null(strstr(err, "expands to more than"));
+
+    /* one long value named many times: bounded by bytes, not by keys */
+    size_t big = (size_t)1 << 20;
+    char *t2 = malloc(big + 4096);
+    assert_non_null(t2);
+    size_t m = (size_t)sprintf(t2, "v: &v ");
+    memset(t2 + m, 'x', big);
+    m += big;
+    m += (size_t)sprintf(t2 + m, "\nl: [");
+    for (int i = 0; i < 100; i++) m += (size_t)sprintf(t2 + m, "%s*v", i ? ", " : "");
+    sprintf(t2 + m, "]\n");
+    c = cfg_load_string("long.yaml", t2, err, sizeof err);
+    free(t2);
+    assert_null(c);
+    assert_non_null(strstr(err, "expands to more than"));
 }
 
 static const arg_spec flags[] = {
@@ -210,16 +255,48 @@ static void test_rng_is_reproducible_and_uniform(void **state) {
     for (int i = 0; i < 1000; i++) assert_true(rng_below(&a, 7) < 7);
 }
 
+/* Damaged files hold numbers no integer type can take (a fuzzer found a journal slot of 2e55); casting
+ * valuedouble is then undefined behaviour, so every integer read goes through json_long_in. */
+static void test_json_integers_refuse_what_does_not_fit(void **state) {
+    (void)state;
+    cJSON *o = cJSON_Parse("{\"ok\": 7, \"neg\": -3, \"big\": 2e55, \"edge\": 9223372036854775808, "
+                           "\"frac\": 1.5, \"str\": \"7\", \"int_big\": 3000000000, \"whole\": 4.0}");
+    assert_non_null(o);
+    long v = 99;
+    assert_true(json_long_in(cJSON_GetObjectItem(o, "ok"), 0, 10, &v));
+    assert_int_equal(v, 7);
+    v = 99;
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "ok"), 0, 6, &v)); /* outside [lo, hi] */
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "neg"), 0, 10, &v));
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "big"), LONG_MIN, LONG_MAX, &v));
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "edge"), LONG_MIN, LONG_MAX, &v)); /* 2^63 */
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "frac"), 0, 10, &v));
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "str"), 0, 10, &v));
+    assert_false(json_long_in(cJSON_GetObjectItem(o, "absent"), 0, 10, &v));
+    assert_int_equal(v, 99); /* untouched by every refusal */
+    assert_true(json_long_in(cJSON_GetObjectItem(o, "neg"), -5, 0, &v));
+    assert_int_equal(v, -3);
+    assert_int_equal(json_get_long(o, "whole", -1), 4);
+    assert_int_equal(json_get_long(o, "big", -1), -1);
+    assert_int_equal(json_get_long(o, "int_big", -1), 3000000000L);
+    assert_int_equal(json_get_int(o, "int_big", -1), -1); /* fits a long, not an int */
+    assert_int_equal(json_get_int(o, "frac", -1), -1);
+    assert_int_equal(json_get_int(o, "ok", -1), 7);
+    cJSON_Delete(o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cfg_flattens_nested_keys_with_lines),
         cmocka_unit_test(test_cfg_reports_syntax_errors_with_line),
+        cmocka_unit_test(test_cfg_bounds_what_aliases_expand_to),
         cmocka_unit_test(test_args_precedence_cli_over_config_over_default),
         cmocka_unit_test(test_args_rejects_bad_values),
         cmocka_unit_test(test_args_model_defaults_sit_between_config_and_builtin),
         cmocka_unit_test(test_fs_write_atomic_replaces_whole_file),
         cmocka_unit_test(test_fs_link_files),
         cmocka_unit_test(test_rng_is_reproducible_and_uniform),
+        cmocka_unit_test(test_json_integers_refuse_what_does_not_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,8 +76,8 @@ static int convert_samples(const bench_prompt_set *ps, const char *in, const cha
         vf_result vr;
         if (pi >= 0 && vf_result_from_json(obj, &vr) == 0) {
             cJSON *s = bench_sample_record(&ps->items[pi], json_get_str(obj, "completion", ""),
-                                           (int)json_get_num(obj, "sample_idx", 0), &vr,
-                                           (long)json_get_num(obj, "n_tokens", -1));
+                                           json_get_int(obj, "sample_idx", 0), &vr,
+                                           json_get_long(obj, "n_tokens", -1));
             bad |= !s || jsonl_write(f, s) != 0;
             cJSON_Delete(s);
             vf_result_free(&vr);
@@ -133,8 +133,8 @@ static void hw_load(const cJSON *o, hw_summary *h) {
     memset(h, 0, sizeof *h);
     for (size_t i = 0; i < sizeof hw_fields / sizeof hw_fields[0]; i++)
         *(double *)((char *)h + hw_fields[i].off) = get_num(o, hw_fields[i].name);
-    h->samples_count = (long)json_get_num(o, "samples_count", 0);
-    h->gpu_count = (int)json_get_num(o, "gpu_count", 0);
+    h->samples_count = json_get_long(o, "samples_count", 0);
+    h->gpu_count = json_get_int(o, "gpu_count", 0);
     snprintf(h->energy_source, sizeof h->energy_source, "%s", json_get_str(o, "energy_source", ""));
     snprintf(h->energy_status, sizeof h->energy_status, "%s", json_get_str(o, "energy_status", ""));
     snprintf(h->gpu_energy_source, sizeof h->gpu_energy_source, "%s", json_get_str(o, "gpu_energy_source", ""));
@@ -187,7 +187,7 @@ static int eval_load(const bench_prompt_set *ps, const char *samples_path, const
     jsonl_close(&r);
     if (sc && bench_eval_compute(sc, n, NULL, 0, ev) == 0) {
         bench_eval_set_generation(ev, (long)get_num(saved, "run_generated_tokens"), get_num(saved, "generation_time_sec"));
-        ev->generated_tokens = (long)json_get_num(saved, "generated_tokens", -1);
+        ev->generated_tokens = json_get_long(saved, "generated_tokens", -1);
         ev->verification_time_sec = get_num(saved, "verification_time_sec");
         const cJSON *hw = cJSON_GetObjectItemCaseSensitive(saved, "hardware");
         ev->have_hw = cJSON_IsObject(hw);
@@ -339,10 +339,10 @@ static bool cycle_restore(const char *dir, int cycle, bench_cycle *bc) {
         return false;
     }
     bench_cycle_init(bc, cycle);
-    bc->generated = (long)json_get_num(o, "generated", 0);
-    bc->verified = (long)json_get_num(o, "verified", 0);
-    bc->kept = (long)json_get_num(o, "kept", 0);
-    bc->training_steps = (long)json_get_num(o, "training_steps", 0);
+    bc->generated = json_get_long(o, "generated", 0);
+    bc->verified = json_get_long(o, "verified", 0);
+    bc->kept = json_get_long(o, "kept", 0);
+    bc->training_steps = json_get_long(o, "training_steps", 0);
     for (size_t i = 0; i < sizeof cycle_dfields / sizeof cycle_dfields[0]; i++)
         *(double *)((char *)bc + cycle_dfields[i].off) = get_num(o, cycle_dfields[i].name);
     const cJSON *hw = cJSON_GetObjectItemCaseSensitive(o, "hardware");
@@ -429,13 +429,13 @@ static int cycle_from_statistics(cycle_ctx *x, int c, bench_cycle *bc, char *err
         return -1;
     }
     bench_cycle_init(bc, c);
-    bc->generated = bc->verified = (long)json_get_num(found, "total_samples", 0);
-    bc->kept = (long)json_get_num(found, "kept", 0);
+    bc->generated = bc->verified = json_get_long(found, "total_samples", 0);
+    bc->kept = json_get_long(found, "kept", 0);
     bc->compile_rate = get_num(found, "compile_rate");
     bc->pass_rate = get_num(found, "success_rate");
     bc->avg_reward = get_num(found, "avg_reward");
     bc->training_loss = get_num(found, "train_loss");
-    bc->training_steps = (long)json_get_num(found, "train_steps", 0);
+    bc->training_steps = json_get_long(found, "train_steps", 0);
     bc->learning_rate = get_num(found, "learning_rate");
     bc->generation_time_sec = get_num(found, "generation_time_s");
     bc->verification_time_sec = get_num(found, "verification_time_s");

@@ -181,7 +181,7 @@ static int read_journal(rollout_ctx *g, const char *path, char *err, size_t errc
         long slot = pi >= 0 ? g->slot_of_prompt[pi] : -1;
         if (slot >= 0 && si >= 0 && si < (double)spp && (double)(long)si == si && cJSON_IsString(c)) {
             size_t k = (size_t)slot * spp + (size_t)si;
-            const long ntk = (long)json_get_num(obj, "n_tokens", 0);
+            const long ntk = json_get_long(obj, "n_tokens", 0);
             int *toks = NULL;
             float *lps = NULL;
             bool usable = !o->record_tokens || read_token_arrays(obj, ntk, &toks, &lps) == 0;

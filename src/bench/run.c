@@ -206,7 +206,7 @@ static double pct(double v) { return 100 * v; }
 void bench_run_print(FILE *f, const cJSON *rep) {
     const char *bench = json_get_str(rep, "benchmark", NULL);
     fprintf(f, "\nbenchmark %s%s: %s\n", bench ? "eval " : "run", bench ? bench : "", json_get_str(rep, "model_path", "?"));
-    long spp = (long)json_get_num(rep, "samples_per_prompt", 0);
+    long spp = json_get_long(rep, "samples_per_prompt", 0);
     fprintf(f, "  %.0f prompts x %ld samples, verifier %s (%s)\n", json_get_num(rep, "total", 0), spp,
             json_get_str(rep, "verifier", "?"),
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "run")) ? "compile and run" : "compile only");

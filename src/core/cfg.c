@@ -9,11 +9,18 @@
 #include <strings.h>
 #include <yaml.h>
 
+/* YAML aliases let a small file name the same node many times, or a node inside itself (`a: &x {b: *x}`),
+ * so the walk is bounded: no config of ours nests deeper than a few levels or holds more than a few hundred
+ * keys, and these limits are far above that. */
+enum { CFG_MAX_DEPTH = 64, CFG_MAX_ENTRIES = 4096 };
+#define CFG_MAX_VALUE_BYTES ((size_t)64 << 20)
+
 typedef struct {
     cfg_file *cfg;
     yaml_document_t *doc;
     char *err;
     size_t errcap;
+    size_t value_bytes; /* all keys and values stored so far */
 } walker;
 
 static int add_entry(cfg_file *cfg, const char *key, const char *value, int line, bool is_list, bool is_null) {
@@ -36,11 +43,29 @@ static bool scalar_is_null(yaml_node_t *n) {
     return v[0] == '\0' || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
 }
 
-static int walk(walker *w, yaml_node_t *node, const char *prefix, int key_line) {
+/* Checks the bounds above before an entry of value_len bytes is added; -1 with the message in w->err. */
+static int within_bounds(walker *w, size_t value_len, int key_line) {
+    w->value_bytes += value_len;
+    if (w->cfg->count >= CFG_MAX_ENTRIES || w->value_bytes > CFG_MAX_VALUE_BYTES) {
+        snprintf(w->err, w->errcap, "%s:%d: the config expands to more than %d keys or %zu MiB of values "
+                 "(aliases repeating one another?)", w->cfg->path, key_line, CFG_MAX_ENTRIES, CFG_MAX_VALUE_BYTES >> 20);
+        return -1;
+    }
+    return 0;
+}
+
+static int walk(walker *w, yaml_node_t *node, const char *prefix, int key_line, int depth) {
+    if (depth > CFG_MAX_DEPTH) {
+        snprintf(w->err, w->errcap, "%s:%d: %.200s...: nested more than %d levels deep (an alias inside itself?)",
+                 w->cfg->path, key_line, prefix, CFG_MAX_DEPTH);
+        return -1;
+    }
     if (node->type == YAML_SCALAR_NODE) {
+        if (within_bounds(w, strlen(prefix) + node->data.scalar.length, key_line)) return -1;
         return add_entry(w->cfg, prefix, (const char *)node->data.scalar.value, key_line, false, scalar_is_null(node));
     }
     if (node->type == YAML_SEQUENCE_NODE) {
+        if (within_bounds(w, strlen(prefix), key_line)) return -1;
         size_t cap = 1, len = 0;
         char *joined = calloc(1, 1);
         for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
@@ -53,6 +78,7 @@ static int walk(walker *w, yaml_node_t *node, const char *prefix, int key_line) 
             }
             const char *v = (const char *)item->data.scalar.value;
             size_t vl = strlen(v);
+            if (within_bounds(w, vl + 1, key_line)) { free(joined); return -1; }
             cap = len + vl + 2;
             char *nj = realloc(joined, cap);
             if (!nj) { free(joined); return -1; }
@@ -84,7 +110,7 @@ static int walk(walker *w, yaml_node_t *node, const char *prefix, int key_line) 
             free(full);
             return -1;
         }
-        int rc = walk(w, v, full, (int)k->start_mark.line + 1);
+        int rc = walk(w, v, full, (int)k->start_mark.line + 1, depth + 1);
         free(full);
         if (rc != 0) return rc;
     }
@@ -116,8 +142,8 @@ cfg_file *cfg_load_string(const char *name, const char *text, char *err, size_t 
                      (int)root->start_mark.line + 1);
             rc = -1;
         } else {
-            walker w = {cfg, &doc, err, errcap};
-            rc = walk(&w, root, "", 1);
+            walker w = {.cfg = cfg, .doc = &doc, .err = err, .errcap = errcap};
+            rc = walk(&w, root, "", 1, 0);
         }
     }
     yaml_document_delete(&doc);

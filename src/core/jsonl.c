@@ -1,6 +1,8 @@
 #include "core/jsonl.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,6 +94,30 @@ const char *json_get_str(const cJSON *obj, const char *key, const char *dflt) {
 double json_get_num(const cJSON *obj, const char *key, double dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+bool json_long_in(const cJSON *v, long lo, long hi, long *out) {
+    if (!cJSON_IsNumber(v)) return false;
+    double d = v->valuedouble;
+    _Static_assert(LONG_MAX == 0x7fffffffffffffffL, "long is 64-bit on the platforms we build for");
+    /* [-2^63, 2^63) is exactly the doubles a long holds; NaN fails both comparisons */
+    if (!(d >= -0x1p63 && d < 0x1p63) || d != floor(d)) return false;
+    long x = (long)d;
+    if (x < lo || x > hi) return false;
+    *out = x;
+    return true;
+}
+
+long json_get_long(const cJSON *obj, const char *key, long dflt) {
+    long v = dflt;
+    json_long_in(cJSON_GetObjectItemCaseSensitive(obj, key), LONG_MIN, LONG_MAX, &v);
+    return v;
+}
+
+int json_get_int(const cJSON *obj, const char *key, int dflt) {
+    long v = dflt;
+    json_long_in(cJSON_GetObjectItemCaseSensitive(obj, key), INT_MIN, INT_MAX, &v);
+    return (int)v;
 }
 
 bool json_utf8_valid(const char *s, size_t n, long *line, long *col) {

@@ -42,4 +42,13 @@ const char *json_duplicate_key(const cJSON *node);
 const char *json_get_str(const cJSON *obj, const char *key, const char *dflt);
 double json_get_num(const cJSON *obj, const char *key, double dflt);
 
+/* True with *out set when v is a JSON number with no fractional part inside [lo, hi]; false (and *out
+ * untouched) for anything else: absent, another type, 1.5, NaN, or too large for a long. Use it instead of
+ * casting valuedouble, which is undefined behaviour for values a long cannot hold (e.g. 2e55). */
+bool json_long_in(const cJSON *v, long lo, long hi, long *out);
+
+/* The integer at key, or dflt when absent, not a whole number, or outside a long's / an int's range. */
+long json_get_long(const cJSON *obj, const char *key, long dflt);
+int json_get_int(const cJSON *obj, const char *key, int dflt);
+
 #endif

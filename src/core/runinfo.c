@@ -99,7 +99,7 @@ void runinfo_end(const char *dir, int exit_code) {
     char *text = fs_read_file(path, NULL);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
-    if (!cJSON_IsObject(o) || (long)json_get_num(o, "pid", -1) != (long)getpid()) {
+    if (!cJSON_IsObject(o) || json_get_long(o, "pid", -1) != (long)getpid()) {
         cJSON_Delete(o);
         return;
     }

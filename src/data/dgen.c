@@ -259,7 +259,8 @@ static int read_journal(const char *path, slots *sl, long *resumed, char *err, s
             continue;
         }
         const cJSON *slot = cJSON_GetObjectItemCaseSensitive(o, "slot");
-        long i = cJSON_IsNumber(slot) ? (long)slot->valuedouble : -1;
+        long i = -1; /* not a slot of this run: the line is skipped */
+        if (!json_long_in(slot, 0, sl->n - 1, &i)) i = -1;
         const cJSON *kept_rec = cJSON_GetObjectItemCaseSensitive(o, "record");
         bool kept = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "kept"));
         if (i >= 0 && i < sl->n && !sl->done[i] && kept && !record_ok(kept_rec)) {

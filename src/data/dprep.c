@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -625,7 +626,9 @@ static int load_hub(const dp_options *o, cand_list *c, long want, dp_stats *st, 
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(page, "rows")) {
             const cJSON *row = cJSON_GetObjectItemCaseSensitive(it, "row");
             const cJSON *idx = cJSON_GetObjectItemCaseSensitive(it, "row_idx");
-            if (cJSON_IsObject(row)) take_row(o, c, row, cJSON_IsNumber(idx) ? (long)idx->valuedouble : 0, st);
+            long row_idx = 0;
+            json_long_in(idx, 0, LONG_MAX, &row_idx);
+            if (cJSON_IsObject(row)) take_row(o, c, row, row_idx, st);
         }
         cJSON_Delete(page);
         if (fn) fn(user, (long)c->n, want);
@@ -637,7 +640,9 @@ static int load_hub(const dp_options *o, cand_list *c, long want, dp_stats *st, 
 
 static long row_key(const cJSON *rec) {
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(rec, "__row");
-    return cJSON_IsNumber(k) ? (long)k->valuedouble : 0;
+    long row = 0;
+    json_long_in(k, 0, LONG_MAX, &row);
+    return row;
 }
 
 static int by_row(const void *a, const void *b) {

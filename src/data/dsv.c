@@ -1,11 +1,13 @@
 #include "data/dsv.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "core/jsonl.h"
 #include "core/log.h"
 #include "data/dhttp.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,12 +217,11 @@ int dsv_open(dsv_source *s, const char *dataset, const char *config, const char 
     s->total = 1; /* lets dsv_page accept offset 0 */
     if (dsv_page(s, 0, &page, err, errcap)) return -1;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(page, "num_rows_total");
-    if (!cJSON_IsNumber(t) || t->valuedouble < 0) {
-        err_set(err, errcap, "%s: the rows answer has no num_rows_total", dataset);
+    if (!json_long_in(t, 0, LONG_MAX, &s->total)) {
+        err_set(err, errcap, "%s: the rows answer has no num_rows_total (a non-negative integer)", dataset);
         cJSON_Delete(page);
         return -1;
     }
-    s->total = (long)t->valuedouble;
     cJSON_Delete(page);
     return 0;
 }

@@ -548,7 +548,7 @@ static bool any_finite(const dvec *d) {
 static int hardware_figure(const bench_entry *e, const char *out, const char *name, plot_file_fn cb, void *ctx,
                            char *err, size_t errcap) {
     hw_series h = {0};
-    int n_cycles = (int)json_get_num(e->summary, "n_cycles", 0);
+    int n_cycles = json_get_int(e->summary, "n_cycles", 0);
     double bounds[1100];
     char blabels[1100][32];
     int nb = 0;
@@ -708,7 +708,7 @@ int plot_benchmarks(const char *dir, const char *out_dir, plot_file_fn cb, void 
             pr[0] = sub_num(es[i].summary, "baseline", "pass_rate");
             const cJSON *cy;
             cJSON_ArrayForEach(cy, cJSON_GetObjectItemCaseSensitive(es[i].summary, "cycles")) {
-                int c = (int)json_get_num(cy, "cycle", 0);
+                int c = json_get_int(cy, "cycle", 0);
                 if (c < 1 || c > max_cycles) continue;
                 cr[c] = num_or_nan(cy, "compile_rate");
                 pr[c] = num_or_nan(cy, "pass_rate");

@@ -66,7 +66,7 @@ int tblog_raft(const char *dir, char *err, size_t errcap) {
     const cJSON *e;
     cJSON_ArrayForEach(e, stats) {
         if (rc) break;
-        rc = tfev_json(w, e, "cycle", raft_tags, cycle_time(dir, (int)json_get_num(e, "cycle", 0))) < 0 ? -1 : 0;
+        rc = tfev_json(w, e, "cycle", raft_tags, cycle_time(dir, json_get_int(e, "cycle", 0))) < 0 ? -1 : 0;
     }
     cJSON_Delete(stats);
     if (w && tfev_close(w) != 0) rc = -1;
@@ -132,7 +132,7 @@ int tblog_benchmark(const char *dir, const cJSON *s, char *err, size_t errcap) {
     snprintf(tb, sizeof tb, "%s/tensorboard", dir);
     tfev_writer *w = tfev_open(tb, TFEV_REPLACE, err, errcap);
     if (!w) return -1;
-    int rc = 0, n_cycles = (int)json_get_num(s, "n_cycles", 0);
+    int rc = 0, n_cycles = json_get_int(s, "n_cycles", 0);
     static const char *const ekeys[] = {"compile_rate", "pass_at_1", "pass_rate", "avg_reward", "tokens_per_sec"};
     static const char *const etags[] = {"eval/compile_rate", "eval/pass_at_1", "eval/pass_rate", "eval/avg_reward",
                                         "eval/tokens_per_sec"};

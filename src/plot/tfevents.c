@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -253,7 +254,8 @@ int tfev_scalar(tfev_writer *w, const char *tag, int64_t step, double wall_time,
 
 int tfev_json(tfev_writer *w, const cJSON *obj, const char *step_key, const tfev_tag *tags, double wall_time) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, step_key);
-    if (!cJSON_IsNumber(s)) return 0;
+    long step;
+    if (!json_long_in(s, LONG_MIN, LONG_MAX, &step)) return 0;
     const char *names[64];
     double vals[64];
     size_t n = 0;
@@ -264,7 +266,7 @@ int tfev_json(tfev_writer *w, const cJSON *obj, const char *step_key, const tfev
         vals[n++] = v->valuedouble;
     }
     if (!n) return 0;
-    return tfev_scalars(w, (int64_t)s->valuedouble, wall_time, n, names, vals) ? -1 : (int)n;
+    return tfev_scalars(w, (int64_t)step, wall_time, n, names, vals) ? -1 : (int)n;
 }
 
 long tfev_replay_jsonl(tfev_writer *w, const char *path, const char *step_key, const tfev_tag *tags) {

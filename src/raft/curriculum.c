@@ -2,10 +2,12 @@
 #include "raft/curriculum.h"
 
 #include "core/fs.h"
+#include "core/jsonl.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,8 +248,8 @@ long raft_curriculum_load(raft_curriculum *cur, const char *path, bool restore, 
             if (cJSON_IsNumber(rate) && !(cJSON_IsNumber(a) && a->valuedouble == 0)) s->history_rate = rate->valuedouble;
             if (restore) {
                 const cJSON *ok = cJSON_GetObjectItemCaseSensitive(it, "successes");
-                if (cJSON_IsNumber(a)) s->attempts = (long)a->valuedouble;
-                if (cJSON_IsNumber(ok)) s->successes = (long)ok->valuedouble;
+                json_long_in(a, 0, LONG_MAX, &s->attempts);
+                json_long_in(ok, 0, LONG_MAX, &s->successes);
             }
             matched++;
         }

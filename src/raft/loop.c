@@ -288,8 +288,8 @@ static int dyn_scan(const recset *rs, const bench_prompt_set *ps, int G, int wan
     dyn_item *it = malloc((rs->n + 1) * sizeof *it);
     if (!it) return -1;
     for (size_t i = 0; i < rs->n; i++)
-        it[i] = (dyn_item){(int)json_get_num(rs->recs[i], "refill_round", 0),
-                           (int)json_get_num(rs->recs[i], "sample_idx", -1),
+        it[i] = (dyn_item){json_get_int(rs->recs[i], "refill_round", 0),
+                           json_get_int(rs->recs[i], "sample_idx", -1),
                            bench_prompts_find(ps, json_get_str(rs->recs[i], "prompt_id", "")),
                            json_get_num(rs->recs[i], "reward", 0), i};
     qsort(it, rs->n, sizeof *it, cmp_dyn);
@@ -787,7 +787,7 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
     if (!(hist = raft_statistics_load(path, err, errcap))) goto out;
     const cJSON *h;
     cJSON_ArrayForEach(h, hist) {
-        int c = (int)json_get_num(h, "cycle", 0);
+        int c = json_get_int(h, "cycle", 0);
         if (c < 1 || c > o->cycles || !raft_cycle_trained(o->output_dir, c)) continue;
         /* the per-prompt record is rebuilt from the finished cycles' verified samples, so a cycle
            that is redone after a crash is never counted twice */
@@ -798,7 +798,7 @@ int raft_loop_run(const raft_loop_options *opt, const raft_loop_hooks *hooks, ch
                 record_verified(&cur, psp, path, err, errcap))
                 goto out;
         raft_curriculum_update(&cur, c, json_get_num(h, "success_rate", 0));
-        raft_shaper_update(&sh, c, (long)json_get_num(h, "kept", 0), json_get_num(h, "success_rate", 0));
+        raft_shaper_update(&sh, c, json_get_long(h, "kept", 0), json_get_num(h, "success_rate", 0));
     }
 
     for (int c = 1; c <= o->cycles; c++) {

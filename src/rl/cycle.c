@@ -11,6 +11,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static int build_sample(const rl_cycle_opts *o, const tokenizer *t, const gen_pa
     if (ng < 0 || !cJSON_IsArray(lp) || cJSON_GetArraySize(lp) != ng) {
         err_set(err, errcap, "%s: sample %s/%d has no \"tokens\" / \"logprobs\" (sampled by raft train?); remove the "
                 "cycle's samples and verified files to sample it again", o->verified_path,
-                json_get_str(rec, "prompt_id", "?"), (int)json_get_num(rec, "sample_idx", -1));
+                json_get_str(rec, "prompt_id", "?"), json_get_int(rec, "sample_idx", -1));
         return -1;
     }
     char *text = gen_format_prompt(gp, json_get_str(rec, "prompt", ""));
@@ -60,14 +61,15 @@ static int build_sample(const rl_cycle_opts *o, const tokenizer *t, const gen_pa
     int k = 0;
     const cJSON *a, *b = lp->child;
     cJSON_ArrayForEach(a, tk) {
-        if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b)) {
+        long id;
+        if (!json_long_in(a, 0, INT_MAX, &id) || !cJSON_IsNumber(b)) {
             free(ids);
             free(lps);
-            err_set(err, errcap, "%s: sample %s/%d: tokens / logprobs must be numbers", o->verified_path,
-                    json_get_str(rec, "prompt_id", "?"), (int)json_get_num(rec, "sample_idx", -1));
+            err_set(err, errcap, "%s: sample %s/%d: tokens must be token ids and logprobs numbers", o->verified_path,
+                    json_get_str(rec, "prompt_id", "?"), json_get_int(rec, "sample_idx", -1));
             return -1;
         }
-        ids[np + (size_t)k] = (int)a->valuedouble;
+        ids[np + (size_t)k] = (int)id;
         lps[k++] = (float)b->valuedouble;
         b = b->next;
     }
@@ -95,8 +97,8 @@ int rl_cycle_train(const rl_cycle_opts *o, cJSON *const *recs, size_t n, rl_upda
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        rf[i] = (ref){recs[i], json_get_str(recs[i], "prompt_id", ""), (int)json_get_num(recs[i], "refill_round", 0),
-                      (int)json_get_num(recs[i], "sample_idx", -1)};
+        rf[i] = (ref){recs[i], json_get_str(recs[i], "prompt_id", ""), json_get_int(recs[i], "refill_round", 0),
+                      json_get_int(recs[i], "sample_idx", -1)};
     qsort(rf, n, sizeof *rf, cmp_ref);
 
     if (model_tokenizer_dir(o->model_dir, tok_dir, sizeof tok_dir, err, errcap)) goto out;

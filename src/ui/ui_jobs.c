@@ -303,9 +303,10 @@ int ui_launch_argv(const cJSON *req, ui_roots *roots, const char *self_exe, char
     }
     /* the output folder: a plain relative name inside a run root */
     const cJSON *rj = cJSON_GetObjectItemCaseSensitive(req, "root");
-    int root = rj ? (cJSON_IsNumber(rj) ? (int)rj->valuedouble : -1) : 0;
-    if (root < 0 || root >= roots->n || (rj && rj->valuedouble != (double)root))
+    long root_index = 0;
+    if ((rj && !json_long_in(rj, 0, roots->n - 1, &root_index)) || root_index >= roots->n)
         return fail(err, errcap, "root: must be the index of a run folder (0..%d)", roots->n - 1);
+    int root = (int)root_index;
     const char *output = json_get_str(req, "output", NULL);
     if (!output || !*output) return fail(err, errcap, "output: required (a folder name inside the run folder)");
     if (ui_path_check(output) != UI_PATH_OK || output[0] == '-')

@@ -241,7 +241,7 @@ static bool looks_finished(const char *dir, const char *kind, const cJSON *ri) {
     cJSON *st = read_json(dir, "raft_statistics.json", NULL);
     int last = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, st) if (json_get_num(e, "cycle", 0) > last) last = (int)json_get_num(e, "cycle", 0);
+    cJSON_ArrayForEach(e, st) if (json_get_int(e, "cycle", 0) > last) last = json_get_int(e, "cycle", 0);
     cJSON_Delete(st);
     (void)ri;
     char rel[64];
@@ -265,8 +265,8 @@ static void fill_entry(cJSON *o, const char *dir, const char *kind, cJSON *probl
             gethostname(host, sizeof host);
             host[sizeof host - 1] = 0;
             const char *rh = json_get_str(ri, "host", "");
-            long pid = (long)json_get_num(ri, "pid", 0);
-            unsigned long long ps = (unsigned long long)json_get_num(ri, "pid_start", 0);
+            long pid = json_get_long(ri, "pid", 0);
+            unsigned long long ps = (unsigned long long)json_get_long(ri, "pid_start", 0);
             if (*rh && strcmp(rh, host) != 0) {
                 snprintf(note, sizeof note, "running on %s (cannot be checked from here)", rh);
             } else if (!runinfo_alive(pid, ps)) {
@@ -460,7 +460,7 @@ static cJSON *phase_json(const char *dir, const char *kind, const phase_ref *p, 
     double kept = NAN, loss = NAN, lr = NAN;
     if (p->cycle) {
         const cJSON *e, *found = NULL;
-        cJSON_ArrayForEach(e, raft_stats) if ((int)json_get_num(e, "cycle", 0) == p->cycle) found = e;
+        cJSON_ArrayForEach(e, raft_stats) if (json_get_int(e, "cycle", 0) == p->cycle) found = e;
         if (found) {
             kept = num_or_nan(found, "kept");
             loss = num_or_nan(found, "train_loss");
@@ -667,8 +667,8 @@ static void add_entry(scan_ctx *s, const char *dir, const char *kind) {
         const cJSON *e = n > 0 ? cJSON_GetArrayItem(st, n - 1) : NULL;
         if (e)
             snprintf(headline, sizeof headline, "cycle %d: compile %.1f%%, mean reward %.3f, kept %d",
-                     (int)json_get_num(e, "cycle", 0), 100 * json_get_num(e, "compile_rate", 0),
-                     json_get_num(e, "avg_reward", 0), (int)json_get_num(e, "kept", 0));
+                     json_get_int(e, "cycle", 0), 100 * json_get_num(e, "compile_rate", 0),
+                     json_get_num(e, "avg_reward", 0), json_get_int(e, "kept", 0));
         cJSON_Delete(st);
     }
     cJSON_AddStringToObject(o, "headline", headline);

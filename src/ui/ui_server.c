@@ -373,11 +373,12 @@ static enum MHD_Result route_post(server *s, struct MHD_Connection *c, const cha
     } else if (!strcmp(url, "/api/stop")) {
         const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "job");
         char err[256];
-        if (!cJSON_IsNumber(j)) r = send_error(c, 400, "job: required (a job number)");
-        else if (ui_jobs_stop(s->jobs, (int)j->valuedouble, err, sizeof err) != 0) r = send_error(c, 409, "%s", err);
+        long job;
+        if (!json_long_in(j, 0, INT_MAX, &job)) r = send_error(c, 400, "job: required (a job number)");
+        else if (ui_jobs_stop(s->jobs, (int)job, err, sizeof err) != 0) r = send_error(c, 409, "%s", err);
         else {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "job", (int)j->valuedouble);
+            cJSON_AddNumberToObject(o, "job", (double)job);
             cJSON_AddStringToObject(o, "sent", "SIGINT");
             r = send_json(c, 200, o);
         }
