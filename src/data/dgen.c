@@ -259,15 +259,15 @@ static int read_journal(const char *path, slots *sl, long *resumed, char *err, s
             continue;
         }
         const cJSON *slot = cJSON_GetObjectItemCaseSensitive(o, "slot");
-        long i = -1; /* not a slot of this run: the line is skipped */
-        if (!json_long_in(slot, 0, sl->n - 1, &i)) i = -1;
+        long i = -1; /* stays -1 unless the line names a slot of this run; other lines are skipped */
+        json_long_in(slot, 0, sl->n - 1, &i);
         const cJSON *kept_rec = cJSON_GetObjectItemCaseSensitive(o, "record");
         bool kept = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "kept"));
-        if (i >= 0 && i < sl->n && !sl->done[i] && kept && !record_ok(kept_rec)) {
+        if (i >= 0 && !sl->done[i] && kept && !record_ok(kept_rec)) {
             /* a journal edited or damaged by hand: never copy a malformed record into the output */
             log_warn("%s:%ld: slot %ld: the kept record is not an object with string id, prompt and completion "
                      "(the slot is generated again)", path, r.lineno, i);
-        } else if (i >= 0 && i < sl->n && !sl->done[i]) {
+        } else if (i >= 0 && !sl->done[i]) {
             sl->done[i] = true;
             (*resumed)++;
             cJSON *rec = cJSON_DetachItemFromObjectCaseSensitive(o, "record");

@@ -260,11 +260,8 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
         err_set(err, errcap, "%s: Llama with attention_bias or mlp_bias is not supported", path);
         goto done;
     }
-    if (json_int(j, "bos_token_id", false, -1, -1, 1 << 24, &v, path, err, errcap)) goto done;
-    if (v >= c->vocab_size) {
-        err_set(err, errcap, "%s: bos_token_id %ld is outside the vocabulary (%d)", path, v, c->vocab_size);
-        goto done;
-    }
+    /* -1: no BOS token; otherwise an id of the vocabulary, in whichever file sets it */
+    if (json_int(j, "bos_token_id", false, -1, -1, c->vocab_size - 1, &v, path, err, errcap)) goto done;
     c->bos_id = (int)v;
     if (read_eos(j, c, path, err, errcap)) goto done;
     cJSON *g = read_json(gpath, false, err, errcap, &missing);
@@ -277,9 +274,7 @@ int model_read_config(const char *dir, model_config *c, char *err, size_t errcap
         for (int i = 0; i < c->n_eos; i++) add_eos(&tmp, c->eos_ids[i]);
         c->n_eos = tmp.n_eos;
         memcpy(c->eos_ids, tmp.eos_ids, sizeof c->eos_ids);
-        if (json_int(g, "bos_token_id", false, c->bos_id, -1, 1 << 24, &v, gpath, err, errcap)) { cJSON_Delete(g); goto done; }
-        if (v >= c->vocab_size) {
-            err_set(err, errcap, "%s: bos_token_id %ld is outside the vocabulary (%d)", gpath, v, c->vocab_size);
+        if (json_int(g, "bos_token_id", false, c->bos_id, -1, c->vocab_size - 1, &v, gpath, err, errcap)) {
             cJSON_Delete(g);
             goto done;
         }

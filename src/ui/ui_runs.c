@@ -241,7 +241,10 @@ static bool looks_finished(const char *dir, const char *kind, const cJSON *ri) {
     cJSON *st = read_json(dir, "raft_statistics.json", NULL);
     int last = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, st) if (json_get_int(e, "cycle", 0) > last) last = json_get_int(e, "cycle", 0);
+    cJSON_ArrayForEach(e, st) {
+        int c = json_get_int(e, "cycle", 0);
+        if (c > last) last = c;
+    }
     cJSON_Delete(st);
     (void)ri;
     char rel[64];
